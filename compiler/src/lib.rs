@@ -1,0 +1,7 @@
+//! Switchyard's compiler: YAML definitions in, diagnostics and a registry out.
+#![forbid(unsafe_code)]
+
+pub mod codes;
+pub mod diagnostic;
+pub mod source;
+pub mod yaml;

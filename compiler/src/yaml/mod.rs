@@ -1,0 +1,8 @@
+//! The YAML front end: text in, a spanned tree out, within bounded time and memory.
+
+mod load;
+mod node;
+mod scalar;
+
+pub use load::{load, Limits};
+pub use node::{Entry, Node, NodeKind, ScalarKind};

@@ -1,0 +1,245 @@
+//! How a request is authenticated, and how OAuth2 tokens are obtained and refreshed.
+
+use super::{Path, Template};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Auth {
+    None {
+        #[serde(default)]
+        credentials: Option<Vec<String>>,
+    },
+    ApiKey(ApiKeyAuth),
+    Bearer(BearerAuth),
+    Basic(BasicAuth),
+    Custom(CustomAuth),
+    #[serde(rename = "oauth2")]
+    OAuth2(OAuth2),
+}
+
+impl Auth {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Auth::None { .. } => "none",
+            Auth::ApiKey(_) => "api_key",
+            Auth::Bearer(_) => "bearer",
+            Auth::Basic(_) => "basic",
+            Auth::Custom(_) => "custom",
+            Auth::OAuth2(_) => "oauth2",
+        }
+    }
+
+    /// The declared credential fields (the `credentials` placeholder scope).
+    pub fn credentials(&self) -> &[String] {
+        let declared = match self {
+            Auth::None { credentials } => credentials,
+            Auth::ApiKey(a) => &a.credentials,
+            Auth::Bearer(a) => &a.credentials,
+            Auth::Basic(a) => &a.credentials,
+            Auth::Custom(a) => &a.credentials,
+            Auth::OAuth2(a) => &a.credentials,
+        };
+        declared.as_deref().unwrap_or(&[])
+    }
+
+    pub fn credentials_mut(&mut self) -> &mut Option<Vec<String>> {
+        match self {
+            Auth::None { credentials } => credentials,
+            Auth::ApiKey(a) => &mut a.credentials,
+            Auth::Bearer(a) => &mut a.credentials,
+            Auth::Basic(a) => &mut a.credentials,
+            Auth::Custom(a) => &mut a.credentials,
+            Auth::OAuth2(a) => &mut a.credentials,
+        }
+    }
+
+    /// The credential fields a definition gets when it declares none.
+    pub fn default_credentials(&self) -> &'static [&'static str] {
+        match self {
+            Auth::None { .. } | Auth::Custom(_) => &[],
+            Auth::ApiKey(_) => &["api_key"],
+            Auth::Bearer(_) => &["token"],
+            Auth::Basic(_) => &["username", "password"],
+            Auth::OAuth2(_) => &["access_token", "refresh_token"],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    #[default]
+    Header,
+    Query,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyAuth {
+    #[serde(rename = "in")]
+    pub placement: Placement,
+    pub name: String,
+    #[serde(default = "default_api_key_value")]
+    pub value: Template,
+    #[serde(default)]
+    pub credentials: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BearerAuth {
+    #[serde(default = "default_bearer_token")]
+    pub token: Template,
+    #[serde(default)]
+    pub credentials: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    #[serde(default = "default_basic_username")]
+    pub username: Template,
+    #[serde(default = "default_basic_password")]
+    pub password: Template,
+    #[serde(default)]
+    pub credentials: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAuth {
+    #[serde(default)]
+    pub headers: IndexMap<String, Template>,
+    #[serde(default)]
+    pub query: IndexMap<String, Template>,
+    #[serde(default)]
+    pub credentials: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthGrant {
+    #[default]
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+/// How the OAuth client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    #[default]
+    Body,
+    BasicHeader,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    #[serde(default)]
+    pub grant: OAuthGrant,
+    #[serde(default)]
+    pub authorize_url: Option<Template>,
+    pub token_url: Template,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_scope_separator")]
+    pub scope_separator: String,
+    #[serde(default)]
+    pub authorize_params: IndexMap<String, String>,
+    #[serde(default)]
+    pub token_params: IndexMap<String, String>,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    #[serde(default)]
+    pub pkce: bool,
+    #[serde(default = "default_refresh_margin")]
+    pub refresh_margin_seconds: u64,
+    #[serde(default)]
+    pub rotates_refresh_token: bool,
+    #[serde(default)]
+    pub token_response: TokenResponse,
+    #[serde(default)]
+    pub apply: OAuth2Apply,
+    #[serde(default)]
+    pub credentials: Option<Vec<String>>,
+}
+
+/// Where the fields of a token response are. `store` copies extra fields (such as
+/// `instance_url` or `api_domain`) into the account's connection fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenResponse {
+    #[serde(default = "default_access_token_path")]
+    pub access_token: Path,
+    #[serde(default = "default_refresh_token_path")]
+    pub refresh_token: Path,
+    #[serde(default = "default_expires_in_path")]
+    pub expires_in: Path,
+    #[serde(default)]
+    pub store: IndexMap<String, Path>,
+}
+
+impl Default for TokenResponse {
+    fn default() -> Self {
+        TokenResponse {
+            access_token: default_access_token_path(),
+            refresh_token: default_refresh_token_path(),
+            expires_in: default_expires_in_path(),
+            store: IndexMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Apply {
+    #[serde(rename = "in", default)]
+    pub placement: Placement,
+    #[serde(default = "default_apply_name")]
+    pub name: String,
+    #[serde(default = "default_apply_value")]
+    pub value: Template,
+}
+
+impl Default for OAuth2Apply {
+    fn default() -> Self {
+        OAuth2Apply { placement: Placement::Header, name: default_apply_name(), value: default_apply_value() }
+    }
+}
+
+fn default_api_key_value() -> Template {
+    Template::unparsed("{{credentials.api_key}}")
+}
+fn default_bearer_token() -> Template {
+    Template::unparsed("{{credentials.token}}")
+}
+fn default_basic_username() -> Template {
+    Template::unparsed("{{credentials.username}}")
+}
+fn default_basic_password() -> Template {
+    Template::unparsed("{{credentials.password}}")
+}
+fn default_scope_separator() -> String {
+    " ".to_string()
+}
+fn default_refresh_margin() -> u64 {
+    300
+}
+fn default_access_token_path() -> Path {
+    Path::parse("access_token")
+}
+fn default_refresh_token_path() -> Path {
+    Path::parse("refresh_token")
+}
+fn default_expires_in_path() -> Path {
+    Path::parse("expires_in")
+}
+fn default_apply_name() -> String {
+    "Authorization".to_string()
+}
+fn default_apply_value() -> Template {
+    Template::unparsed("Bearer {{credentials.access_token}}")
+}

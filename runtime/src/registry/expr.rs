@@ -1,0 +1,41 @@
+//! JSONata expressions, kept as source with the place they were written.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A JSONata expression. The compiler has parsed it (so its syntax is valid) and recorded
+/// where it starts, so a mapping error at request time can name `file:line:col`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expr {
+    pub source: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// Relative to the integrations directory, with `/` separators.
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Source(String),
+            Compiled { source: String, origin: Origin },
+        }
+        Ok(match Repr::deserialize(deserializer)? {
+            Repr::Source(source) => Expr { source, origin: Origin::default() },
+            Repr::Compiled { source, origin } => Expr { source, origin },
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! One integration: its HTTP layer, connection fields, resources and unified mappings.
+
+use super::{Auth, Expr, Pagination, Path, RateLimit, Template, UnifiedModel, Webhooks};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    pub name: String,
+    pub label: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub docs_url: Option<String>,
+    pub base_url: Template,
+    #[serde(default)]
+    pub headers: IndexMap<String, Template>,
+    #[serde(default)]
+    pub query: IndexMap<String, Template>,
+    #[serde(default)]
+    pub query_array_format: QueryArrayFormat,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub connection: Connection,
+    pub auth: Auth,
+    #[serde(default)]
+    pub verify: Option<VerifyCall>,
+    /// The default for methods named `list`; other methods paginate only if they say so.
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    pub errors: Option<ErrorMapping>,
+    pub resources: IndexMap<String, Resource>,
+    #[serde(default)]
+    pub webhooks: Option<Webhooks>,
+    /// Filled by the compiler from `unified/<model>.yaml`: model name -> mappings.
+    #[serde(default)]
+    pub unified: IndexMap<String, UnifiedModel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    #[serde(default)]
+    pub fields: IndexMap<String, ConnectionField>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryArrayFormat {
+    /// `a=1&a=2`
+    #[default]
+    Repeat,
+    /// `a=1,2`
+    Comma,
+    /// `a[]=1&a[]=2`
+    Brackets,
+    /// `a[0]=1&a[1]=2`
+    Indices,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionField {
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub example: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Text,
+    /// Encrypted at rest, never logged, never returned.
+    Secret,
+    Enum,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCall {
+    pub resource: String,
+    pub method: String,
+    #[serde(default)]
+    pub params: IndexMap<String, Template>,
+    #[serde(default)]
+    pub query: IndexMap<String, Template>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorMapping {
+    pub mapping: Expr,
+}
+
+/// A provider resource: its methods by name (`list`, `get`, … or custom ones).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Resource {
+    pub methods: IndexMap<String, Method>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Method {
+    /// The HTTP verb.
+    pub method: HttpMethod,
+    pub path: Template,
+    #[serde(default)]
+    pub query: IndexMap<String, Template>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Template>,
+    #[serde(default)]
+    pub body_format: BodyFormat,
+    /// Where the records are in a list response; `None` = the body is the array.
+    #[serde(default)]
+    pub records: Option<Path>,
+    /// Where the record is in a single response; `None` = the body.
+    #[serde(default)]
+    pub record: Option<Path>,
+    /// After compilation: the pagination in force for this method (its own, or the
+    /// integration default for `list`), or `None`.
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Form,
+}

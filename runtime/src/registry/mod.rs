@@ -1,0 +1,110 @@
+//! The registry: every integration, compiled.
+//!
+//! The artifact written by `switchyard compile` is this structure serialized as JSON
+//! (see `docs/registry.md`). It is self-describing (`format`, `version`) so a server
+//! refuses an artifact it does not understand instead of misreading it.
+
+mod auth;
+mod expr;
+mod integration;
+mod pagination;
+mod path;
+mod rate_limit;
+mod template;
+mod unified;
+mod webhooks;
+
+pub use auth::{ApiKeyAuth, Auth, BasicAuth, BearerAuth, ClientAuth, CustomAuth, OAuth2, OAuth2Apply, OAuthGrant, Placement, TokenResponse};
+pub use expr::{Expr, Origin};
+pub use integration::{BodyFormat, Connection, ConnectionField, ErrorMapping, FieldType, HttpMethod, Integration, Method, QueryArrayFormat, Resource, VerifyCall};
+pub use pagination::{CursorFrom, CursorSource, PageCommon, PageRequest, PageSize, Pagination, ParamIn, StopWhen};
+pub use path::Path;
+pub use rate_limit::{HeaderValue, LimitedWhen, NumberFormat, RateLimit, ResetHeader, RetryAfter, TimeUnit, HeaderEquals};
+pub use template::{Scope, Segment, Template};
+pub use unified::{UnifiedMapping, UnifiedMethodName, UnifiedModel};
+pub use webhooks::{HmacAlgorithm, SecretEncoding, SignatureEncoding, SignatureFormat, SignatureHeader, TimestampRule, TimestampUnit, WebhookVerify, Webhooks};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The value of `format` in every artifact.
+pub const FORMAT: &str = "switchyard-registry";
+/// Bumped on any change a reader of an older version would misread.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    pub format: String,
+    pub version: u32,
+    /// Sorted by name, so the artifact does not depend on directory listing order.
+    pub integrations: Vec<Integration>,
+    /// Unified models: model name -> resource name -> JSON Schema of one record.
+    pub models: IndexMap<String, IndexMap<String, serde_json::Value>>,
+}
+
+#[derive(Debug)]
+pub enum RegistryError {
+    Malformed(String),
+    WrongFormat(String),
+    UnsupportedVersion { found: u32, supported: u32 },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::Malformed(e) => write!(f, "the registry artifact is malformed: {e}"),
+            RegistryError::WrongFormat(found) => write!(
+                f,
+                "not a Switchyard registry (format is `{found}`, expected `{FORMAT}`); build one with `switchyard compile`"
+            ),
+            RegistryError::UnsupportedVersion { found, supported } => write!(
+                f,
+                "registry version {found} is not supported by this build (it reads version {supported}); recompile the definitions with this version of `switchyard compile`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl Registry {
+    pub fn new(integrations: Vec<Integration>, models: IndexMap<String, IndexMap<String, serde_json::Value>>) -> Self {
+        let mut integrations = integrations;
+        integrations.sort_by(|a, b| a.name.cmp(&b.name));
+        Registry { format: FORMAT.to_string(), version: VERSION, integrations, models }
+    }
+
+    /// Reads an artifact, checking its format and version before its body so that an
+    /// artifact from a newer compiler is reported as such rather than as a parse error.
+    pub fn from_json(text: &str) -> Result<Registry, RegistryError> {
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let header: Header = serde_json::from_str(text).map_err(|e| RegistryError::Malformed(e.to_string()))?;
+        let format = header.format.unwrap_or_default();
+        if format != FORMAT {
+            return Err(RegistryError::WrongFormat(format));
+        }
+        let found = header.version.unwrap_or(0);
+        if found != VERSION {
+            return Err(RegistryError::UnsupportedVersion { found, supported: VERSION });
+        }
+        serde_json::from_str(text).map_err(|e| RegistryError::Malformed(e.to_string()))
+    }
+
+    /// The artifact text: pretty JSON (reviewable in a diff) with a final newline.
+    /// Deterministic: every map keeps source order and integrations are sorted.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("registry types serialize infallibly");
+        text.push('\n');
+        text
+    }
+
+    pub fn integration(&self, name: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|i| i.name == name)
+    }
+}

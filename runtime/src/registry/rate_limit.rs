@@ -1,0 +1,100 @@
+//! When a response counts as rate limited, and where its limit, remaining and reset are.
+
+use super::Expr;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub limited_when: Vec<LimitedWhen>,
+    #[serde(default)]
+    pub limit: Option<HeaderValue>,
+    #[serde(default)]
+    pub remaining: Option<HeaderValue>,
+    #[serde(default)]
+    pub reset: Option<ResetHeader>,
+    #[serde(default)]
+    pub retry_after: RetryAfter,
+    #[serde(default)]
+    pub window_seconds: Option<u64>,
+}
+
+/// A response is limited when its status is listed and, if given, the header and body
+/// conditions hold too (GitHub: 403 with remaining 0; Salesforce: 403 with a body code).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitedWhen {
+    pub status: Vec<u16>,
+    #[serde(default)]
+    pub header: Option<HeaderEquals>,
+    #[serde(default)]
+    pub body: Option<Expr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderEquals {
+    pub name: String,
+    /// The header must have this value; absent = the header must be present.
+    #[serde(default)]
+    pub equals: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderValue {
+    pub header: String,
+    #[serde(default)]
+    pub format: NumberFormat,
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberFormat {
+    #[default]
+    Number,
+    /// `used/limit`, as Shopify's `32/40` or Salesforce's `api-usage=10018/100000`.
+    UsedOfLimit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetHeader {
+    pub header: String,
+    pub unit: TimeUnit,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryAfter {
+    #[serde(default = "retry_after_header")]
+    pub header: String,
+    /// `None` = auto: delay-seconds (integer or float) or an HTTP-date, per RFC 9110.
+    #[serde(default)]
+    pub unit: Option<TimeUnit>,
+}
+
+impl Default for RetryAfter {
+    fn default() -> Self {
+        RetryAfter { header: retry_after_header(), unit: None }
+    }
+}
+
+/// The unit of a reset or retry header: always an explicit choice in a definition, since
+/// providers disagree and a wrong guess sleeps for an hour or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    DeltaSeconds,
+    DeltaMillis,
+    EpochSeconds,
+    EpochMillis,
+    HttpDate,
+    Iso8601,
+}
+
+fn retry_after_header() -> String {
+    "Retry-After".to_string()
+}
