@@ -5,3 +5,5 @@ pub mod codes;
 pub mod diagnostic;
 pub mod source;
 pub mod yaml;
+pub mod template;
+pub mod jsonata;

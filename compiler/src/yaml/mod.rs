@@ -2,6 +2,7 @@
 
 mod load;
 mod node;
+pub mod offset;
 mod scalar;
 
 pub use load::{load, Limits};
