@@ -1,1 +1,13 @@
-fn main(){}
+//! The `switchyard` command.
+#![forbid(unsafe_code)]
+
+mod bundled;
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::run(args)
+}

@@ -108,6 +108,10 @@ codes! {
         "The auth block contradicts itself: an authorization-code grant without `authorize_url`, a client-credentials grant with one, `store` into an undeclared connection field, a credential declared twice, …";
     InvalidPath = "E0316", Error, "invalid method path",
         "A method path must start with `/` and hold no query string or fragment (use `query`), and no `..` segments.";
+    InconsistentWebhook = "E0317", Error, "inconsistent webhook verification",
+        "The webhook `verify` block contradicts itself: a `key_value` signature without `key`, a timestamp with both or neither of `header` and `key`, a timestamp `key` on a plain signature, …";
+    InvalidModelSchema = "E0318", Error, "invalid unified model schema",
+        "A file under `schemas/models/` is not valid JSON or not a valid JSON Schema (draft 2020-12).";
     Internal = "E0399", Error, "internal compiler error",
         "The definition passed every check but could not be compiled. This is a bug in Switchyard; please report it with the file.";
 
@@ -126,10 +130,22 @@ pub fn render_docs() -> String {
         "# Diagnostic codes\n\nGenerated from `compiler/src/codes.rs` (a test keeps this file in step). Codes are stable: a released code is never reused.\n\n| code | severity | title |\n|---|---|---|\n",
     );
     for code in Code::ALL {
-        out.push_str(&format!("| [{id}](#{lower}) | {sev} | {title} |\n", id = code.id(), lower = code.id().to_lowercase(), sev = code.severity().as_str(), title = code.title()));
+        out.push_str(&format!(
+            "| [{id}](#{lower}) | {sev} | {title} |\n",
+            id = code.id(),
+            lower = code.id().to_lowercase(),
+            sev = code.severity().as_str(),
+            title = code.title()
+        ));
     }
     for code in Code::ALL {
-        out.push_str(&format!("\n## {}\n\n**{}** ({})\n\n{}\n", code.id(), code.title(), code.severity().as_str(), code.explanation()));
+        out.push_str(&format!(
+            "\n## {}\n\n**{}** ({})\n\n{}\n",
+            code.id(),
+            code.title(),
+            code.severity().as_str(),
+            code.explanation()
+        ));
     }
     out
 }
@@ -144,8 +160,16 @@ mod tests {
         let mut seen = HashSet::new();
         for code in Code::ALL {
             assert!(seen.insert(code.id()), "{} used twice", code.id());
-            let prefix = if code.severity() == Severity::Error { 'E' } else { 'W' };
-            assert!(code.id().starts_with(prefix) && code.id().len() == 5, "{}", code.id());
+            let prefix = if code.severity() == Severity::Error {
+                'E'
+            } else {
+                'W'
+            };
+            assert!(
+                code.id().starts_with(prefix) && code.id().len() == 5,
+                "{}",
+                code.id()
+            );
         }
     }
 

@@ -26,14 +26,20 @@ pub fn check(source: &str) -> Result<(), SyntaxError> {
     let offset = locate(source, &error);
     let text = error.to_string();
     let (code, message) = split_code(&text);
-    Err(SyntaxError { message, code, offset })
+    Err(SyntaxError {
+        message,
+        code,
+        offset,
+    })
 }
 
 fn parse(source: &str) -> Result<(), ParserError> {
     // A parser bug must not take the checker down with it.
     match std::panic::catch_unwind(|| parser::parse(source)) {
         Ok(result) => result.map(|_| ()),
-        Err(_) => Err(ParserError::InvalidSyntax("the JSONata parser failed on this expression".into())),
+        Err(_) => Err(ParserError::InvalidSyntax(
+            "the JSONata parser failed on this expression".into(),
+        )),
     }
 }
 
@@ -41,7 +47,10 @@ fn parse(source: &str) -> Result<(), ParserError> {
 /// expression may produce.
 fn is_incomplete(error: &ParserError) -> bool {
     match error {
-        ParserError::UnexpectedEnd | ParserError::UnclosedString | ParserError::UnclosedBacktick | ParserError::UnclosedComment => true,
+        ParserError::UnexpectedEnd
+        | ParserError::UnclosedString
+        | ParserError::UnclosedBacktick
+        | ParserError::UnclosedComment => true,
         ParserError::UnexpectedToken(found) => found == "Eof",
         ParserError::Expected { found, .. } => found == "Eof",
         ParserError::InvalidNumber(_) => true,
@@ -50,7 +59,12 @@ fn is_incomplete(error: &ParserError) -> bool {
 }
 
 fn locate(source: &str, error: &ParserError) -> usize {
-    let boundaries: Vec<usize> = source.char_indices().map(|(i, _)| i).skip(1).chain([source.len()]).collect();
+    let boundaries: Vec<usize> = source
+        .char_indices()
+        .map(|(i, _)| i)
+        .skip(1)
+        .chain([source.len()])
+        .collect();
     let end_of_text = source.trim_end().chars().count();
     if is_incomplete(error) {
         // Unclosed bracket, string or comment: the problem shows at the end.
@@ -84,7 +98,11 @@ fn is_word(c: char) -> bool {
 fn split_code(text: &str) -> (Option<String>, String) {
     let text = text.strip_prefix("Invalid syntax: ").unwrap_or(text);
     let bytes = text.as_bytes();
-    if bytes.len() > 6 && (bytes[0] == b'S' || bytes[0] == b'T' || bytes[0] == b'D') && bytes[1..5].iter().all(u8::is_ascii_digit) && bytes[5] == b':' {
+    if bytes.len() > 6
+        && (bytes[0] == b'S' || bytes[0] == b'T' || bytes[0] == b'D')
+        && bytes[1..5].iter().all(u8::is_ascii_digit)
+        && bytes[5] == b':'
+    {
         (Some(text[..5].to_string()), text[6..].trim().to_string())
     } else {
         (None, text.to_string())
@@ -114,7 +132,15 @@ mod tests {
 
     #[test]
     fn hostile_expressions_do_not_panic() {
-        for source in ["(".repeat(5000), "[".repeat(5000), "\"".into(), "`".into(), "/*".into(), "$$$$".into(), "1e999999".into()] {
+        for source in [
+            "(".repeat(5000),
+            "[".repeat(5000),
+            "\"".into(),
+            "`".into(),
+            "/*".into(),
+            "$$$$".into(),
+            "1e999999".into(),
+        ] {
             let _ = check(&source);
         }
     }

@@ -3,7 +3,12 @@
 
 pub mod codes;
 pub mod diagnostic;
-pub mod source;
-pub mod yaml;
-pub mod template;
+pub mod embed;
 pub mod jsonata;
+pub mod project;
+pub mod render;
+pub mod schema;
+pub mod semantic;
+pub mod source;
+pub mod template;
+pub mod yaml;

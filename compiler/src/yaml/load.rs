@@ -19,7 +19,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 4 * 1024 * 1024, max_depth: 64, max_nodes: 250_000 }
+        Limits {
+            max_bytes: 4 * 1024 * 1024,
+            max_depth: 64,
+            max_nodes: 250_000,
+        }
     }
 }
 
@@ -27,12 +31,27 @@ impl Default for Limits {
 /// found; a problem that stops loading is the last diagnostic and the tree is `None`.
 pub fn load(file: usize, source: &SourceFile, limits: &Limits) -> (Option<Node>, Vec<Diagnostic>) {
     if source.text.len() > limits.max_bytes {
-        let d = Diagnostic::new(Code::FileTooLarge, format!("file is {} bytes, over the limit of {} bytes", source.text.len(), limits.max_bytes))
-            .at(file, Span::point(0))
-            .help("definitions are small: split the file, or check that it is the file you meant");
+        let d = Diagnostic::new(
+            Code::FileTooLarge,
+            format!(
+                "file is {} bytes, over the limit of {} bytes",
+                source.text.len(),
+                limits.max_bytes
+            ),
+        )
+        .at(file, Span::point(0))
+        .help("definitions are small: split the file, or check that it is the file you meant");
         return (None, vec![d]);
     }
-    let mut loader = Loader { parser: Parser::new_from_str(&source.text), file, source, limits, anchors: HashMap::new(), nodes: 0, diagnostics: Vec::new() };
+    let mut loader = Loader {
+        parser: Parser::new_from_str(&source.text),
+        file,
+        source,
+        limits,
+        anchors: HashMap::new(),
+        nodes: 0,
+        diagnostics: Vec::new(),
+    };
     match loader.document() {
         Ok(node) => (node, loader.diagnostics),
         Err(fatal) => {
@@ -60,7 +79,10 @@ impl<'a> Loader<'a> {
         match self.parser.next_event() {
             Some(Ok((event, span))) => Ok((event, Span::new(span.start.index(), span.end.index()))),
             Some(Err(error)) => Err(self.syntax_error(&error)),
-            None => Err(Diagnostic::new(Code::YamlSyntax, "unexpected end of the YAML stream").at(self.file, Span::point(self.source.text.chars().count()))),
+            None => Err(
+                Diagnostic::new(Code::YamlSyntax, "unexpected end of the YAML stream")
+                    .at(self.file, Span::point(self.source.text.chars().count())),
+            ),
         }
     }
 
@@ -82,34 +104,58 @@ impl<'a> Loader<'a> {
                     root = Some(self.node(event, span, 0)?);
                 }
                 Event::DocumentEnd => {}
-                _ => return Err(Diagnostic::new(Code::YamlSyntax, "unexpected YAML event outside a document").at(self.file, span)),
+                _ => {
+                    return Err(Diagnostic::new(
+                        Code::YamlSyntax,
+                        "unexpected YAML event outside a document",
+                    )
+                    .at(self.file, span))
+                }
             }
         }
         match root {
-            Some(node) if !(node.kind == NodeKind::Null && is_blank(&self.source.text)) => Ok(Some(node)),
-            _ => Err(Diagnostic::new(Code::EmptyFile, "the file holds no YAML document")
-                .at(self.file, Span::point(0))
-                .help("write the definition here (see docs/dsl.md), or delete the file")),
+            Some(node) if !(node.kind == NodeKind::Null && is_blank(&self.source.text)) => {
+                Ok(Some(node))
+            }
+            _ => Err(
+                Diagnostic::new(Code::EmptyFile, "the file holds no YAML document")
+                    .at(self.file, Span::point(0))
+                    .help("write the definition here (see docs/dsl.md), or delete the file"),
+            ),
         }
     }
 
     fn count(&mut self, span: Span, amount: usize) -> Result<(), Fatal> {
         self.nodes += amount;
         if self.nodes > self.limits.max_nodes {
-            return Err(Diagnostic::new(Code::AliasLimit, format!("the document expands to more than {} nodes", self.limits.max_nodes))
-                .at(self.file, span)
-                .label("limit reached here")
-                .help("this looks like an alias bomb: write the values out instead of nesting aliases"));
+            return Err(Diagnostic::new(
+                Code::AliasLimit,
+                format!(
+                    "the document expands to more than {} nodes",
+                    self.limits.max_nodes
+                ),
+            )
+            .at(self.file, span)
+            .label("limit reached here")
+            .help(
+                "this looks like an alias bomb: write the values out instead of nesting aliases",
+            ));
         }
         Ok(())
     }
 
     fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Node, Fatal> {
         if depth > self.limits.max_depth {
-            return Err(Diagnostic::new(Code::TooDeep, format!("the document nests deeper than {} levels", self.limits.max_depth))
-                .at(self.file, span)
-                .label("too deep here")
-                .help("definitions never need this depth: flatten the structure"));
+            return Err(Diagnostic::new(
+                Code::TooDeep,
+                format!(
+                    "the document nests deeper than {} levels",
+                    self.limits.max_depth
+                ),
+            )
+            .at(self.file, span)
+            .label("too deep here")
+            .help("definitions never need this depth: flatten the structure"));
         }
         let start_nodes = self.nodes;
         self.count(span, 1)?;
@@ -117,8 +163,12 @@ impl<'a> Loader<'a> {
             Event::Scalar(text, style, anchor, _tag) => {
                 let kind = match style {
                     ScalarStyle::Plain => resolve_plain(&text),
-                    ScalarStyle::SingleQuoted => NodeKind::Str(text.into_owned(), ScalarKind::SingleQuoted),
-                    ScalarStyle::DoubleQuoted => NodeKind::Str(text.into_owned(), ScalarKind::DoubleQuoted),
+                    ScalarStyle::SingleQuoted => {
+                        NodeKind::Str(text.into_owned(), ScalarKind::SingleQuoted)
+                    }
+                    ScalarStyle::DoubleQuoted => {
+                        NodeKind::Str(text.into_owned(), ScalarKind::DoubleQuoted)
+                    }
                     ScalarStyle::Literal => NodeKind::Str(text.into_owned(), ScalarKind::Literal),
                     ScalarStyle::Folded => NodeKind::Str(text.into_owned(), ScalarKind::Folded),
                 };
@@ -133,7 +183,13 @@ impl<'a> Loader<'a> {
                     }
                     items.push(self.node(event, item_span, depth + 1)?);
                 };
-                (Node { span: Span::new(span.start, end), kind: NodeKind::Seq(items) }, anchor)
+                (
+                    Node {
+                        span: Span::new(span.start, end),
+                        kind: NodeKind::Seq(items),
+                    },
+                    anchor,
+                )
             }
             Event::MappingStart(anchor, _tag) => {
                 let mut entries: Vec<Entry> = Vec::new();
@@ -150,10 +206,13 @@ impl<'a> Loader<'a> {
                         NodeKind::Int(i) => i.to_string(),
                         NodeKind::Float(_) => self.source_slice(key_node.span).to_string(),
                         NodeKind::Seq(_) | NodeKind::Map(_) => {
-                            return Err(Diagnostic::new(Code::UnsupportedYaml, "a mapping key must be a plain string")
-                                .at(self.file, key_node.span)
-                                .label("complex key")
-                                .help("use a string key"));
+                            return Err(Diagnostic::new(
+                                Code::UnsupportedYaml,
+                                "a mapping key must be a plain string",
+                            )
+                            .at(self.file, key_node.span)
+                            .label("complex key")
+                            .help("use a string key"));
                         }
                     };
                     let (event, value_span) = self.next()?;
@@ -164,35 +223,64 @@ impl<'a> Loader<'a> {
                             Diagnostic::new(Code::DuplicateKey, format!("duplicate key `{key}`"))
                                 .at(self.file, key_node.span)
                                 .label("defined again here")
-                                .note(format!("first defined at {}:{line}:{col}", self.source.name))
+                                .note(format!(
+                                    "first defined at {}:{line}:{col}",
+                                    self.source.name
+                                ))
                                 .help("remove one of the two, or rename it"),
                         );
                         continue;
                     }
-                    entries.push(Entry { key, key_span: key_node.span, value });
+                    entries.push(Entry {
+                        key,
+                        key_span: key_node.span,
+                        value,
+                    });
                 };
-                (Node { span: Span::new(span.start, end), kind: NodeKind::Map(entries) }, anchor)
+                (
+                    Node {
+                        span: Span::new(span.start, end),
+                        kind: NodeKind::Map(entries),
+                    },
+                    anchor,
+                )
             }
             Event::Alias(id) => {
                 self.nodes -= 1;
                 let Some((node, size)) = self.anchors.get(&id).cloned() else {
-                    return Err(Diagnostic::new(Code::YamlSyntax, "alias to an unknown anchor").at(self.file, span));
+                    return Err(
+                        Diagnostic::new(Code::YamlSyntax, "alias to an unknown anchor")
+                            .at(self.file, span),
+                    );
                 };
                 self.count(span, size)?;
-                return Ok(Node { span, kind: node.kind });
+                return Ok(Node {
+                    span,
+                    kind: node.kind,
+                });
             }
             other => {
-                return Err(Diagnostic::new(Code::YamlSyntax, format!("unexpected YAML event {other:?}")).at(self.file, span));
+                return Err(Diagnostic::new(
+                    Code::YamlSyntax,
+                    format!("unexpected YAML event {other:?}"),
+                )
+                .at(self.file, span));
             }
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), self.nodes - start_nodes));
+            self.anchors
+                .insert(anchor, (node.clone(), self.nodes - start_nodes));
         }
         Ok(node)
     }
 
     fn source_slice(&self, span: Span) -> String {
-        self.source.text.chars().skip(span.start).take(span.end - span.start).collect()
+        self.source
+            .text
+            .chars()
+            .skip(span.start)
+            .take(span.end - span.start)
+            .collect()
     }
 
     fn syntax_error(&self, error: &ScanError) -> Diagnostic {
@@ -206,10 +294,16 @@ impl<'a> Loader<'a> {
                 .help("YAML indentation must use spaces: replace the tab with spaces");
         }
         if error.info().contains("recursion limit") {
-            return Diagnostic::new(Code::TooDeep, format!("the document nests deeper than {} levels", self.limits.max_depth))
-                .at(self.file, Span::point(at))
-                .label("too deep here")
-                .help("definitions never need this depth: flatten the structure");
+            return Diagnostic::new(
+                Code::TooDeep,
+                format!(
+                    "the document nests deeper than {} levels",
+                    self.limits.max_depth
+                ),
+            )
+            .at(self.file, Span::point(at))
+            .label("too deep here")
+            .help("definitions never need this depth: flatten the structure");
         }
         Diagnostic::new(Code::YamlSyntax, error.info().to_string())
             .at(self.file, Span::point(at))
@@ -223,7 +317,10 @@ impl<'a> Loader<'a> {
                 continue;
             }
             let text = self.source.line_text(candidate);
-            let indent: String = text.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+            let indent: String = text
+                .chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect();
             if let Some(col) = indent.find('\t') {
                 return Some(self.source.char_index(candidate, col + 1));
             }
@@ -271,11 +368,17 @@ mod tests {
         assert_eq!(first_code("a: 1\n---\nb: 2\n"), Code::UnsupportedYaml);
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(first_code(&deep), Code::TooDeep);
-        let deep_block: String = (0..2_000).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let deep_block: String = (0..2_000)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         assert_eq!(first_code(&deep_block), Code::TooDeep);
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..9 {
-            let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
             bomb.push_str(&format!("b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         assert_eq!(first_code(&bomb), Code::AliasLimit);

@@ -34,7 +34,10 @@ impl<'de> Deserialize<'de> for Expr {
             Compiled { source: String, origin: Origin },
         }
         Ok(match Repr::deserialize(deserializer)? {
-            Repr::Source(source) => Expr { source, origin: Origin::default() },
+            Repr::Source(source) => Expr {
+                source,
+                origin: Origin::default(),
+            },
             Repr::Compiled { source, origin } => Expr { source, origin },
         })
     }

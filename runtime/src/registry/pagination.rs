@@ -37,7 +37,8 @@ pub enum Pagination {
         #[serde(flatten)]
         common: PageCommon,
     },
-    /// The next page's URL (absolute, or relative to the base URL) in the body.
+    /// The next page's URL in the body: absolute, or relative to the URL of the request
+    /// (Salesforce's `nextRecordsUrl` is a path from the host).
     NextUrl {
         path: Path,
         #[serde(flatten)]

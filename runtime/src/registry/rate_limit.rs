@@ -71,15 +71,31 @@ pub struct ResetHeader {
 pub struct RetryAfter {
     #[serde(default = "retry_after_header")]
     pub header: String,
-    /// `None` = auto: delay-seconds (integer or float) or an HTTP-date, per RFC 9110.
     #[serde(default)]
-    pub unit: Option<TimeUnit>,
+    pub unit: RetryAfterUnit,
 }
 
 impl Default for RetryAfter {
     fn default() -> Self {
-        RetryAfter { header: retry_after_header(), unit: None }
+        RetryAfter {
+            header: retry_after_header(),
+            unit: RetryAfterUnit::Auto,
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterUnit {
+    /// Delay-seconds (integer or float) or an HTTP-date, as RFC 9110 allows.
+    #[default]
+    Auto,
+    DeltaSeconds,
+    DeltaMillis,
+    EpochSeconds,
+    EpochMillis,
+    HttpDate,
+    Iso8601,
 }
 
 /// The unit of a reset or retry header: always an explicit choice in a definition, since

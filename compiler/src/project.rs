@@ -1,0 +1,395 @@
+//! A project: the integrations directory and the unified models, checked and compiled
+//! as a whole. This is the entry point for the CLI and for build scripts.
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::schema::Schema;
+use crate::semantic::{self, Ctx, Models};
+use crate::source::{SourceFile, Span};
+use crate::yaml::{self, Limits, Node};
+use indexmap::IndexMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use switchyard_runtime::registry::{Integration, Registry, UnifiedModel};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub integrations_dir: PathBuf,
+    /// Where the unified models' JSON Schemas are; default: `<integrations>/../schemas/models`.
+    pub models_dir: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+impl Options {
+    pub fn new(integrations_dir: impl Into<PathBuf>) -> Options {
+        Options {
+            integrations_dir: integrations_dir.into(),
+            models_dir: None,
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir.clone().unwrap_or_else(|| {
+            self.integrations_dir
+                .join("..")
+                .join("schemas")
+                .join("models")
+        })
+    }
+}
+
+/// An error that prevents checking at all (exit code 2): the directory is missing.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a check produced: the files read, every diagnostic, and the registry when there
+/// was no error.
+pub struct Outcome {
+    pub files: Vec<SourceFile>,
+    pub diagnostics: Diagnostics,
+    pub registry: Option<Registry>,
+}
+
+impl Outcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.error_count() > 0
+    }
+}
+
+/// Checks and compiles every definition under the integrations directory.
+pub fn check(options: &Options) -> Result<Outcome, UsageError> {
+    let root = &options.integrations_dir;
+    let entries = fs::read_dir(root).map_err(|e| {
+        UsageError(format!(
+            "cannot read the integrations directory `{}`: {e}",
+            root.display()
+        ))
+    })?;
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+
+    let mut compiler = Compiler {
+        options,
+        files: Vec::new(),
+        diagnostics: Diagnostics::default(),
+        integration_schema: Schema::integration(),
+        unified_schema: Schema::unified(),
+    };
+    let models = compiler.load_models(&options.models_dir());
+    let mut integrations = Vec::new();
+    for folder in &folders {
+        if let Some(integration) = compiler.integration(folder, &models) {
+            integrations.push(integration);
+        }
+    }
+    compiler
+        .diagnostics
+        .items
+        .sort_by_key(|d| (d.file, d.span.start, d.code));
+    let registry =
+        (compiler.diagnostics.error_count() == 0).then(|| Registry::new(integrations, models));
+    Ok(Outcome {
+        files: compiler.files,
+        diagnostics: compiler.diagnostics,
+        registry,
+    })
+}
+
+struct Compiler<'o> {
+    options: &'o Options,
+    files: Vec<SourceFile>,
+    diagnostics: Diagnostics,
+    integration_schema: Schema,
+    unified_schema: Schema,
+}
+
+impl Compiler<'_> {
+    /// Name shown in diagnostics and stored in origins: relative to the integrations dir's parent.
+    fn display_name(&self, path: &Path) -> String {
+        let base = self
+            .options
+            .integrations_dir
+            .parent()
+            .unwrap_or(Path::new(""));
+        let relative = path.strip_prefix(base).unwrap_or(path);
+        relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn read(&mut self, path: &Path) -> Option<usize> {
+        let name = self.display_name(path);
+        let index = self.files.len();
+        match fs::read(path) {
+            Ok(bytes) if bytes.len() > self.options.limits.max_bytes => {
+                self.files.push(SourceFile::new(name, path, String::new()));
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::FileTooLarge,
+                        format!(
+                            "file is {} bytes, over the limit of {} bytes",
+                            bytes.len(),
+                            self.options.limits.max_bytes
+                        ),
+                    )
+                    .at(index, Span::point(0))
+                    .help("definitions are small: check that this is the file you meant"),
+                );
+                None
+            }
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    self.files.push(SourceFile::new(name, path, text));
+                    Some(index)
+                }
+                Err(e) => {
+                    self.files.push(SourceFile::new(name, path, String::new()));
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::Unreadable,
+                            format!(
+                                "the file is not UTF-8 text (invalid byte at offset {})",
+                                e.utf8_error().valid_up_to()
+                            ),
+                        )
+                        .at(index, Span::point(0))
+                        .help("save the file as UTF-8"),
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                self.files.push(SourceFile::new(name, path, String::new()));
+                self.diagnostics.push(
+                    Diagnostic::new(Code::Unreadable, format!("cannot read the file: {e}"))
+                        .at(index, Span::point(0)),
+                );
+                None
+            }
+        }
+    }
+
+    /// YAML, then the schema: a document that fails either goes no further.
+    fn parse(
+        &mut self,
+        path: &Path,
+        schema_is_unified: bool,
+    ) -> Option<(usize, Node, serde_json::Value)> {
+        let file = self.read(path)?;
+        let (node, diagnostics) = yaml::load(file, &self.files[file], &self.options.limits);
+        let had_errors = diagnostics.iter().any(Diagnostic::is_error);
+        self.diagnostics.items.extend(diagnostics);
+        let node = node.filter(|_| !had_errors)?;
+        let json = node.to_json();
+        let schema = if schema_is_unified {
+            &self.unified_schema
+        } else {
+            &self.integration_schema
+        };
+        let schema_errors = schema.check(file, &node, &json);
+        let failed = !schema_errors.is_empty();
+        self.diagnostics.items.extend(schema_errors);
+        (!failed).then_some((file, node, json))
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(
+        &mut self,
+        file: usize,
+        json: serde_json::Value,
+    ) -> Option<T> {
+        match serde_json::from_value(json) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.diagnostics.push(Diagnostic::new(Code::Internal, format!("the definition passed the schema but could not be read: {e}")).at(file, Span::point(0)).help("this is a bug in Switchyard (its schema and its types disagree); please report it"));
+                None
+            }
+        }
+    }
+
+    fn integration(&mut self, folder: &Path, models: &Models) -> Option<Integration> {
+        let folder_name = folder.file_name()?.to_string_lossy().to_string();
+        let definition = folder.join("integration.yaml");
+        self.report_stray_files(folder);
+        if !definition.is_file() {
+            let index = self.files.len();
+            self.files.push(SourceFile::new(
+                self.display_name(folder),
+                folder,
+                String::new(),
+            ));
+            let hint = if folder.join("integration.yml").is_file() {
+                "rename `integration.yml` to `integration.yaml`"
+            } else {
+                "add integration.yaml, or move this folder out of the integrations directory"
+            };
+            self.diagnostics.push(
+                Diagnostic::new(
+                    Code::MissingIntegrationFile,
+                    format!("the folder `{folder_name}` has no integration.yaml"),
+                )
+                .at(index, Span::point(0))
+                .help(hint),
+            );
+            return None;
+        }
+        let unified_paths = unified_files(&folder.join("unified"));
+        let mut integration: Option<Integration> = None;
+        let mut integration_ok = false;
+        let mut method_params = IndexMap::new();
+        if let Some((file, node, json)) = self.parse(&definition, false) {
+            if let Some(mut typed) = self.typed::<Integration>(file, json) {
+                let source = self.files[file].clone();
+                let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
+                semantic::check_integration(&mut ctx, &mut typed, &folder_name);
+                integration_ok = !ctx.diagnostics.iter().any(Diagnostic::is_error);
+                method_params = ctx.declared.method_params.clone();
+                self.diagnostics.items.extend(ctx.diagnostics);
+                integration = Some(typed);
+            }
+        }
+
+        let mut unified = IndexMap::new();
+        for path in unified_paths {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let Some((file, node, json)) = self.parse(&path, true) else {
+                continue;
+            };
+            let Some(mut model): Option<UnifiedModel> = self.typed(file, json) else {
+                continue;
+            };
+            let source = self.files[file].clone();
+            let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
+            ctx.declared.method_params = method_params.clone();
+            semantic::check_unified(&mut ctx, &mut model, integration.as_ref(), &stem, models);
+            self.diagnostics.items.extend(ctx.diagnostics);
+            unified.insert(model.model.clone(), model);
+        }
+        let mut integration = integration.filter(|_| integration_ok)?;
+        integration.unified = unified;
+        Some(integration)
+    }
+
+    fn report_stray_files(&mut self, folder: &Path) {
+        let Ok(entries) = fs::read_dir(folder) else {
+            return;
+        };
+        let mut strays: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yml" | "yaml" | "json")
+                    )
+                    && p.file_name().is_some_and(|n| n != "integration.yaml")
+            })
+            .collect();
+        strays.sort();
+        for path in strays {
+            let index = self.files.len();
+            self.files.push(SourceFile::new(
+                self.display_name(&path),
+                &path,
+                String::new(),
+            ));
+            self.diagnostics.push(Diagnostic::new(Code::UnexpectedFile, "this file is not read by the compiler").at(index, Span::point(0)).help("definitions are `integration.yaml` and `unified/<model>.yaml`; rename or move this file"));
+        }
+    }
+
+    /// Reads `<models>/<model>/<resource>.json`.
+    fn load_models(&mut self, dir: &Path) -> Models {
+        let mut models = Models::new();
+        let Ok(entries) = fs::read_dir(dir) else {
+            return models;
+        };
+        let mut model_dirs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        model_dirs.sort();
+        for model_dir in model_dirs {
+            let model = model_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let Ok(files) = fs::read_dir(&model_dir) else {
+                continue;
+            };
+            let mut paths: Vec<PathBuf> = files
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            paths.sort();
+            let mut resources = IndexMap::new();
+            for path in paths {
+                let resource = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let Some(file) = self.read(&path) else {
+                    continue;
+                };
+                let text = &self.files[file].text;
+                match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(schema) => {
+                        if let Err(e) = jsonschema::draft202012::meta::validate(&schema) {
+                            self.diagnostics.push(
+                                Diagnostic::new(
+                                    Code::InvalidModelSchema,
+                                    format!("not a valid JSON Schema: {e}"),
+                                )
+                                .at(file, Span::point(0)),
+                            );
+                            continue;
+                        }
+                        resources.insert(resource, schema);
+                    }
+                    Err(e) => {
+                        let at = self.files[file].char_index(e.line(), e.column());
+                        self.diagnostics.push(
+                            Diagnostic::new(
+                                Code::InvalidModelSchema,
+                                format!("not valid JSON: {e}"),
+                            )
+                            .at(file, Span::point(at)),
+                        );
+                    }
+                }
+            }
+            models.insert(model, resources);
+        }
+        models
+    }
+}
+
+fn unified_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    paths
+}

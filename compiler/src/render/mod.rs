@@ -1,0 +1,7 @@
+//! Rendering diagnostics: one module per output format.
+
+mod human;
+mod json;
+
+pub use human::{render_human, summary};
+pub use json::render_json;

@@ -1,0 +1,75 @@
+//! Rate-limit blocks whose rules can match and whose units make sense.
+
+use super::Ctx;
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use switchyard_runtime::registry::{Integration, NumberFormat, RetryAfterUnit};
+
+pub fn check(ctx: &mut Ctx, integration: &Integration) {
+    let Some(rl) = &integration.rate_limit else {
+        return;
+    };
+    let mut problems: Vec<(Vec<String>, String, String)> = Vec::new();
+    for (i, rule) in rl.limited_when.iter().enumerate() {
+        for (j, status) in rule.status.iter().enumerate() {
+            if *status < 400 {
+                problems.push((
+                    vec![
+                        "limited_when".into(),
+                        i.to_string(),
+                        "status".into(),
+                        j.to_string(),
+                    ],
+                    format!("status {status} is not an error, so it cannot signal a rate limit"),
+                    "list 4xx or 5xx statuses (429, or 403 with a header or body condition)".into(),
+                ));
+            }
+        }
+        if rule.status.iter().any(|s| *s != 429)
+            && rule.header.is_none()
+            && rule.body.is_none()
+            && rule.status.iter().any(|s| *s == 403 || *s == 400)
+        {
+            problems.push((vec!["limited_when".into(), i.to_string()], format!("every {} response would count as rate limited", rule.status.iter().map(u16::to_string).collect::<Vec<_>>().join("/")), "add a `header` or `body` condition that tells a limit apart from other errors (GitHub: remaining is 0; Salesforce: REQUEST_LIMIT_EXCEEDED)".into()));
+        }
+    }
+    if let (Some(remaining), None) = (&rl.remaining, &rl.limit) {
+        if remaining.format == NumberFormat::UsedOfLimit {
+            problems.push((
+                vec!["remaining".into()],
+                "`remaining` in `used_of_limit` format needs `limit` from the same header".into(),
+                format!(
+                    "add `limit: {{ header: {}, format: used_of_limit }}`",
+                    remaining.header
+                ),
+            ));
+        }
+    }
+    if rl.retry_after.header.eq_ignore_ascii_case("retry-after")
+        && !matches!(
+            rl.retry_after.unit,
+            RetryAfterUnit::Auto | RetryAfterUnit::DeltaSeconds | RetryAfterUnit::HttpDate
+        )
+    {
+        problems.push((vec!["retry_after".into(), "unit".into()], "the standard Retry-After header holds seconds or an HTTP-date only".into(), "use `auto` (the default), `delta_seconds` or `http_date`, or name the provider's own header".into()));
+    }
+    if let (Some(reset), Some(remaining)) = (&rl.reset, &rl.remaining) {
+        if reset.header.eq_ignore_ascii_case(&remaining.header) {
+            problems.push((
+                vec!["reset".into(), "header".into()],
+                "`reset` and `remaining` read the same header".into(),
+                "name the header that holds the reset time".into(),
+            ));
+        }
+    }
+    for (suffix, message, help) in problems {
+        let mut full = vec!["rate_limit"];
+        full.extend(suffix.iter().map(String::as_str));
+        let span = ctx.span(&full);
+        ctx.push(
+            Diagnostic::new(Code::InconsistentRateLimit, message)
+                .at(ctx.file, span)
+                .help(help),
+        );
+    }
+}

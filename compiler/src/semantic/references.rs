@@ -1,0 +1,247 @@
+//! References between parts: `verify` and unified mappings name provider resources and
+//! methods that exist, supply every path parameter, and target a known unified model.
+
+use super::expressions::check_expr;
+use super::{templates, Ctx};
+use crate::codes::Code;
+use crate::diagnostic::Diagnostic;
+use crate::schema::suggest_closest;
+use indexmap::IndexMap;
+use switchyard_runtime::registry::{Integration, Scope, UnifiedMethodName, UnifiedModel};
+
+/// Checks that a (resource, method) exists; returns the params it needs if it does.
+fn target(
+    ctx: &mut Ctx,
+    integration: &Integration,
+    resource: &str,
+    method: &str,
+    at: &[&str],
+    method_at: &[&str],
+) -> Option<Vec<String>> {
+    let Some(found) = integration.resources.get(resource) else {
+        let names: Vec<String> = integration.resources.keys().cloned().collect();
+        let span = ctx.span(&[at, &["resource"]].concat());
+        let mut d = Diagnostic::new(
+            Code::UnknownResource,
+            format!("`{}` has no resource `{resource}`", integration.name),
+        )
+        .at(ctx.file, span)
+        .label("unknown resource");
+        d = match suggest_closest(resource, &names) {
+            Some(best) => d.help(format!("did you mean `{best}`?")),
+            None => d.help(format!(
+                "resources of `{}`: {}",
+                integration.name,
+                names.join(", ")
+            )),
+        };
+        ctx.push(d);
+        return None;
+    };
+    if !found.methods.contains_key(method) {
+        let names: Vec<String> = found.methods.keys().cloned().collect();
+        let span = ctx.span(method_at);
+        let mut d = Diagnostic::new(
+            Code::UnknownMethod,
+            format!("resource `{resource}` has no method `{method}`"),
+        )
+        .at(ctx.file, span)
+        .label("unknown method");
+        d = match suggest_closest(method, &names) {
+            Some(best) => d.help(format!("did you mean `{best}`?")),
+            None => d.help(format!("methods of `{resource}`: {} (or define `{method}` under `resources.{resource}` in integration.yaml)", names.join(", "))),
+        };
+        ctx.push(d);
+        return None;
+    }
+    Some(
+        ctx.declared
+            .method_params
+            .get(&(resource.to_string(), method.to_string()))
+            .cloned()
+            .unwrap_or_default(),
+    )
+}
+
+pub fn check_verify(ctx: &mut Ctx, integration: &mut Integration) {
+    let Some(mut verify) = integration.verify.take() else {
+        let span = ctx.key_span(&["auth"]);
+        ctx.push(Diagnostic::new(Code::VerifyMissing, format!("`{}` has no `verify` call", integration.name)).at(ctx.file, span).help("add `verify: { resource: …, method: list, query: { limit: \"1\" } }` so imported tokens are tested before they are stored"));
+        return;
+    };
+    templates::check_map(
+        ctx,
+        &mut verify.params,
+        &["verify", "params"],
+        &[Scope::Connection],
+    );
+    templates::check_map(
+        ctx,
+        &mut verify.query,
+        &["verify", "query"],
+        &[Scope::Connection],
+    );
+    if let Some(needed) = target(
+        ctx,
+        integration,
+        &verify.resource,
+        &verify.method,
+        &["verify"],
+        &["verify", "method"],
+    ) {
+        for param in needed.iter().filter(|p| !verify.params.contains_key(*p)) {
+            let span = ctx.key_span(&["verify"]);
+            ctx.push(
+                Diagnostic::new(
+                    Code::ParamNotSupplied,
+                    format!(
+                        "`{}.{}` uses `{{{{params.{param}}}}}`, which `verify` does not supply",
+                        verify.resource, verify.method
+                    ),
+                )
+                .at(ctx.file, span)
+                .help(format!("add `params: {{ {param}: \"…\" }}` to `verify`")),
+            );
+        }
+    }
+    integration.verify = Some(verify);
+}
+
+/// The unified models known to the project: model -> resource -> JSON Schema.
+pub type Models = IndexMap<String, IndexMap<String, serde_json::Value>>;
+
+/// Checks a unified mapping file. Without `integration` (it failed its own checks) the
+/// references to it are skipped but everything else is still checked.
+pub fn check_unified(
+    ctx: &mut Ctx,
+    unified: &mut UnifiedModel,
+    integration: Option<&Integration>,
+    stem: &str,
+    models: &Models,
+) {
+    if unified.model != stem {
+        let span = ctx.span(&["model"]);
+        ctx.push(
+            Diagnostic::new(
+                Code::NameMismatch,
+                format!("model `{}` is in the file `{stem}.yaml`", unified.model),
+            )
+            .at(ctx.file, span)
+            .help(format!(
+                "rename the file to `{}.yaml`, or set `model: {stem}`",
+                unified.model
+            )),
+        );
+    }
+    let model_schemas = models.get(&unified.model);
+    if model_schemas.is_none() {
+        let span = ctx.span(&["model"]);
+        let names: Vec<String> = models.keys().cloned().collect();
+        let mut d = Diagnostic::new(
+            Code::UnknownModel,
+            format!(
+                "no unified model `{}`: schemas/models/{}/ does not exist",
+                unified.model, unified.model
+            ),
+        )
+        .at(ctx.file, span);
+        d = match suggest_closest(&unified.model, &names) {
+            Some(best) => d.help(format!("did you mean `{best}`?")),
+            None => d.help(format!(
+                "add the model's JSON Schemas under schemas/models/{}/",
+                unified.model
+            )),
+        };
+        ctx.push(d);
+    }
+    for (resource_name, methods) in unified.resources.iter_mut() {
+        if let Some(schemas) = model_schemas {
+            if !schemas.contains_key(resource_name) {
+                let span = ctx.key_span(&["resources", resource_name]);
+                let names: Vec<String> = schemas.keys().cloned().collect();
+                let mut d = Diagnostic::new(
+                    Code::UnknownModel,
+                    format!(
+                        "model `{}` has no resource `{resource_name}`",
+                        unified.model
+                    ),
+                )
+                .at(ctx.file, span);
+                d = match suggest_closest(resource_name, &names) {
+                    Some(best) => d.help(format!("did you mean `{best}`?")),
+                    None => d.help(format!(
+                        "add schemas/models/{}/{resource_name}.json, or use one of: {}",
+                        unified.model,
+                        names.join(", ")
+                    )),
+                };
+                ctx.push(d);
+            }
+        }
+        for (method_name, mapping) in methods.iter_mut() {
+            let at = ["resources", resource_name.as_str(), method_name.as_str()];
+            let provider_method = mapping
+                .method
+                .clone()
+                .unwrap_or_else(|| method_name.clone());
+            let method_at: Vec<&str> = if mapping.method.is_some() {
+                vec![at[0], at[1], at[2], "method"]
+            } else {
+                at.to_vec()
+            };
+            let needed = integration.and_then(|integration| {
+                target(
+                    ctx,
+                    integration,
+                    &mapping.resource,
+                    &provider_method,
+                    &at,
+                    &method_at,
+                )
+            });
+            if let Some(needed) = needed {
+                let implicit = UnifiedMethodName::from_name(method_name)
+                    .map(|m| m.implicit_params())
+                    .unwrap_or(&[]);
+                for param in needed
+                    .iter()
+                    .filter(|p| !implicit.contains(&p.as_str()) && !mapping.params.contains_key(*p))
+                {
+                    let span = ctx.key_span(&at);
+                    ctx.push(
+                        Diagnostic::new(Code::ParamNotSupplied, format!("`{}.{provider_method}` uses `{{{{params.{param}}}}}`, which this mapping does not supply", mapping.resource))
+                            .at(ctx.file, span)
+                            .label("mapping without the parameter")
+                            .help(format!("add `params: {{ {param}: <JSONata> }}` to this mapping (the unified call supplies only `id`, and only to get, update and delete)")),
+                    );
+                }
+            }
+            for (name, expr) in mapping.params.iter_mut() {
+                check_expr(ctx, expr, &[at[0], at[1], at[2], "params", name]);
+            }
+            for (key, expr) in [
+                ("query", &mut mapping.query),
+                ("body", &mut mapping.body),
+                ("response", &mut mapping.response),
+                ("error", &mut mapping.error),
+            ] {
+                if let Some(expr) = expr {
+                    check_expr(ctx, expr, &[at[0], at[1], at[2], key]);
+                }
+            }
+            if mapping.response.is_none() && method_name != "delete" {
+                let span = ctx.key_span(&at);
+                ctx.push(
+                    Diagnostic::new(
+                        Code::UnmappedModelResource,
+                        format!(
+                            "unified `{resource_name}.{method_name}` has no `response` mapping"
+                        ),
+                    )
+                    .at(ctx.file, span)
+                    .help("add `response:` mapping one provider record to the model"),
+                );
+            }
+        }
+    }
+}

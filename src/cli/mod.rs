@@ -1,0 +1,66 @@
+//! Command-line interface: one module per subcommand.
+
+mod check;
+mod explain;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes, as documented in the README.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_INVALID: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "A declarative integration engine: provider definitions in YAML, one unified API."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate the definitions under DIR (default ./integrations).
+    Check(check::CheckArgs),
+    /// Validate and write the compiled registry artifact.
+    Compile(check::CompileArgs),
+    /// Explain a diagnostic code, e.g. `switchyard explain E0201`.
+    Explain(explain::ExplainArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProjectArgs {
+    /// The integrations directory.
+    #[arg(default_value = "integrations")]
+    pub dir: PathBuf,
+    /// Directory of unified model schemas (default: DIR/../schemas/models).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Output format of diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Check(args) => check::check(&args),
+        Command::Compile(args) => check::compile(&args),
+        Command::Explain(args) => explain::explain(&args),
+    };
+    ExitCode::from(code)
+}
