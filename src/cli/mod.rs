@@ -31,6 +31,8 @@ pub enum Command {
     Compile(check::CompileArgs),
     /// Explain a diagnostic code, e.g. `switchyard explain E0201`.
     Explain(explain::ExplainArgs),
+    /// Print the registry embedded in this binary (the bundled integrations).
+    Registry,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -61,6 +63,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::check(&args),
         Command::Compile(args) => check::compile(&args),
         Command::Explain(args) => explain::explain(&args),
+        Command::Registry => {
+            print!("{}", crate::bundled::REGISTRY_JSON);
+            EXIT_OK
+        }
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,52 @@
+//! A broken bundled definition fails `cargo build` with the same diagnostic that
+//! `switchyard check` prints. Runs a nested cargo build in its own target directory
+//! (the outer `cargo test` holds the lock on the main one), so the first run compiles
+//! the build script's dependencies once.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn broken_bundled_definition_fails_cargo_build_with_the_diagnostic() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("integrations"), &dir.path().join("integrations"));
+    copy_dir(&repo.join("schemas"), &dir.path().join("schemas"));
+    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replacen("\npagination:", "\npagnation:", 1);
+    std::fs::write(&file, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("pagnation:")).unwrap() + 1;
+
+    // What `switchyard check` says about it.
+    let check = Command::new(env!("CARGO_BIN_EXE_switchyard")).args(["check"]).current_dir(dir.path()).env("NO_COLOR", "1").output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    let check_output = String::from_utf8_lossy(&check.stderr).to_string();
+    let diagnostic = check_output.split("\n\n").next().unwrap().to_string();
+    assert!(diagnostic.contains(&format!("integrations/hubspot/integration.yaml:{line}:1")), "{diagnostic}");
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let build = Command::new(cargo)
+        .args(["build", "--offline", "--quiet", "--bin", "switchyard"])
+        .current_dir(&repo)
+        .env("SWITCHYARD_INTEGRATIONS_DIR", dir.path().join("integrations"))
+        .env("CARGO_TARGET_DIR", repo.join("target").join("nested-build-check"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(!build.status.success(), "the build passed with a broken definition:\n{stderr}");
+    assert!(stderr.contains(&diagnostic), "cargo build did not show the same diagnostic.\nexpected:\n{diagnostic}\ngot:\n{stderr}");
+    assert!(stderr.contains("do not compile"), "{stderr}");
+}

@@ -1,0 +1,170 @@
+//! `switchyard check` and `switchyard compile` end to end: exit codes, output formats,
+//! determinism and the artifact's round trip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use switchyard_runtime::registry::Registry;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn switchyard(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("the binary runs")
+}
+
+/// A copy of the bundled project in a temp dir, to break at will.
+fn project_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("integrations"), &dir.path().join("integrations"));
+    copy_dir(&repo().join("schemas"), &dir.path().join("schemas"));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn bundled_integrations_check_clean() {
+    let out = switchyard(&["check", "integrations", "--deny-warnings"], &repo());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("ok:"), "{stderr}");
+}
+
+#[test]
+fn invalid_definitions_exit_1_with_rustc_style_output() {
+    let dir = project_copy();
+    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replacen("\npagination:", "\npagnation:", 1);
+    std::fs::write(&file, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("pagnation:")).unwrap() + 1;
+
+    let out = switchyard(&["check"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0201]: unknown key `pagnation` in the top level"), "{stderr}");
+    assert!(stderr.contains(&format!("--> integrations/hubspot/integration.yaml:{line}:1")), "{stderr}");
+    assert!(stderr.contains(&format!("{line} | pagnation:")), "{stderr}");
+    assert!(stderr.contains("^^^^^^^^^ not allowed here"), "{stderr}");
+    assert!(stderr.contains("= help: did you mean `pagination`?"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("error: 1 error and 0 warnings in 6 files checked"), "{stderr}");
+
+    let out = switchyard(&["check", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["errors"], 1);
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "E0201");
+    assert_eq!(d["location"]["file"], "integrations/hubspot/integration.yaml");
+    assert_eq!(d["location"]["line"], line);
+    assert_eq!(d["location"]["column"], 1);
+    assert_eq!(d["help"], "did you mean `pagination`?");
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let dir = project_copy();
+    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replacen("\nauth:", "\nconnection:\n  fields:\n    portal_id: { type: text }\nauth:", 1);
+    std::fs::write(&file, text).unwrap();
+    let out = switchyard(&["check"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning[W0401]: connection field `portal_id` is never used"), "{stderr}");
+    let out = switchyard(&["check", "--deny-warnings"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = switchyard(&["check", "no-such-dir"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the integrations directory `no-such-dir`"));
+    let out = switchyard(&["check", "--format", "xml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let out = switchyard(&["compile", &repo().join("integrations").display().to_string(), "--out", "/nonexistent-dir/registry.json"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let out = switchyard(&["explain", "E9999"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_the_code_documentation() {
+    let out = switchyard(&["explain", "e0201"], &repo());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("E0201 (error): unknown key"));
+}
+
+#[test]
+fn compile_is_deterministic_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.json");
+    let second = dir.path().join("second.json");
+    for out in [&first, &second] {
+        let result = switchyard(&["compile", "integrations", "--out", &out.display().to_string()], &repo());
+        assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    }
+    let a = std::fs::read(&first).unwrap();
+    let b = std::fs::read(&second).unwrap();
+    assert!(a == b, "two compiles of the same input differ");
+    // The same bytes from a copy of the project elsewhere: no absolute paths leak in.
+    let copy = project_copy();
+    let third = dir.path().join("third.json");
+    let result = switchyard(&["compile", "--out", &third.display().to_string()], copy.path());
+    assert_eq!(result.status.code(), Some(0));
+    assert!(std::fs::read(&third).unwrap() == a, "the artifact depends on where the project lives");
+
+    let text = String::from_utf8(a).unwrap();
+    let registry = Registry::from_json(&text).expect("the artifact loads");
+    assert_eq!(registry.to_json(), text, "load + save is the identity");
+    let hubspot = registry.integration("hubspot").expect("hubspot is compiled");
+    assert!(hubspot.unified.contains_key("crm"));
+    assert!(registry.models.contains_key("crm"));
+    // The list method received the integration's default pagination.
+    assert!(hubspot.resources["contacts"].methods["list"].pagination.is_some());
+    assert!(hubspot.resources["contacts"].methods["get"].pagination.is_none());
+}
+
+#[test]
+fn compile_of_invalid_definitions_writes_nothing() {
+    let dir = project_copy();
+    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let text = std::fs::read_to_string(&file).unwrap().replacen("base_url: https://api.hubapi.com", "base_url: http://api.hubapi.com", 1);
+    std::fs::write(&file, text).unwrap();
+    let out = switchyard(&["compile", "--out", "registry.json"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[E0311]"));
+    assert!(!dir.path().join("registry.json").exists());
+}
+
+#[test]
+fn the_embedded_registry_matches_a_fresh_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("registry.json");
+    let result = switchyard(&["compile", "integrations", "--out", &out.display().to_string()], &repo());
+    assert_eq!(result.status.code(), Some(0));
+    let result = switchyard(&["registry"], &repo());
+    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(result.stdout == std::fs::read(&out).unwrap(), "the binary embeds a stale registry");
+}
+
+#[test]
+fn registry_loader_rejects_other_versions() {
+    let text = r#"{"format":"switchyard-registry","version":99,"integrations":[],"models":{}}"#;
+    let error = Registry::from_json(text).unwrap_err().to_string();
+    assert!(error.contains("version 99 is not supported"), "{error}");
+    let error = Registry::from_json(r#"{"format":"other"}"#).unwrap_err().to_string();
+    assert!(error.contains("not a Switchyard registry"), "{error}");
+}
