@@ -131,7 +131,8 @@ fn main() {
         generate(dir.path(), providers);
         let (t, n, bytes) = time(&Options::new(dir.path().join("integrations")), 3);
         let secs = t.as_secs_f64();
-        let growth = previous.map(|(p, s)| format!(", x{:.2} time for x{:.1} providers", secs / s, providers as f64 / p as f64)).unwrap_or_default();
+        let growth =
+            previous.map(|(p, s)| format!(", x{:.2} time for x{:.1} providers", secs / s, providers as f64 / p as f64)).unwrap_or_default();
         println!(
             "generated: {n} providers x {RESOURCES} resources ({} files), check+compile {:.3} s (best of 3), {:.2} ms/provider, artifact {:.1} MiB{growth}",
             n * 2,

@@ -31,7 +31,8 @@ fn broken_bundled_definition_fails_cargo_build_with_the_diagnostic() {
     let line = text.lines().position(|l| l.starts_with("pagnation:")).unwrap() + 1;
 
     // What `switchyard check` says about it.
-    let check = Command::new(env!("CARGO_BIN_EXE_switchyard")).args(["check"]).current_dir(dir.path()).env("NO_COLOR", "1").output().unwrap();
+    let check =
+        Command::new(env!("CARGO_BIN_EXE_switchyard")).args(["check"]).current_dir(dir.path()).env("NO_COLOR", "1").output().unwrap();
     assert_eq!(check.status.code(), Some(1));
     let check_output = String::from_utf8_lossy(&check.stderr).to_string();
     let diagnostic = check_output.split("\n\n").next().unwrap().to_string();
@@ -47,6 +48,9 @@ fn broken_bundled_definition_fails_cargo_build_with_the_diagnostic() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&build.stderr);
     assert!(!build.status.success(), "the build passed with a broken definition:\n{stderr}");
-    assert!(stderr.contains(&diagnostic), "cargo build did not show the same diagnostic.\nexpected:\n{diagnostic}\ngot:\n{stderr}");
+    // Cargo indents a build script's output by two spaces.
+    let indented: String = diagnostic.lines().map(|l| format!("  {l}").trim_end().to_string()).collect::<Vec<_>>().join("\n");
+    let stderr_lines: String = stderr.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+    assert!(stderr_lines.contains(&indented), "cargo build did not show the same diagnostic.\nexpected:\n{indented}\ngot:\n{stderr}");
     assert!(stderr.contains("do not compile"), "{stderr}");
 }

@@ -76,7 +76,8 @@ fn invalid_definitions_exit_1_with_rustc_style_output() {
 fn warnings_pass_unless_denied() {
     let dir = project_copy();
     let file = dir.path().join("integrations/hubspot/integration.yaml");
-    let text = std::fs::read_to_string(&file).unwrap().replacen("\nauth:", "\nconnection:\n  fields:\n    portal_id: { type: text }\nauth:", 1);
+    let text =
+        std::fs::read_to_string(&file).unwrap().replacen("\nauth:", "\nconnection:\n  fields:\n    portal_id: { type: text }\nauth:", 1);
     std::fs::write(&file, text).unwrap();
     let out = switchyard(&["check"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -94,7 +95,8 @@ fn usage_and_io_errors_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the integrations directory `no-such-dir`"));
     let out = switchyard(&["check", "--format", "xml"], dir.path());
     assert_eq!(out.status.code(), Some(2));
-    let out = switchyard(&["compile", &repo().join("integrations").display().to_string(), "--out", "/nonexistent-dir/registry.json"], dir.path());
+    let out =
+        switchyard(&["compile", &repo().join("integrations").display().to_string(), "--out", "/nonexistent-dir/registry.json"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let out = switchyard(&["explain", "E9999"], dir.path());
     assert_eq!(out.status.code(), Some(2));

@@ -139,13 +139,7 @@ pub fn render_docs() -> String {
         ));
     }
     for code in Code::ALL {
-        out.push_str(&format!(
-            "\n## {}\n\n**{}** ({})\n\n{}\n",
-            code.id(),
-            code.title(),
-            code.severity().as_str(),
-            code.explanation()
-        ));
+        out.push_str(&format!("\n## {}\n\n**{}** ({})\n\n{}\n", code.id(), code.title(), code.severity().as_str(), code.explanation()));
     }
     out
 }
@@ -160,16 +154,8 @@ mod tests {
         let mut seen = HashSet::new();
         for code in Code::ALL {
             assert!(seen.insert(code.id()), "{} used twice", code.id());
-            let prefix = if code.severity() == Severity::Error {
-                'E'
-            } else {
-                'W'
-            };
-            assert!(
-                code.id().starts_with(prefix) && code.id().len() == 5,
-                "{}",
-                code.id()
-            );
+            let prefix = if code.severity() == Severity::Error { 'E' } else { 'W' };
+            assert!(code.id().starts_with(prefix) && code.id().len() == 5, "{}", code.id());
         }
     }
 

@@ -33,15 +33,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: Code, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            code,
-            message: message.into(),
-            file: None,
-            span: Span::default(),
-            label: None,
-            help: None,
-            notes: Vec::new(),
-        }
+        Diagnostic { code, message: message.into(), file: None, span: Span::default(), label: None, help: None, notes: Vec::new() }
     }
 
     pub fn at(mut self, file: usize, span: Span) -> Diagnostic {

@@ -26,20 +26,14 @@ pub fn check(source: &str) -> Result<(), SyntaxError> {
     let offset = locate(source, &error);
     let text = error.to_string();
     let (code, message) = split_code(&text);
-    Err(SyntaxError {
-        message,
-        code,
-        offset,
-    })
+    Err(SyntaxError { message, code, offset })
 }
 
 fn parse(source: &str) -> Result<(), ParserError> {
     // A parser bug must not take the checker down with it.
     match std::panic::catch_unwind(|| parser::parse(source)) {
         Ok(result) => result.map(|_| ()),
-        Err(_) => Err(ParserError::InvalidSyntax(
-            "the JSONata parser failed on this expression".into(),
-        )),
+        Err(_) => Err(ParserError::InvalidSyntax("the JSONata parser failed on this expression".into())),
     }
 }
 
@@ -47,10 +41,7 @@ fn parse(source: &str) -> Result<(), ParserError> {
 /// expression may produce.
 fn is_incomplete(error: &ParserError) -> bool {
     match error {
-        ParserError::UnexpectedEnd
-        | ParserError::UnclosedString
-        | ParserError::UnclosedBacktick
-        | ParserError::UnclosedComment => true,
+        ParserError::UnexpectedEnd | ParserError::UnclosedString | ParserError::UnclosedBacktick | ParserError::UnclosedComment => true,
         ParserError::UnexpectedToken(found) => found == "Eof",
         ParserError::Expected { found, .. } => found == "Eof",
         ParserError::InvalidNumber(_) => true,
@@ -59,16 +50,12 @@ fn is_incomplete(error: &ParserError) -> bool {
 }
 
 fn locate(source: &str, error: &ParserError) -> usize {
-    let boundaries: Vec<usize> = source
-        .char_indices()
-        .map(|(i, _)| i)
-        .skip(1)
-        .chain([source.len()])
-        .collect();
+    let boundaries: Vec<usize> = source.char_indices().map(|(i, _)| i).skip(1).chain([source.len()]).collect();
     let end_of_text = source.trim_end().chars().count();
     if is_incomplete(error) {
-        // Unclosed bracket, string or comment: the problem shows at the end.
-        return end_of_text.saturating_sub(1);
+        // An unclosed string, comment or bracket: point at what was left open; failing
+        // that, at the end, where the parser ran out of text.
+        return unclosed_opener(source).unwrap_or(end_of_text.saturating_sub(1));
     }
     // Binary search for the shortest failing prefix. Failing "for real" is monotone in
     // practice: once the bad token is inside the prefix, longer prefixes fail as well.
@@ -85,10 +72,57 @@ fn locate(source: &str, error: &ParserError) -> usize {
     // Point at the start of the token, not its last character.
     let chars: Vec<char> = source.chars().collect();
     let mut start = offset.min(chars.len().saturating_sub(1));
+    if matches!(chars.get(start), Some('"' | '\'' | '`')) {
+        // The prefix ended on a closing quote: the token is the whole string.
+        let quote = chars[start];
+        if let Some(open) = (0..start).rev().find(|&i| chars[i] == quote && (i == 0 || chars[i - 1] != '\\')) {
+            return open;
+        }
+    }
     while start > 0 && is_word(chars[start]) && is_word(chars[start - 1]) {
         start -= 1;
     }
     start
+}
+
+/// The character offset of the string quote, comment or bracket left open at the end
+/// of the expression (the innermost one), if any.
+fn unclosed_opener(source: &str) -> Option<usize> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut open: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            q @ ('"' | '\'' | '`') => {
+                let start = i;
+                i += 1;
+                while i < chars.len() && chars[i] != q {
+                    i += if chars[i] == '\\' { 2 } else { 1 };
+                }
+                if i >= chars.len() {
+                    return Some(start);
+                }
+            }
+            '/' if chars.get(i + 1) == Some(&'*') => {
+                let start = i;
+                i += 2;
+                while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
+                    i += 1;
+                }
+                if i + 1 >= chars.len() {
+                    return Some(start);
+                }
+                i += 1;
+            }
+            '(' | '[' | '{' => open.push(i),
+            ')' | ']' | '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.pop()
 }
 
 fn is_word(c: char) -> bool {
@@ -125,6 +159,14 @@ mod tests {
         assert_eq!(e.offset, 17, "{e:?}");
         let e = check("foo.bar(").unwrap_err();
         assert_eq!(e.offset, 7, "{e:?}");
+        let e = check("{ \"a\": $f(x, \"open }").unwrap_err();
+        assert_eq!(e.offset, 13, "unclosed string points at its quote: {e:?}");
+        let e = check("{ \"a\": (x + 1, \"b\": 2 }").unwrap_err();
+        assert!(e.offset > 0, "{e:?}");
+        let e = check("{ \"first\": a \"last_name\": b }").unwrap_err();
+        assert_eq!(e.offset, 13, "a string token is pointed at its opening quote: {e:?}");
+        let e = check("[1, 2").unwrap_err();
+        assert_eq!(e.offset, 0, "unclosed bracket: {e:?}");
         let e = check("a + + ").unwrap_err();
         assert!(e.offset >= 2 && e.offset <= 4, "{e:?}");
         assert!(e.code.is_some(), "{e:?}");
@@ -132,15 +174,7 @@ mod tests {
 
     #[test]
     fn hostile_expressions_do_not_panic() {
-        for source in [
-            "(".repeat(5000),
-            "[".repeat(5000),
-            "\"".into(),
-            "`".into(),
-            "/*".into(),
-            "$$$$".into(),
-            "1e999999".into(),
-        ] {
+        for source in ["(".repeat(5000), "[".repeat(5000), "\"".into(), "`".into(), "/*".into(), "$$$$".into(), "1e999999".into()] {
             let _ = check(&source);
         }
     }

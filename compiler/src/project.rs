@@ -6,7 +6,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::schema::Schema;
 use crate::semantic::{self, Ctx, Models};
 use crate::source::{SourceFile, Span};
-use crate::yaml::{self, Limits, Node};
+use crate::yaml::{self, Limits, Node, NodeKind};
 use indexmap::IndexMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,20 +22,11 @@ pub struct Options {
 
 impl Options {
     pub fn new(integrations_dir: impl Into<PathBuf>) -> Options {
-        Options {
-            integrations_dir: integrations_dir.into(),
-            models_dir: None,
-            limits: Limits::default(),
-        }
+        Options { integrations_dir: integrations_dir.into(), models_dir: None, limits: Limits::default() }
     }
 
     pub fn models_dir(&self) -> PathBuf {
-        self.models_dir.clone().unwrap_or_else(|| {
-            self.integrations_dir
-                .join("..")
-                .join("schemas")
-                .join("models")
-        })
+        self.models_dir.clone().unwrap_or_else(|| self.integrations_dir.join("..").join("schemas").join("models"))
     }
 }
 
@@ -66,17 +57,9 @@ impl Outcome {
 /// Checks and compiles every definition under the integrations directory.
 pub fn check(options: &Options) -> Result<Outcome, UsageError> {
     let root = &options.integrations_dir;
-    let entries = fs::read_dir(root).map_err(|e| {
-        UsageError(format!(
-            "cannot read the integrations directory `{}`: {e}",
-            root.display()
-        ))
-    })?;
-    let mut folders: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let entries =
+        fs::read_dir(root).map_err(|e| UsageError(format!("cannot read the integrations directory `{}`: {e}", root.display())))?;
+    let mut folders: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     folders.sort();
 
     let mut compiler = Compiler {
@@ -93,17 +76,9 @@ pub fn check(options: &Options) -> Result<Outcome, UsageError> {
             integrations.push(integration);
         }
     }
-    compiler
-        .diagnostics
-        .items
-        .sort_by_key(|d| (d.file, d.span.start, d.code));
-    let registry =
-        (compiler.diagnostics.error_count() == 0).then(|| Registry::new(integrations, models));
-    Ok(Outcome {
-        files: compiler.files,
-        diagnostics: compiler.diagnostics,
-        registry,
-    })
+    compiler.diagnostics.items.sort_by_key(|d| (d.file, d.span.start, d.code));
+    let registry = (compiler.diagnostics.error_count() == 0).then(|| Registry::new(integrations, models));
+    Ok(Outcome { files: compiler.files, diagnostics: compiler.diagnostics, registry })
 }
 
 struct Compiler<'o> {
@@ -117,17 +92,9 @@ struct Compiler<'o> {
 impl Compiler<'_> {
     /// Name shown in diagnostics and stored in origins: relative to the integrations dir's parent.
     fn display_name(&self, path: &Path) -> String {
-        let base = self
-            .options
-            .integrations_dir
-            .parent()
-            .unwrap_or(Path::new(""));
+        let base = self.options.integrations_dir.parent().unwrap_or(Path::new(""));
         let relative = path.strip_prefix(base).unwrap_or(path);
-        relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/")
+        relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
     }
 
     fn read(&mut self, path: &Path) -> Option<usize> {
@@ -139,11 +106,7 @@ impl Compiler<'_> {
                 self.diagnostics.push(
                     Diagnostic::new(
                         Code::FileTooLarge,
-                        format!(
-                            "file is {} bytes, over the limit of {} bytes",
-                            bytes.len(),
-                            self.options.limits.max_bytes
-                        ),
+                        format!("file is {} bytes, over the limit of {} bytes", bytes.len(), self.options.limits.max_bytes),
                     )
                     .at(index, Span::point(0))
                     .help("definitions are small: check that this is the file you meant"),
@@ -156,64 +119,65 @@ impl Compiler<'_> {
                     Some(index)
                 }
                 Err(e) => {
-                    self.files.push(SourceFile::new(name, path, String::new()));
-                    self.diagnostics.push(
-                        Diagnostic::new(
-                            Code::Unreadable,
-                            format!(
-                                "the file is not UTF-8 text (invalid byte at offset {})",
-                                e.utf8_error().valid_up_to()
-                            ),
-                        )
-                        .at(index, Span::point(0))
-                        .help("save the file as UTF-8"),
-                    );
+                    // Keep a lossy copy so the diagnostic can show the line with the bad byte.
+                    let valid = e.utf8_error().valid_up_to();
+                    let at = String::from_utf8_lossy(&e.as_bytes()[..valid]).chars().count();
+                    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    self.files.push(SourceFile::new(name, path, text));
+                    let d = Diagnostic::new(Code::Unreadable, format!("the file is not UTF-8 text (invalid byte at offset {valid})"))
+                        .at(index, Span::new(at, at + 1))
+                        .label("not UTF-8")
+                        .help("save the file as UTF-8");
+                    self.diagnostics.push(d);
                     None
                 }
             },
             Err(e) => {
                 self.files.push(SourceFile::new(name, path, String::new()));
-                self.diagnostics.push(
-                    Diagnostic::new(Code::Unreadable, format!("cannot read the file: {e}"))
-                        .at(index, Span::point(0)),
-                );
+                self.diagnostics.push(Diagnostic::new(Code::Unreadable, format!("cannot read the file: {e}")).at(index, Span::point(0)));
                 None
             }
         }
     }
 
     /// YAML, then the schema: a document that fails either goes no further.
-    fn parse(
-        &mut self,
-        path: &Path,
-        schema_is_unified: bool,
-    ) -> Option<(usize, Node, serde_json::Value)> {
+    fn parse(&mut self, path: &Path, schema_is_unified: bool) -> Option<(usize, Node, serde_json::Value)> {
         let file = self.read(path)?;
         let (node, diagnostics) = yaml::load(file, &self.files[file], &self.options.limits);
         let had_errors = diagnostics.iter().any(Diagnostic::is_error);
         self.diagnostics.items.extend(diagnostics);
         let node = node.filter(|_| !had_errors)?;
         let json = node.to_json();
-        let schema = if schema_is_unified {
-            &self.unified_schema
-        } else {
-            &self.integration_schema
-        };
+        let schema = if schema_is_unified { &self.unified_schema } else { &self.integration_schema };
         let schema_errors = schema.check(file, &node, &json);
         let failed = !schema_errors.is_empty();
         self.diagnostics.items.extend(schema_errors);
         (!failed).then_some((file, node, json))
     }
 
-    fn typed<T: serde::de::DeserializeOwned>(
-        &mut self,
-        file: usize,
-        json: serde_json::Value,
-    ) -> Option<T> {
-        match serde_json::from_value(json) {
+    /// Reads a document that passed the schema into its typed form. What can still fail
+    /// here is a number out of the range of its type (a 10^23 page size).
+    fn typed<T: serde::de::DeserializeOwned>(&mut self, file: usize, node: &Node, json: serde_json::Value) -> Option<T> {
+        match serde_path_to_error::deserialize(json) {
             Ok(value) => Some(value),
             Err(e) => {
-                self.diagnostics.push(Diagnostic::new(Code::Internal, format!("the definition passed the schema but could not be read: {e}")).at(file, Span::point(0)).help("this is a bug in Switchyard (its schema and its types disagree); please report it"));
+                let path: Vec<String> = e.path().iter().map(|s| s.to_string()).filter(|s| s != "?").collect();
+                let at = node.lookup(&path).map(|n| overflowing_number(n).unwrap_or(n.span)).unwrap_or(node.span);
+                let inner = e.into_inner().to_string();
+                let d = if inner.contains("invalid type: floating point") || inner.contains("invalid value") {
+                    Diagnostic::new(Code::InvalidValue, format!("`{}` is out of range: {inner}", path.join(".")))
+                        .at(file, at)
+                        .label("out of range")
+                        .help("use a smaller whole number")
+                } else {
+                    Diagnostic::new(
+                        Code::Internal,
+                        format!("the definition passed the schema but could not be read at `{}`: {inner}", path.join(".")),
+                    )
+                    .at(file, at)
+                    .help("this is a bug in Switchyard (its schema and its types disagree); please report it")
+                };
+                self.diagnostics.push(d);
                 None
             }
         }
@@ -225,23 +189,16 @@ impl Compiler<'_> {
         self.report_stray_files(folder);
         if !definition.is_file() {
             let index = self.files.len();
-            self.files.push(SourceFile::new(
-                self.display_name(folder),
-                folder,
-                String::new(),
-            ));
+            self.files.push(SourceFile::new(self.display_name(folder), folder, String::new()));
             let hint = if folder.join("integration.yml").is_file() {
                 "rename `integration.yml` to `integration.yaml`"
             } else {
                 "add integration.yaml, or move this folder out of the integrations directory"
             };
             self.diagnostics.push(
-                Diagnostic::new(
-                    Code::MissingIntegrationFile,
-                    format!("the folder `{folder_name}` has no integration.yaml"),
-                )
-                .at(index, Span::point(0))
-                .help(hint),
+                Diagnostic::new(Code::MissingIntegrationFile, format!("the folder `{folder_name}` has no integration.yaml"))
+                    .at(index, Span::point(0))
+                    .help(hint),
             );
             return None;
         }
@@ -250,7 +207,7 @@ impl Compiler<'_> {
         let mut integration_ok = false;
         let mut method_params = IndexMap::new();
         if let Some((file, node, json)) = self.parse(&definition, false) {
-            if let Some(mut typed) = self.typed::<Integration>(file, json) {
+            if let Some(mut typed) = self.typed::<Integration>(file, &node, json) {
                 let source = self.files[file].clone();
                 let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
                 semantic::check_integration(&mut ctx, &mut typed, &folder_name);
@@ -261,24 +218,33 @@ impl Compiler<'_> {
             }
         }
 
-        let mut unified = IndexMap::new();
+        let mut unified: IndexMap<String, UnifiedModel> = IndexMap::new();
+        // Model name -> the file that mapped it first.
+        let mut mapped_in: IndexMap<String, String> = IndexMap::new();
         for path in unified_paths {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
+            let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
             let Some((file, node, json)) = self.parse(&path, true) else {
                 continue;
             };
-            let Some(mut model): Option<UnifiedModel> = self.typed(file, json) else {
+            let Some(mut model): Option<UnifiedModel> = self.typed(file, &node, json) else {
                 continue;
             };
             let source = self.files[file].clone();
             let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
             ctx.declared.method_params = method_params.clone();
             semantic::check_unified(&mut ctx, &mut model, integration.as_ref(), &stem, models);
+            if let Some(first) = mapped_in.get(&model.model) {
+                let span = ctx.span(&["model"]);
+                let d = Diagnostic::new(Code::Duplicate, format!("a second mapping file for the model `{}`", model.model))
+                    .at(file, span)
+                    .label("model already mapped")
+                    .note(format!("first mapped in {first}"))
+                    .help("keep one file per model: merge the two");
+                ctx.push(d);
+            }
             self.diagnostics.items.extend(ctx.diagnostics);
-            unified.insert(model.model.clone(), model);
+            mapped_in.entry(model.model.clone()).or_insert_with(|| source.name.clone());
+            unified.entry(model.model.clone()).or_insert(model);
         }
         let mut integration = integration.filter(|_| integration_ok)?;
         integration.unified = unified;
@@ -294,22 +260,19 @@ impl Compiler<'_> {
             .map(|e| e.path())
             .filter(|p| {
                 p.is_file()
-                    && matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yml" | "yaml" | "json")
-                    )
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "json"))
                     && p.file_name().is_some_and(|n| n != "integration.yaml")
             })
             .collect();
         strays.sort();
         for path in strays {
             let index = self.files.len();
-            self.files.push(SourceFile::new(
-                self.display_name(&path),
-                &path,
-                String::new(),
-            ));
-            self.diagnostics.push(Diagnostic::new(Code::UnexpectedFile, "this file is not read by the compiler").at(index, Span::point(0)).help("definitions are `integration.yaml` and `unified/<model>.yaml`; rename or move this file"));
+            self.files.push(SourceFile::new(self.display_name(&path), &path, String::new()));
+            self.diagnostics.push(
+                Diagnostic::new(Code::UnexpectedFile, "this file is not read by the compiler")
+                    .at(index, Span::point(0))
+                    .help("definitions are `integration.yaml` and `unified/<model>.yaml`; rename or move this file"),
+            );
         }
     }
 
@@ -319,32 +282,19 @@ impl Compiler<'_> {
         let Ok(entries) = fs::read_dir(dir) else {
             return models;
         };
-        let mut model_dirs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
+        let mut model_dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
         model_dirs.sort();
         for model_dir in model_dirs {
-            let model = model_dir
-                .file_name()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
+            let model = model_dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
             let Ok(files) = fs::read_dir(&model_dir) else {
                 continue;
             };
-            let mut paths: Vec<PathBuf> = files
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
+            let mut paths: Vec<PathBuf> =
+                files.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
             paths.sort();
             let mut resources = IndexMap::new();
             for path in paths {
-                let resource = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
+                let resource = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
                 let Some(file) = self.read(&path) else {
                     continue;
                 };
@@ -353,11 +303,7 @@ impl Compiler<'_> {
                     Ok(schema) => {
                         if let Err(e) = jsonschema::draft202012::meta::validate(&schema) {
                             self.diagnostics.push(
-                                Diagnostic::new(
-                                    Code::InvalidModelSchema,
-                                    format!("not a valid JSON Schema: {e}"),
-                                )
-                                .at(file, Span::point(0)),
+                                Diagnostic::new(Code::InvalidModelSchema, format!("not a valid JSON Schema: {e}")).at(file, Span::point(0)),
                             );
                             continue;
                         }
@@ -365,19 +311,25 @@ impl Compiler<'_> {
                     }
                     Err(e) => {
                         let at = self.files[file].char_index(e.line(), e.column());
-                        self.diagnostics.push(
-                            Diagnostic::new(
-                                Code::InvalidModelSchema,
-                                format!("not valid JSON: {e}"),
-                            )
-                            .at(file, Span::point(at)),
-                        );
+                        self.diagnostics
+                            .push(Diagnostic::new(Code::InvalidModelSchema, format!("not valid JSON: {e}")).at(file, Span::point(at)));
                     }
                 }
             }
             models.insert(model, resources);
         }
         models
+    }
+}
+
+/// A whole number too large for any integer type (YAML read it as a float): where a
+/// serde range error is, when serde's path stops above it (flattened fields).
+fn overflowing_number(node: &Node) -> Option<Span> {
+    match &node.kind {
+        NodeKind::Float(f) if f.fract() == 0.0 && f.abs() >= 9.2e18 => Some(node.span),
+        NodeKind::Seq(items) => items.iter().find_map(overflowing_number),
+        NodeKind::Map(entries) => entries.iter().find_map(|e| overflowing_number(&e.value)),
+        _ => None,
     }
 }
 

@@ -12,10 +12,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span {
-            start,
-            end: end.max(start),
-        }
+        Span { start, end: end.max(start) }
     }
 
     pub fn point(at: usize) -> Span {
@@ -38,11 +35,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(
-        name: impl Into<String>,
-        path: impl Into<PathBuf>,
-        text: impl Into<String>,
-    ) -> SourceFile {
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, text: impl Into<String>) -> SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
         let mut line_byte_starts = vec![0];
@@ -52,13 +45,7 @@ impl SourceFile {
                 line_byte_starts.push(byte_index + 1);
             }
         }
-        SourceFile {
-            name: name.into(),
-            path: path.into(),
-            text,
-            line_starts,
-            line_byte_starts,
-        }
+        SourceFile { name: name.into(), path: path.into(), text, line_starts, line_byte_starts }
     }
 
     /// 1-based line and column of a character index.
@@ -75,21 +62,13 @@ impl SourceFile {
         let Some(&start) = self.line_byte_starts.get(line.wrapping_sub(1)) else {
             return "";
         };
-        let end = self
-            .line_byte_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len());
+        let end = self.line_byte_starts.get(line).copied().unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
     /// Character index of a 1-based line and column.
     pub fn char_index(&self, line: usize, col: usize) -> usize {
-        let start = self
-            .line_starts
-            .get(line.saturating_sub(1))
-            .copied()
-            .unwrap_or(0);
+        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
         start + col.saturating_sub(1)
     }
 

@@ -53,10 +53,7 @@ pub fn parse(source: &str) -> Result<Vec<Piece>, TemplateError> {
             Rule::text => pieces.push(Piece::Text(pair.as_str().to_string())),
             Rule::placeholder => {
                 let span = pair.as_span();
-                let path = pair
-                    .into_inner()
-                    .next()
-                    .expect("grammar: placeholder holds a path");
+                let path = pair.into_inner().next().expect("grammar: placeholder holds a path");
                 let mut idents = path.as_str().split('.').map(str::to_string);
                 let scope = idents.next().unwrap_or_default();
                 pieces.push(Piece::Var(RawVar {
@@ -78,16 +75,10 @@ pub fn compile(source: &str, pieces: &[Piece]) -> Template {
         .iter()
         .filter_map(|piece| match piece {
             Piece::Text(t) => Some(Segment::Text(t.clone())),
-            Piece::Var(v) => Scope::from_name(&v.scope).map(|scope| Segment::Var {
-                scope,
-                field: v.field.clone(),
-            }),
+            Piece::Var(v) => Scope::from_name(&v.scope).map(|scope| Segment::Var { scope, field: v.field.clone() }),
         })
         .collect();
-    Template {
-        source: source.to_string(),
-        segments,
-    }
+    Template { source: source.to_string(), segments }
 }
 
 fn char_offset(source: &str, byte: usize) -> usize {
@@ -98,17 +89,11 @@ fn char_offset(source: &str, byte: usize) -> usize {
 fn explain(source: &str, failed_at: usize) -> TemplateError {
     // The grammar fails at the start of the piece it could not read: find the `{{` or
     // `}}` there, or the last `{{` before it.
-    let opening = source[..failed_at.min(source.len())]
-        .rfind("{{")
-        .filter(|&o| !source[o..failed_at].contains("}}"));
+    let opening = source[..failed_at.min(source.len())].rfind("{{").filter(|&o| !source[o..failed_at].contains("}}"));
     let at = opening.unwrap_or(failed_at);
     let rest = &source[at..];
     let (message, help, len) = if rest.starts_with("}}") {
-        (
-            "`}}` without an opening `{{`".to_string(),
-            "remove the stray `}}`".to_string(),
-            2,
-        )
+        ("`}}` without an opening `{{`".to_string(), "remove the stray `}}`".to_string(), 2)
     } else if let Some(close) = rest.find("}}") {
         let inner = &rest[2..close];
         let trimmed = inner.trim();
@@ -123,26 +108,12 @@ fn explain(source: &str, failed_at: usize) -> TemplateError {
         } else {
             format!("placeholder `{{{{{trimmed}}}}}` holds characters a name cannot have")
         };
-        (
-            problem,
-            "write `{{scope.field}}`, e.g. `{{connection.shop}}`: names of letters, digits and `_`"
-                .to_string(),
-            close + 2,
-        )
+        (problem, "write `{{scope.field}}`, e.g. `{{connection.shop}}`: names of letters, digits and `_`".to_string(), close + 2)
     } else {
-        (
-            "placeholder opened with `{{` is never closed".to_string(),
-            "close it with `}}`".to_string(),
-            rest.len(),
-        )
+        ("placeholder opened with `{{` is never closed".to_string(), "close it with `}}`".to_string(), rest.len())
     };
     let start = char_offset(source, at);
-    TemplateError {
-        message,
-        help,
-        start,
-        end: start + rest[..len].chars().count(),
-    }
+    TemplateError { message, help, start, end: start + rest[..len].chars().count() }
 }
 
 #[cfg(test)]
@@ -150,29 +121,17 @@ mod tests {
     use super::*;
 
     fn var(scope: &str, field: &[&str], start: usize, end: usize) -> Piece {
-        Piece::Var(RawVar {
-            scope: scope.into(),
-            field: field.iter().map(|s| s.to_string()).collect(),
-            start,
-            end,
-        })
+        Piece::Var(RawVar { scope: scope.into(), field: field.iter().map(|s| s.to_string()).collect(), start, end })
     }
 
     #[test]
     fn parses_text_and_placeholders() {
         assert_eq!(
             parse("https://{{ connection.shop }}.myshopify.com").unwrap(),
-            vec![
-                Piece::Text("https://".into()),
-                var("connection", &["shop"], 8, 29),
-                Piece::Text(".myshopify.com".into())
-            ]
+            vec![Piece::Text("https://".into()), var("connection", &["shop"], 8, 29), Piece::Text(".myshopify.com".into())]
         );
         assert_eq!(parse("").unwrap(), vec![]);
-        assert_eq!(
-            parse("é{{params.id}}").unwrap(),
-            vec![Piece::Text("é".into()), var("params", &["id"], 1, 14)]
-        );
+        assert_eq!(parse("é{{params.id}}").unwrap(), vec![Piece::Text("é".into()), var("params", &["id"], 1, 14)]);
     }
 
     #[test]
@@ -187,11 +146,7 @@ mod tests {
         ];
         for (source, expected, start) in cases {
             let error = parse(source).unwrap_err();
-            assert!(
-                error.message.contains(expected),
-                "{source}: {}",
-                error.message
-            );
+            assert!(error.message.contains(expected), "{source}: {}", error.message);
             assert_eq!(error.start, start, "{source}");
         }
     }

@@ -35,23 +35,12 @@ fn report(args: &ProjectArgs, outcome: &Outcome) -> bool {
     let errors = outcome.diagnostics.error_count();
     let warnings = outcome.diagnostics.warning_count();
     match args.format {
-        Format::Json => print!(
-            "{}",
-            render::render_json(&outcome.diagnostics.items, &outcome.files)
-        ),
+        Format::Json => print!("{}", render::render_json(&outcome.diagnostics.items, &outcome.files)),
         Format::Human => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut stderr = std::io::stderr().lock();
-            let _ = write!(
-                stderr,
-                "{}",
-                render::render_human(&outcome.diagnostics.items, &outcome.files, color)
-            );
-            let _ = writeln!(
-                stderr,
-                "{}",
-                render::summary(errors, warnings, outcome.files.len())
-            );
+            let _ = write!(stderr, "{}", render::render_human(&outcome.diagnostics.items, &outcome.files, color));
+            let _ = writeln!(stderr, "{}", render::summary(errors, warnings, outcome.files.len()));
         }
     }
     errors == 0 && !(args.deny_warnings && warnings > 0)
@@ -79,11 +68,7 @@ pub fn compile(args: &CompileArgs) -> u8 {
     match write_atomically(&args.out, registry.to_json().as_bytes()) {
         Ok(()) => {
             if args.project.format == Format::Human {
-                eprintln!(
-                    "wrote {} ({} integrations)",
-                    args.out.display(),
-                    registry.integrations.len()
-                );
+                eprintln!("wrote {} ({} integrations)", args.out.display(), registry.integrations.len());
             }
             EXIT_OK
         }
@@ -96,18 +81,9 @@ pub fn compile(args: &CompileArgs) -> u8 {
 
 /// Writes beside the target and renames, so a failed write never leaves a half artifact.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("the output path names no file"))?;
-    let temp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().ok_or_else(|| std::io::Error::other("the output path names no file"))?;
+    let temp = dir.join(format!(".{}.tmp-{}", file_name.to_string_lossy(), std::process::id()));
     let result = std::fs::write(&temp, bytes).and_then(|()| std::fs::rename(&temp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

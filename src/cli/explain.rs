@@ -13,20 +13,11 @@ pub fn explain(args: &ExplainArgs) -> u8 {
     let wanted = args.code.trim().to_uppercase();
     match Code::ALL.iter().find(|c| c.id() == wanted) {
         Some(code) => {
-            println!(
-                "{} ({}): {}\n\n{}",
-                code.id(),
-                code.severity().as_str(),
-                code.title(),
-                code.explanation()
-            );
+            println!("{} ({}): {}\n\n{}", code.id(), code.severity().as_str(), code.title(), code.explanation());
             EXIT_OK
         }
         None => {
-            eprintln!(
-                "error: no diagnostic code `{}`; codes are listed in docs/diagnostics.md",
-                args.code
-            );
+            eprintln!("error: no diagnostic code `{}`; codes are listed in docs/diagnostics.md", args.code);
             EXIT_USAGE
         }
     }

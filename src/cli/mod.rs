@@ -13,11 +13,7 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "switchyard",
-    version,
-    about = "A declarative integration engine: provider definitions in YAML, one unified API."
-)]
+#[command(name = "switchyard", version, about = "A declarative integration engine: provider definitions in YAML, one unified API.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -33,12 +33,7 @@ fn render_one(out: &mut String, d: &Diagnostic, files: &[SourceFile], style: &St
         Severity::Error => ("error", "1;31"),
         Severity::Warning => ("warning", "1;33"),
     };
-    let _ = writeln!(
-        out,
-        "{}{}",
-        style.paint(color, &format!("{word}[{}]", d.code.id())),
-        style.paint("1", &format!(": {}", d.message))
-    );
+    let _ = writeln!(out, "{}{}", style.paint(color, &format!("{word}[{}]", d.code.id())), style.paint("1", &format!(": {}", d.message)));
     let Some(file) = d.file.and_then(|i| files.get(i)) else {
         if let Some(help) = &d.help {
             let _ = writeln!(out, "  = {} {help}", style.paint("1", "help:"));
@@ -54,46 +49,17 @@ fn render_one(out: &mut String, d: &Diagnostic, files: &[SourceFile], style: &St
     let text = file.line_text(line);
     if !text.is_empty() || file.line_count() >= line {
         let _ = writeln!(out, "{pad} {}", blue("|"));
-        let _ = writeln!(
-            out,
-            "{} {} {}",
-            blue(&line.to_string()),
-            blue("|"),
-            text.replace('\t', " ")
-        );
-        let width = if end_line == line {
-            end_col.saturating_sub(col).max(1)
-        } else {
-            text.chars().count().saturating_sub(col - 1).max(1)
-        };
+        let _ = writeln!(out, "{} {} {}", blue(&line.to_string()), blue("|"), text.replace('\t', " "));
+        let width = if end_line == line { end_col.saturating_sub(col).max(1) } else { text.chars().count().saturating_sub(col - 1).max(1) };
         let caret = format!("{}{}", " ".repeat(col - 1), "^".repeat(width));
-        let label = d
-            .label
-            .as_deref()
-            .map(|l| format!(" {l}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{pad} {} {}",
-            blue("|"),
-            style.paint(color, &format!("{caret}{label}"))
-        );
+        let label = d.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+        let _ = writeln!(out, "{pad} {} {}", blue("|"), style.paint(color, &format!("{caret}{label}")));
     }
     for note in &d.notes {
-        let _ = writeln!(
-            out,
-            "{pad} {} {} {note}",
-            blue("="),
-            style.paint("1", "note:")
-        );
+        let _ = writeln!(out, "{pad} {} {} {note}", blue("="), style.paint("1", "note:"));
     }
     if let Some(help) = &d.help {
-        let _ = writeln!(
-            out,
-            "{pad} {} {} {help}",
-            blue("="),
-            style.paint("1", "help:")
-        );
+        let _ = writeln!(out, "{pad} {} {} {help}", blue("="), style.paint("1", "help:"));
     }
 }
 
@@ -101,17 +67,8 @@ fn render_one(out: &mut String, d: &Diagnostic, files: &[SourceFile], style: &St
 pub fn summary(errors: usize, warnings: usize, files: usize) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     if errors > 0 {
-        format!(
-            "error: {} and {} in {} checked",
-            plural(errors, "error"),
-            plural(warnings, "warning"),
-            plural(files, "file")
-        )
+        format!("error: {} and {} in {} checked", plural(errors, "error"), plural(warnings, "warning"), plural(files, "file"))
     } else {
-        format!(
-            "ok: {} checked, {}",
-            plural(files, "file"),
-            plural(warnings, "warning")
-        )
+        format!("ok: {} checked, {}", plural(files, "file"), plural(warnings, "warning"))
     }
 }

@@ -23,12 +23,9 @@ pub struct Schema {
 
 impl Schema {
     pub fn new(text: &str) -> Result<Schema, String> {
-        let json: Value =
-            serde_json::from_str(text).map_err(|e| format!("schema is not JSON: {e}"))?;
-        let validator = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&json)
-            .map_err(|e| format!("schema is invalid: {e}"))?;
+        let json: Value = serde_json::from_str(text).map_err(|e| format!("schema is not JSON: {e}"))?;
+        let validator =
+            jsonschema::draft202012::options().should_validate_formats(true).build(&json).map_err(|e| format!("schema is invalid: {e}"))?;
         Ok(Schema { json, validator })
     }
 
@@ -43,14 +40,32 @@ impl Schema {
     /// Validates `instance` (the JSON form of `root`) and reports every error at its
     /// place in the file.
     pub fn check(&self, file: usize, root: &Node, instance: &Value) -> Vec<Diagnostic> {
+        let errors: Vec<ValidationError> = self.validator.iter_errors(instance).collect();
+        // A misspelt required key gives two errors: "unknown `base_ulr`" and "missing
+        // `base_url`". The first, with its suggestion, says it all.
+        let typos: Vec<(String, String)> = errors
+            .iter()
+            .filter_map(|e| match e.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                    let candidates =
+                        suggest::resolve(&self.json, e.schema_path().as_str()).map(|s| suggest::property_names(&self.json, s))?;
+                    let fixes: Vec<String> = unexpected.iter().filter_map(|k| suggest::closest(k, &candidates)).collect();
+                    Some(fixes.into_iter().map(|fix| (e.instance_path().as_str().to_string(), fix)).collect::<Vec<_>>())
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
         let mut out: Vec<Diagnostic> = Vec::new();
-        for error in self.validator.iter_errors(instance) {
-            for diagnostic in self.explain(file, root, &error) {
-                if !out.iter().any(|d| {
-                    d.span == diagnostic.span
-                        && d.code == diagnostic.code
-                        && d.message == diagnostic.message
-                }) {
+        for error in &errors {
+            if let ValidationErrorKind::Required { property } = error.kind() {
+                let at = error.instance_path().as_str().to_string();
+                if typos.iter().any(|(path, fix)| *path == at && property.as_str() == Some(fix)) {
+                    continue;
+                }
+            }
+            for diagnostic in self.explain(file, root, error) {
+                if !out.iter().any(|d| d.span == diagnostic.span && d.code == diagnostic.code && d.message == diagnostic.message) {
                     out.push(diagnostic);
                 }
             }
@@ -66,29 +81,21 @@ impl Schema {
         let key_span = root.key_span(&path).unwrap_or(node_span);
         let place = describe(&path);
         match error.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected }
-            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+            ValidationErrorKind::AdditionalProperties { unexpected } | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
                 let schema_node = suggest::resolve(&self.json, error.schema_path().as_str());
-                let candidates = schema_node
-                    .map(|s| suggest::property_names(&self.json, s))
-                    .unwrap_or_default();
+                let candidates = schema_node.map(|s| suggest::property_names(&self.json, s)).unwrap_or_default();
                 unexpected
                     .iter()
                     .map(|key| {
                         let mut key_path = path.clone();
                         key_path.push(key.clone());
                         let span = root.key_span(&key_path).unwrap_or(node_span);
-                        let mut d = Diagnostic::new(
-                            Code::UnknownKey,
-                            format!("unknown key `{key}` in {place}"),
-                        )
-                        .at(file, span)
-                        .label("not allowed here");
+                        let mut d = Diagnostic::new(Code::UnknownKey, format!("unknown key `{key}` in {place}"))
+                            .at(file, span)
+                            .label("not allowed here");
                         d = match suggest::closest(key, &candidates) {
                             Some(best) => d.help(format!("did you mean `{best}`?")),
-                            None if !candidates.is_empty() => {
-                                d.help(format!("the keys allowed here are: {}", list(&candidates)))
-                            }
+                            None if !candidates.is_empty() => d.help(format!("the keys allowed here are: {}", list(&candidates))),
                             None => d.help("remove this key"),
                         };
                         d
@@ -98,82 +105,43 @@ impl Schema {
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
                     TypeKind::Single(t) => json_type_name(&t.to_string()),
-                    TypeKind::Multiple(ts) => ts
-                        .iter()
-                        .map(|t| json_type_name(&t.to_string()))
-                        .collect::<Vec<_>>()
-                        .join(" or "),
+                    TypeKind::Multiple(ts) => ts.iter().map(|t| json_type_name(&t.to_string())).collect::<Vec<_>>().join(" or "),
                 };
                 let found = node.map(Node::type_name).unwrap_or("nothing");
-                let mut d = Diagnostic::new(
-                    Code::WrongType,
-                    format!("{place} must be {expected}, found {found}"),
-                )
-                .at(file, node_span)
-                .label(format!("expected {expected}"));
+                let mut d = Diagnostic::new(Code::WrongType, format!("{place} must be {expected}, found {found}"))
+                    .at(file, node_span)
+                    .label(format!("expected {expected}"));
                 if expected == "string" && matches!(found, "number" | "boolean" | "null") {
                     d = d.help("quote the value to make it a string");
                 }
                 vec![d]
             }
             ValidationErrorKind::Enum { options } => {
-                let allowed: Vec<String> = options
-                    .as_array()
-                    .map(|a| a.iter().map(show).collect())
-                    .unwrap_or_default();
+                let allowed: Vec<String> = options.as_array().map(|a| a.iter().map(show).collect()).unwrap_or_default();
                 let value = show(error.instance());
-                let mut d =
-                    Diagnostic::new(Code::BadEnum, format!("{value} is not allowed for {place}"))
-                        .at(file, node_span)
-                        .label("not one of the allowed values");
-                let plain: Vec<String> = allowed
-                    .iter()
-                    .map(|a| a.trim_matches('`').to_string())
-                    .collect();
+                let mut d = Diagnostic::new(Code::BadEnum, format!("{value} is not allowed for {place}"))
+                    .at(file, node_span)
+                    .label("not one of the allowed values");
+                let plain: Vec<String> = allowed.iter().map(|a| a.trim_matches('`').to_string()).collect();
                 d = match suggest::closest(value.trim_matches('`'), &plain) {
-                    Some(best) => d.help(format!(
-                        "did you mean `{best}`? allowed: {}",
-                        allowed.join(", ")
-                    )),
+                    Some(best) => d.help(format!("did you mean `{best}`? allowed: {}", allowed.join(", "))),
                     None => d.help(format!("allowed: {}", allowed.join(", "))),
                 };
                 vec![d]
             }
             ValidationErrorKind::Constant { expected_value } => {
-                vec![Diagnostic::new(
-                    Code::BadEnum,
-                    format!("{place} must be {}", show(expected_value)),
-                )
-                .at(file, node_span)]
+                vec![Diagnostic::new(Code::BadEnum, format!("{place} must be {}", show(expected_value))).at(file, node_span)]
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                let what = if path.is_empty() {
-                    "the file".to_string()
-                } else {
-                    place.clone()
-                };
-                vec![Diagnostic::new(
-                    Code::MissingKey,
-                    format!("{what} is missing the required key `{name}`"),
-                )
-                .at(
-                    file,
-                    if path.is_empty() {
-                        crate::source::Span::point(root.span.start)
-                    } else {
-                        key_span
-                    },
-                )
-                .label(format!("`{name}` expected in here"))
-                .help(format!("add `{name}:`"))]
+                let what = if path.is_empty() { "the file".to_string() } else { place.clone() };
+                vec![Diagnostic::new(Code::MissingKey, format!("{what} is missing the required key `{name}`"))
+                    .at(file, if path.is_empty() { crate::source::Span::point(root.span.start) } else { key_span })
+                    .label(format!("`{name}` expected in here"))
+                    .help(format!("add `{name}:`"))]
             }
             ValidationErrorKind::PropertyNames { error: inner } => {
-                let key = inner
-                    .instance()
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_default();
+                let key = inner.instance().as_str().map(str::to_string).unwrap_or_default();
                 let mut key_path = path.clone();
                 key_path.push(key.clone());
                 let span = root.key_span(&key_path).unwrap_or(node_span);
@@ -183,96 +151,63 @@ impl Schema {
                     }
                     ValidationErrorKind::Enum { options } => format!(
                         "names here must be one of {}",
-                        options
-                            .as_array()
-                            .map(|a| a.iter().map(show).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default()
+                        options.as_array().map(|a| a.iter().map(show).collect::<Vec<_>>().join(", ")).unwrap_or_default()
                     ),
                     _ => inner.to_string(),
                 };
-                let mut d = Diagnostic::new(
-                    Code::InvalidValue,
-                    format!("`{key}` is not a valid name in {place}"),
-                )
-                .at(file, span)
-                .label("invalid name")
-                .help(rule.clone());
+                let mut d = Diagnostic::new(Code::InvalidValue, format!("`{key}` is not a valid name in {place}"))
+                    .at(file, span)
+                    .label("invalid name")
+                    .help(rule.clone());
                 if let ValidationErrorKind::Enum { options } = inner.kind() {
-                    let allowed: Vec<String> = options
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let allowed: Vec<String> =
+                        options.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
                     if let Some(best) = suggest::closest(&key, &allowed) {
-                        d = Diagnostic {
-                            code: Code::UnknownKey,
-                            ..d
-                        }
-                        .help(format!("did you mean `{best}`? {rule}"));
+                        d = Diagnostic { code: Code::UnknownKey, ..d }.help(format!("did you mean `{best}`? {rule}"));
                     }
                 }
                 vec![d]
             }
             ValidationErrorKind::Pattern { pattern } => vec![Diagnostic::new(
                 Code::InvalidValue,
-                format!(
-                    "{} does not match the pattern required for {place}",
-                    show(error.instance())
-                ),
+                format!("{} does not match the pattern required for {place}", show(error.instance())),
             )
             .at(file, node_span)
             .help(format!("the value must match `{pattern}`"))],
-            ValidationErrorKind::MinItems { limit } => vec![Diagnostic::new(
-                Code::InvalidValue,
-                format!("{place} needs at least {limit} item(s)"),
-            )
-            .at(file, node_span)],
+            ValidationErrorKind::MinItems { limit } => {
+                vec![Diagnostic::new(Code::InvalidValue, format!("{place} needs at least {limit} item(s)")).at(file, node_span)]
+            }
             ValidationErrorKind::MinProperties { limit } => vec![Diagnostic::new(
                 Code::InvalidValue,
-                format!(
-                    "{place} needs at least {limit} entr{}",
-                    if *limit == 1 { "y" } else { "ies" }
-                ),
+                format!("{place} needs at least {limit} entr{}", if *limit == 1 { "y" } else { "ies" }),
             )
             .at(file, node_span)],
-            ValidationErrorKind::Minimum { limit }
-            | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                vec![Diagnostic::new(
-                    Code::InvalidValue,
-                    format!("{place} is below its minimum of {limit}"),
-                )
-                .at(file, node_span)]
+            ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+                vec![Diagnostic::new(Code::InvalidValue, format!("{place} is below its minimum of {limit}")).at(file, node_span)]
             }
-            ValidationErrorKind::Maximum { limit }
-            | ValidationErrorKind::ExclusiveMaximum { limit } => {
-                vec![Diagnostic::new(
-                    Code::InvalidValue,
-                    format!("{place} is above its maximum of {limit}"),
-                )
-                .at(file, node_span)]
+            ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+                vec![Diagnostic::new(Code::InvalidValue, format!("{place} is above its maximum of {limit}")).at(file, node_span)]
             }
             ValidationErrorKind::UniqueItems => {
-                vec![
-                    Diagnostic::new(Code::InvalidValue, format!("{place} lists an item twice"))
-                        .at(file, node_span)
-                        .help("remove the repeated item"),
-                ]
+                // Point at the second occurrence of the repeated item.
+                let repeated = match node.map(|n| &n.kind) {
+                    Some(crate::yaml::NodeKind::Seq(items)) => items
+                        .iter()
+                        .enumerate()
+                        .find(|(i, item)| items[..*i].iter().any(|earlier| earlier.to_json() == item.to_json()))
+                        .map(|(_, item)| item.span),
+                    _ => None,
+                };
+                vec![Diagnostic::new(Code::InvalidValue, format!("{place} lists an item twice"))
+                    .at(file, repeated.unwrap_or(node_span))
+                    .label("repeated")
+                    .help("remove the repeated item")]
             }
-            ValidationErrorKind::Format { format } => vec![Diagnostic::new(
-                Code::InvalidValue,
-                format!(
-                    "{} is not a valid {format} for {place}",
-                    show(error.instance())
-                ),
-            )
-            .at(file, node_span)],
-            _ => vec![
-                Diagnostic::new(Code::InvalidValue, format!("{place}: {}", error.masked()))
-                    .at(file, node_span),
-            ],
+            ValidationErrorKind::Format { format } => {
+                vec![Diagnostic::new(Code::InvalidValue, format!("{} is not a valid {format} for {place}", show(error.instance())))
+                    .at(file, node_span)]
+            }
+            _ => vec![Diagnostic::new(Code::InvalidValue, format!("{place}: {}", error.masked())).at(file, node_span)],
         }
     }
 }
@@ -281,11 +216,7 @@ pub(crate) fn pointer_segments(pointer: &str) -> Vec<String> {
     if pointer.is_empty() {
         return Vec::new();
     }
-    pointer
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    pointer.trim_start_matches('/').split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
 }
 
 /// `auth.token_url`, or "the top level".
@@ -305,11 +236,7 @@ fn show(value: &Value) -> String {
 }
 
 fn list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn json_type_name(t: &str) -> String {

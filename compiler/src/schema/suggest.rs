@@ -70,9 +70,7 @@ pub fn closest(word: &str, candidates: &[String]) -> Option<String> {
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
-        .filter(|(distance, c)| {
-            *distance <= (c.chars().count().max(3) / 3).max(1) + usize::from(c.len() > 8)
-        })
+        .filter(|(distance, c)| *distance <= (c.chars().count().max(3) / 3).max(1) + usize::from(c.len() > 8))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c.clone())
 }
@@ -83,10 +81,7 @@ mod tests {
 
     #[test]
     fn closest_finds_typos_only() {
-        let keys: Vec<String> = ["pagination", "rate_limit", "resources", "base_url"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let keys: Vec<String> = ["pagination", "rate_limit", "resources", "base_url"].iter().map(|s| s.to_string()).collect();
         assert_eq!(closest("pagnation", &keys).as_deref(), Some("pagination"));
         assert_eq!(closest("resource", &keys).as_deref(), Some("resources"));
         assert_eq!(closest("baseurl", &keys).as_deref(), Some("base_url"));

@@ -12,11 +12,7 @@ const VALUE_SCOPES: &[Scope] = &[Scope::Connection, Scope::Credentials];
 pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
     let auth = &mut integration.auth;
     if auth.credentials_mut().is_none() {
-        let defaults = auth
-            .default_credentials()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let defaults = auth.default_credentials().iter().map(|s| s.to_string()).collect();
         *auth.credentials_mut() = Some(defaults);
     }
     ctx.declared.credentials = auth.credentials().to_vec();
@@ -37,12 +33,9 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
             if a.headers.is_empty() && a.query.is_empty() {
                 let span = ctx.span(&["auth"]);
                 ctx.push(
-                    Diagnostic::new(
-                        Code::InconsistentAuth,
-                        "custom auth sets no header and no query parameter",
-                    )
-                    .at(ctx.file, span)
-                    .help("add `headers:` or `query:` with the credential templates"),
+                    Diagnostic::new(Code::InconsistentAuth, "custom auth sets no header and no query parameter")
+                        .at(ctx.file, span)
+                        .help("add `headers:` or `query:` with the credential templates"),
                 );
             }
             templates::check_map(ctx, &mut a.headers, &["auth", "headers"], VALUE_SCOPES);
@@ -52,17 +45,19 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
             match (o.grant, &o.authorize_url) {
                 (OAuthGrant::AuthorizationCode, None) => {
                     let span = ctx.span(&["auth"]);
-                    ctx.push(Diagnostic::new(Code::InconsistentAuth, "the authorization-code grant needs `authorize_url`").at(ctx.file, span).label("no authorize_url").help("add `authorize_url:` (the provider's consent page), or set `grant: client_credentials`"));
+                    ctx.push(
+                        Diagnostic::new(Code::InconsistentAuth, "the authorization-code grant needs `authorize_url`")
+                            .at(ctx.file, span)
+                            .label("no authorize_url")
+                            .help("add `authorize_url:` (the provider's consent page), or set `grant: client_credentials`"),
+                    );
                 }
                 (OAuthGrant::ClientCredentials, Some(_)) => {
                     let span = ctx.key_span(&["auth", "authorize_url"]);
                     ctx.push(
-                        Diagnostic::new(
-                            Code::InconsistentAuth,
-                            "`authorize_url` is never used by the client-credentials grant",
-                        )
-                        .at(ctx.file, span)
-                        .help("remove it, or set `grant: authorization_code`"),
+                        Diagnostic::new(Code::InconsistentAuth, "`authorize_url` is never used by the client-credentials grant")
+                            .at(ctx.file, span)
+                            .help("remove it, or set `grant: authorization_code`"),
                     );
                 }
                 _ => {}
@@ -70,29 +65,16 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
             if o.grant == OAuthGrant::ClientCredentials && o.pkce {
                 let span = ctx.key_span(&["auth", "pkce"]);
                 ctx.push(
-                    Diagnostic::new(
-                        Code::InconsistentAuth,
-                        "PKCE applies to the authorization-code grant only",
-                    )
-                    .at(ctx.file, span)
-                    .help("remove `pkce`"),
+                    Diagnostic::new(Code::InconsistentAuth, "PKCE applies to the authorization-code grant only")
+                        .at(ctx.file, span)
+                        .help("remove `pkce`"),
                 );
             }
             if let Some(url) = &mut o.authorize_url {
                 templates::check(ctx, url, &["auth", "authorize_url"], &[Scope::Connection]);
             }
-            templates::check(
-                ctx,
-                &mut o.token_url,
-                &["auth", "token_url"],
-                &[Scope::Connection],
-            );
-            templates::check(
-                ctx,
-                &mut o.apply.value,
-                &["auth", "apply", "value"],
-                VALUE_SCOPES,
-            );
+            templates::check(ctx, &mut o.token_url, &["auth", "token_url"], &[Scope::Connection]);
+            templates::check(ctx, &mut o.apply.value, &["auth", "apply", "value"], VALUE_SCOPES);
             let declared = ctx.declared.connection.clone();
             for field in o.token_response.store.keys() {
                 if declared.contains(field) {
@@ -100,7 +82,11 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
                     continue;
                 }
                 let span = ctx.key_span(&["auth", "token_response", "store", field]);
-                let mut d = Diagnostic::new(Code::InconsistentAuth, format!("token-response field stored into `{field}`, which is not a declared connection field")).at(ctx.file, span);
+                let mut d = Diagnostic::new(
+                    Code::InconsistentAuth,
+                    format!("token-response field stored into `{field}`, which is not a declared connection field"),
+                )
+                .at(ctx.file, span);
                 d = match suggest_closest(field, &declared) {
                     Some(best) => d.help(format!("did you mean `{best}`?")),
                     None => d.help(format!("declare it under `connection.fields.{field}`")),

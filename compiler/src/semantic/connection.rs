@@ -12,7 +12,11 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
         let normalized = normalize(name);
         if let Some((other, _)) = seen.iter().find(|(_, n)| *n == normalized) {
             let span = ctx.key_span(&path);
-            ctx.push(Diagnostic::new(Code::Duplicate, format!("connection field `{name}` differs from `{other}` only in case or separators")).at(ctx.file, span).help("use one name"));
+            ctx.push(
+                Diagnostic::new(Code::Duplicate, format!("connection field `{name}` differs from `{other}` only in case or separators"))
+                    .at(ctx.file, span)
+                    .help("use one name"),
+            );
         }
         seen.push((name.clone(), normalized));
         ctx.declared.connection.push(name.clone());
@@ -22,33 +26,21 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
             if field.field_type == FieldType::Enum {
                 let span = ctx.key_span(&[path[0], path[1], path[2], "pattern"]);
                 ctx.push(
-                    Diagnostic::new(
-                        Code::InvalidConnectionField,
-                        format!("enum field `{name}` cannot have a pattern"),
-                    )
-                    .at(ctx.file, span)
-                    .help("its `values` already say what is allowed: remove `pattern`"),
+                    Diagnostic::new(Code::InvalidConnectionField, format!("enum field `{name}` cannot have a pattern"))
+                        .at(ctx.file, span)
+                        .help("its `values` already say what is allowed: remove `pattern`"),
                 );
             }
             match regex::Regex::new(&anchored(source)) {
                 Ok(re) => pattern = Some(re),
                 Err(error) => {
                     let span = ctx.span(&[path[0], path[1], path[2], "pattern"]);
-                    let message = error
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
+                    let message = error.to_string().lines().last().unwrap_or_default().trim().to_string();
                     ctx.push(
-                        Diagnostic::new(
-                            Code::InvalidConnectionField,
-                            format!("the pattern of `{name}` is not a valid regular expression"),
-                        )
-                        .at(ctx.file, span)
-                        .label(message)
-                        .help("fix the regular expression (Rust regex syntax, no look-around)"),
+                        Diagnostic::new(Code::InvalidConnectionField, format!("the pattern of `{name}` is not a valid regular expression"))
+                            .at(ctx.file, span)
+                            .label(message)
+                            .help("fix the regular expression (Rust regex syntax, no look-around)"),
                     );
                 }
             }
@@ -72,12 +64,9 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
             (FieldType::Text | FieldType::Secret, Some(_)) => {
                 let span = ctx.key_span(&[path[0], path[1], path[2], "values"]);
                 ctx.push(
-                    Diagnostic::new(
-                        Code::InvalidConnectionField,
-                        format!("`values` on `{name}`, which is not an enum field"),
-                    )
-                    .at(ctx.file, span)
-                    .help("set `type: enum`, or remove `values`"),
+                    Diagnostic::new(Code::InvalidConnectionField, format!("`values` on `{name}`, which is not an enum field"))
+                        .at(ctx.file, span)
+                        .help("set `type: enum`, or remove `values`"),
                 );
             }
             _ => {}
@@ -86,12 +75,9 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
             if !re.is_match(default) {
                 let span = ctx.span(&[path[0], path[1], path[2], "default"]);
                 ctx.push(
-                    Diagnostic::new(
-                        Code::InvalidConnectionField,
-                        format!("default `{default}` of `{name}` does not match its pattern"),
-                    )
-                    .at(ctx.file, span)
-                    .help("fix the default or the pattern"),
+                    Diagnostic::new(Code::InvalidConnectionField, format!("default `{default}` of `{name}` does not match its pattern"))
+                        .at(ctx.file, span)
+                        .help("fix the default or the pattern"),
                 );
             }
         }
@@ -102,17 +88,18 @@ pub fn warn_unused(ctx: &mut Ctx, integration: &Integration) {
     for name in integration.connection.fields.keys() {
         if !ctx.declared.used_connection.contains(name) {
             let span = ctx.key_span(&["connection", "fields", name]);
-            ctx.push(Diagnostic::new(Code::UnusedConnectionField, format!("connection field `{name}` is never used")).at(ctx.file, span).help(format!("use it as `{{{{connection.{name}}}}}`, store a token-response field into it, or remove it")));
+            ctx.push(
+                Diagnostic::new(Code::UnusedConnectionField, format!("connection field `{name}` is never used"))
+                    .at(ctx.file, span)
+                    .help(format!("use it as `{{{{connection.{name}}}}}`, store a token-response field into it, or remove it")),
+            );
         }
     }
 }
 
 /// Patterns must match the whole value, as in JSON Schema's intent for connection input.
 pub fn anchored(pattern: &str) -> String {
-    format!(
-        "^(?:{})$",
-        pattern.trim_start_matches('^').trim_end_matches('$')
-    )
+    format!("^(?:{})$", pattern.trim_start_matches('^').trim_end_matches('$'))
 }
 
 pub fn normalize(name: &str) -> String {

@@ -29,20 +29,8 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(
-        file: usize,
-        origin_name: String,
-        source: &'a SourceFile,
-        root: &'a Node,
-    ) -> Ctx<'a> {
-        Ctx {
-            file,
-            origin_name,
-            source,
-            root,
-            declared: Declared::default(),
-            diagnostics: Vec::new(),
-        }
+    pub fn new(file: usize, origin_name: String, source: &'a SourceFile, root: &'a Node) -> Ctx<'a> {
+        Ctx { file, origin_name, source, root, declared: Declared::default(), diagnostics: Vec::new() }
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {

@@ -11,15 +11,9 @@ use switchyard_runtime::registry::{Expr, Integration, Origin, Pagination};
 /// Checks one expression and records where it was written.
 pub fn check_expr(ctx: &mut Ctx, expr: &mut Expr, path: &[&str]) {
     let node = ctx.node(path);
-    let start = node
-        .map(|n| offset::char_index(ctx.source, n, 0))
-        .unwrap_or_else(|| ctx.span(path).start);
+    let start = node.map(|n| offset::char_index(ctx.source, n, 0)).unwrap_or_else(|| ctx.span(path).start);
     let (line, col) = ctx.source.line_col(start);
-    expr.origin = Origin {
-        file: ctx.origin_name.clone(),
-        line: line as u32,
-        col: col as u32,
-    };
+    expr.origin = Origin { file: ctx.origin_name.clone(), line: line as u32, col: col as u32 };
     if expr.source.trim().is_empty() {
         let span = ctx.span(path);
         ctx.push(
@@ -34,12 +28,9 @@ pub fn check_expr(ctx: &mut Ctx, expr: &mut Expr, path: &[&str]) {
             Some(node) => offset::char_index(ctx.source, node, error.offset),
             None => start,
         };
-        let mut d = Diagnostic::new(
-            Code::JsonataSyntax,
-            format!("JSONata syntax error: {}", error.message),
-        )
-        .at(ctx.file, Span::new(at, at + 1))
-        .label("here");
+        let mut d = Diagnostic::new(Code::JsonataSyntax, format!("JSONata syntax error: {}", error.message))
+            .at(ctx.file, Span::new(at, at + 1))
+            .label("here");
         if let Some(code) = &error.code {
             d = d.note(format!("JSONata error code {code}"));
         }
@@ -57,17 +48,7 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
     for (resource_name, resource) in integration.resources.iter_mut() {
         for (method_name, method) in resource.methods.iter_mut() {
             if let Some(Pagination::Dynamic { next, .. }) = &mut method.pagination {
-                check_expr(
-                    ctx,
-                    next,
-                    &[
-                        "resources",
-                        resource_name,
-                        method_name,
-                        "pagination",
-                        "next",
-                    ],
-                );
+                check_expr(ctx, next, &["resources", resource_name, method_name, "pagination", "next"]);
             }
         }
     }

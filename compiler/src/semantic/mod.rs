@@ -28,23 +28,18 @@ pub fn check_integration(ctx: &mut Ctx, integration: &mut Integration, folder_na
         ctx.push(
             Diagnostic::new(
                 crate::codes::Code::NameMismatch,
-                format!(
-                    "integration `{}` is in the folder `{folder_name}`",
-                    integration.name
-                ),
+                format!("integration `{}` is in the folder `{folder_name}`", integration.name),
             )
             .at(ctx.file, span)
             .label("does not match the folder")
-            .help(format!(
-                "rename the folder to `{}`, or set `name: {folder_name}`",
-                integration.name
-            )),
+            .help(format!("rename the folder to `{}`, or set `name: {folder_name}`", integration.name)),
         );
     }
     connection::check(ctx, integration);
     auth::check(ctx, integration);
-    urls::check(ctx, integration);
     resources::check(ctx, integration);
+    // After the templates it reads were compiled by `auth` and `resources`.
+    urls::check(ctx, integration);
     rate_limit::check(ctx, integration);
     webhooks::check(ctx, integration);
     // Before pagination, which copies the default into each list method.

@@ -11,20 +11,14 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
     if let Some(default) = &integration.pagination {
         check_block(ctx, default, &["pagination"]);
     }
-    let default = integration
-        .pagination
-        .clone()
-        .filter(|p| !matches!(p, Pagination::None {}));
+    let default = integration.pagination.clone().filter(|p| !matches!(p, Pagination::None {}));
     for (resource_name, resource) in integration.resources.iter_mut() {
         for (method_name, method) in resource.methods.iter_mut() {
             let own: Vec<&str> = vec!["resources", resource_name, method_name, "pagination"];
             let (resolved, at): (Option<Pagination>, Vec<&str>) = match &method.pagination {
                 Some(p) => {
                     check_block(ctx, p, &own);
-                    (
-                        Some(p.clone()).filter(|p| !matches!(p, Pagination::None {})),
-                        own.clone(),
-                    )
+                    (Some(p.clone()).filter(|p| !matches!(p, Pagination::None {})), own.clone())
                 }
                 None if method_name == "list" => (default.clone(), vec!["pagination"]),
                 None => (None, vec![]),
@@ -33,10 +27,13 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
                 if sends_in_body(p) {
                     let span = ctx.span(&at);
                     ctx.push(
-                        Diagnostic::new(Code::InconsistentPagination, format!("`{resource_name}.{method_name}` is a GET, but its pagination sends parameters in the body"))
-                            .at(ctx.file, span)
-                            .label("body parameters")
-                            .help("a GET has no body: use `in: query`, or give this method its own pagination"),
+                        Diagnostic::new(
+                            Code::InconsistentPagination,
+                            format!("`{resource_name}.{method_name}` is a GET, but its pagination sends parameters in the body"),
+                        )
+                        .at(ctx.file, span)
+                        .label("body parameters")
+                        .help("a GET has no body: use `in: query`, or give this method its own pagination"),
                     );
                 }
             }
@@ -47,15 +44,12 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
 
 fn sends_in_body(p: &Pagination) -> bool {
     let request_in_body = match p {
-        Pagination::Cursor { request, .. }
-        | Pagination::Page { request, .. }
-        | Pagination::Offset { request, .. } => request.placement == ParamIn::Body,
+        Pagination::Cursor { request, .. } | Pagination::Page { request, .. } | Pagination::Offset { request, .. } => {
+            request.placement == ParamIn::Body
+        }
         _ => false,
     };
-    let size_in_body = p
-        .common()
-        .and_then(|c| c.page_size.as_ref())
-        .is_some_and(|s| s.placement == ParamIn::Body);
+    let size_in_body = p.common().and_then(|c| c.page_size.as_ref()).is_some_and(|s| s.placement == ParamIn::Body);
     request_in_body || size_in_body
 }
 
@@ -64,46 +58,22 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
     let Some(common) = p.common() else { return };
     if let Pagination::Cursor { cursor, .. } = p {
         match cursor.from {
-            CursorFrom::Header if cursor.header.is_none() => problems.push((
-                vec!["cursor"],
-                "a cursor read from a header needs `header`".into(),
-                "name the header, e.g. `header: X-Next-Cursor`".into(),
-            )),
             CursorFrom::Header if cursor.path.is_some() => problems.push((
                 vec!["cursor", "path"],
                 "`path` is not used when the cursor comes from a header".into(),
                 "remove `path`".into(),
             )),
-            CursorFrom::Body | CursorFrom::LastRecord if cursor.path.is_none() => problems.push((
-                vec!["cursor"],
-                format!(
-                    "a cursor read from the {} needs `path`",
-                    if cursor.from == CursorFrom::Body {
-                        "body"
-                    } else {
-                        "last record"
-                    }
-                ),
-                "give the path to the cursor, e.g. `path: paging.next.after`".into(),
+            CursorFrom::Body | CursorFrom::LastRecord if cursor.header.is_some() => problems.push((
+                vec!["cursor", "header"],
+                "`header` is only used when the cursor comes from a header".into(),
+                "remove `header`".into(),
             )),
-            CursorFrom::Body | CursorFrom::LastRecord if cursor.header.is_some() => {
-                problems.push((
-                    vec!["cursor", "header"],
-                    "`header` is only used when the cursor comes from a header".into(),
-                    "remove `header`".into(),
-                ))
-            }
             _ => {}
         }
-        if cursor.from == CursorFrom::LastRecord
-            && common.stop.has_more.is_none()
-            && !common.stop.short_page
-            && !common.stop.empty_page
-        {
+        if cursor.from == CursorFrom::LastRecord && common.stop.has_more.is_none() && !common.stop.short_page && !common.stop.empty_page {
             problems.push((
                 vec!["stop"],
-                "a cursor taken from the last record never goes missing, so this list never ends"
-                    .into(),
+                "a cursor taken from the last record never goes missing, so this list never ends".into(),
                 "add a stop condition such as `has_more: has_more` or `short_page: true`".into(),
             ));
         }
@@ -113,10 +83,7 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
             if default > size.max {
                 problems.push((
                     vec!["page_size", "default"],
-                    format!(
-                        "the default page size {default} is above the maximum {}",
-                        size.max
-                    ),
+                    format!("the default page size {default} is above the maximum {}", size.max),
                     "lower `default` to at most `max`".into(),
                 ));
             }
@@ -125,8 +92,7 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
     if common.stop.short_page && common.page_size.is_none() {
         problems.push((
             vec!["stop", "short_page"],
-            "`short_page` needs `page_size`: a page is short only against the size asked for"
-                .into(),
+            "`short_page` needs `page_size`: a page is short only against the size asked for".into(),
             "add `page_size:` with its `param` and `max`".into(),
         ));
     }
@@ -135,45 +101,28 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
             if common.stop.missing_cursor {
                 problems.push((
                     vec!["stop", "missing_cursor"],
-                    format!(
-                        "`missing_cursor` has no meaning for `{}` pagination, which has no cursor",
-                        p.type_name()
-                    ),
+                    format!("`missing_cursor` has no meaning for `{}` pagination, which has no cursor", p.type_name()),
                     "use `empty_page`, `short_page`, `has_more` or `is_last`".into(),
                 ));
             }
             let stop = &common.stop;
-            if stop.has_more.is_none()
-                && stop.is_last.is_none()
-                && !stop.empty_page
-                && !stop.short_page
-            {
+            if stop.has_more.is_none() && stop.is_last.is_none() && !stop.empty_page && !stop.short_page {
                 problems.push((
                     vec![],
-                    format!(
-                        "`{}` pagination without a stop condition never ends",
-                        p.type_name()
-                    ),
+                    format!("`{}` pagination without a stop condition never ends", p.type_name()),
                     "add `stop:` with `empty_page`, `short_page`, `has_more` or `is_last`".into(),
                 ));
             }
         }
         _ => {}
     }
-    if let (
-        Pagination::Page { request, .. }
-        | Pagination::Offset { request, .. }
-        | Pagination::Cursor { request, .. },
-        Some(size),
-    ) = (p, &common.page_size)
+    if let (Pagination::Page { request, .. } | Pagination::Offset { request, .. } | Pagination::Cursor { request, .. }, Some(size)) =
+        (p, &common.page_size)
     {
         if request.param == size.param {
             problems.push((
                 vec!["page_size", "param"],
-                format!(
-                    "the page size and the position are both sent as `{}`",
-                    size.param
-                ),
+                format!("the page size and the position are both sent as `{}`", size.param),
                 "they must be different parameters".into(),
             ));
         }
@@ -182,10 +131,6 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
         let mut full = path.to_vec();
         full.extend(suffix);
         let span = ctx.span(&full);
-        ctx.push(
-            Diagnostic::new(Code::InconsistentPagination, message)
-                .at(ctx.file, span)
-                .help(help),
-        );
+        ctx.push(Diagnostic::new(Code::InconsistentPagination, message).at(ctx.file, span).help(help));
     }
 }

@@ -14,12 +14,7 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
         for (j, status) in rule.status.iter().enumerate() {
             if *status < 400 {
                 problems.push((
-                    vec![
-                        "limited_when".into(),
-                        i.to_string(),
-                        "status".into(),
-                        j.to_string(),
-                    ],
+                    vec!["limited_when".into(), i.to_string(), "status".into(), j.to_string()],
                     format!("status {status} is not an error, so it cannot signal a rate limit"),
                     "list 4xx or 5xx statuses (429, or 403 with a header or body condition)".into(),
                 ));
@@ -38,20 +33,18 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
             problems.push((
                 vec!["remaining".into()],
                 "`remaining` in `used_of_limit` format needs `limit` from the same header".into(),
-                format!(
-                    "add `limit: {{ header: {}, format: used_of_limit }}`",
-                    remaining.header
-                ),
+                format!("add `limit: {{ header: {}, format: used_of_limit }}`", remaining.header),
             ));
         }
     }
     if rl.retry_after.header.eq_ignore_ascii_case("retry-after")
-        && !matches!(
-            rl.retry_after.unit,
-            RetryAfterUnit::Auto | RetryAfterUnit::DeltaSeconds | RetryAfterUnit::HttpDate
-        )
+        && !matches!(rl.retry_after.unit, RetryAfterUnit::Auto | RetryAfterUnit::DeltaSeconds | RetryAfterUnit::HttpDate)
     {
-        problems.push((vec!["retry_after".into(), "unit".into()], "the standard Retry-After header holds seconds or an HTTP-date only".into(), "use `auto` (the default), `delta_seconds` or `http_date`, or name the provider's own header".into()));
+        problems.push((
+            vec!["retry_after".into(), "unit".into()],
+            "the standard Retry-After header holds seconds or an HTTP-date only".into(),
+            "use `auto` (the default), `delta_seconds` or `http_date`, or name the provider's own header".into(),
+        ));
     }
     if let (Some(reset), Some(remaining)) = (&rl.reset, &rl.remaining) {
         if reset.header.eq_ignore_ascii_case(&remaining.header) {
@@ -66,10 +59,6 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
         let mut full = vec!["rate_limit"];
         full.extend(suffix.iter().map(String::as_str));
         let span = ctx.span(&full);
-        ctx.push(
-            Diagnostic::new(Code::InconsistentRateLimit, message)
-                .at(ctx.file, span)
-                .help(help),
-        );
+        ctx.push(Diagnostic::new(Code::InconsistentRateLimit, message).at(ctx.file, span).help(help));
     }
 }

@@ -6,98 +6,64 @@ use super::{templates, Ctx};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::schema::suggest_closest;
+use crate::source::Span;
 use indexmap::IndexMap;
 use switchyard_runtime::registry::{Integration, Scope, UnifiedMethodName, UnifiedModel};
 
 /// Checks that a (resource, method) exists; returns the params it needs if it does.
-fn target(
-    ctx: &mut Ctx,
-    integration: &Integration,
-    resource: &str,
-    method: &str,
-    at: &[&str],
-    method_at: &[&str],
-) -> Option<Vec<String>> {
+/// `method_at` is where the method is named: its own key, or (when implied by the
+/// unified method) the unified method's key.
+fn target(ctx: &mut Ctx, integration: &Integration, resource: &str, method: &str, at: &[&str], method_at: Span) -> Option<Vec<String>> {
     let Some(found) = integration.resources.get(resource) else {
         let names: Vec<String> = integration.resources.keys().cloned().collect();
         let span = ctx.span(&[at, &["resource"]].concat());
-        let mut d = Diagnostic::new(
-            Code::UnknownResource,
-            format!("`{}` has no resource `{resource}`", integration.name),
-        )
-        .at(ctx.file, span)
-        .label("unknown resource");
+        let mut d = Diagnostic::new(Code::UnknownResource, format!("`{}` has no resource `{resource}`", integration.name))
+            .at(ctx.file, span)
+            .label("unknown resource");
         d = match suggest_closest(resource, &names) {
             Some(best) => d.help(format!("did you mean `{best}`?")),
-            None => d.help(format!(
-                "resources of `{}`: {}",
-                integration.name,
-                names.join(", ")
-            )),
+            None => d.help(format!("resources of `{}`: {}", integration.name, names.join(", "))),
         };
         ctx.push(d);
         return None;
     };
     if !found.methods.contains_key(method) {
         let names: Vec<String> = found.methods.keys().cloned().collect();
-        let span = ctx.span(method_at);
-        let mut d = Diagnostic::new(
-            Code::UnknownMethod,
-            format!("resource `{resource}` has no method `{method}`"),
-        )
-        .at(ctx.file, span)
-        .label("unknown method");
+        let span = method_at;
+        let mut d = Diagnostic::new(Code::UnknownMethod, format!("resource `{resource}` has no method `{method}`"))
+            .at(ctx.file, span)
+            .label("unknown method");
         d = match suggest_closest(method, &names) {
             Some(best) => d.help(format!("did you mean `{best}`?")),
-            None => d.help(format!("methods of `{resource}`: {} (or define `{method}` under `resources.{resource}` in integration.yaml)", names.join(", "))),
+            None => d.help(format!(
+                "methods of `{resource}`: {} (or define `{method}` under `resources.{resource}` in integration.yaml)",
+                names.join(", ")
+            )),
         };
         ctx.push(d);
         return None;
     }
-    Some(
-        ctx.declared
-            .method_params
-            .get(&(resource.to_string(), method.to_string()))
-            .cloned()
-            .unwrap_or_default(),
-    )
+    Some(ctx.declared.method_params.get(&(resource.to_string(), method.to_string())).cloned().unwrap_or_default())
 }
 
 pub fn check_verify(ctx: &mut Ctx, integration: &mut Integration) {
     let Some(mut verify) = integration.verify.take() else {
         let span = ctx.key_span(&["auth"]);
-        ctx.push(Diagnostic::new(Code::VerifyMissing, format!("`{}` has no `verify` call", integration.name)).at(ctx.file, span).help("add `verify: { resource: …, method: list, query: { limit: \"1\" } }` so imported tokens are tested before they are stored"));
+        ctx.push(Diagnostic::new(Code::VerifyMissing, format!("`{}` has no `verify` call", integration.name)).at(ctx.file, span).help(
+            "add `verify: { resource: …, method: list, query: { limit: \"1\" } }` so imported tokens are tested before they are stored",
+        ));
         return;
     };
-    templates::check_map(
-        ctx,
-        &mut verify.params,
-        &["verify", "params"],
-        &[Scope::Connection],
-    );
-    templates::check_map(
-        ctx,
-        &mut verify.query,
-        &["verify", "query"],
-        &[Scope::Connection],
-    );
-    if let Some(needed) = target(
-        ctx,
-        integration,
-        &verify.resource,
-        &verify.method,
-        &["verify"],
-        &["verify", "method"],
-    ) {
+    templates::check_map(ctx, &mut verify.params, &["verify", "params"], &[Scope::Connection]);
+    templates::check_map(ctx, &mut verify.query, &["verify", "query"], &[Scope::Connection]);
+    let method_span = ctx.span(&["verify", "method"]);
+    if let Some(needed) = target(ctx, integration, &verify.resource, &verify.method, &["verify"], method_span) {
         for param in needed.iter().filter(|p| !verify.params.contains_key(*p)) {
             let span = ctx.key_span(&["verify"]);
             ctx.push(
                 Diagnostic::new(
                     Code::ParamNotSupplied,
-                    format!(
-                        "`{}.{}` uses `{{{{params.{param}}}}}`, which `verify` does not supply",
-                        verify.resource, verify.method
-                    ),
+                    format!("`{}.{}` uses `{{{{params.{param}}}}}`, which `verify` does not supply", verify.resource, verify.method),
                 )
                 .at(ctx.file, span)
                 .help(format!("add `params: {{ {param}: \"…\" }}` to `verify`")),
@@ -112,25 +78,13 @@ pub type Models = IndexMap<String, IndexMap<String, serde_json::Value>>;
 
 /// Checks a unified mapping file. Without `integration` (it failed its own checks) the
 /// references to it are skipped but everything else is still checked.
-pub fn check_unified(
-    ctx: &mut Ctx,
-    unified: &mut UnifiedModel,
-    integration: Option<&Integration>,
-    stem: &str,
-    models: &Models,
-) {
+pub fn check_unified(ctx: &mut Ctx, unified: &mut UnifiedModel, integration: Option<&Integration>, stem: &str, models: &Models) {
     if unified.model != stem {
         let span = ctx.span(&["model"]);
         ctx.push(
-            Diagnostic::new(
-                Code::NameMismatch,
-                format!("model `{}` is in the file `{stem}.yaml`", unified.model),
-            )
-            .at(ctx.file, span)
-            .help(format!(
-                "rename the file to `{}.yaml`, or set `model: {stem}`",
-                unified.model
-            )),
+            Diagnostic::new(Code::NameMismatch, format!("model `{}` is in the file `{stem}.yaml`", unified.model))
+                .at(ctx.file, span)
+                .help(format!("rename the file to `{}.yaml`, or set `model: {stem}`", unified.model)),
         );
     }
     let model_schemas = models.get(&unified.model);
@@ -139,18 +93,12 @@ pub fn check_unified(
         let names: Vec<String> = models.keys().cloned().collect();
         let mut d = Diagnostic::new(
             Code::UnknownModel,
-            format!(
-                "no unified model `{}`: schemas/models/{}/ does not exist",
-                unified.model, unified.model
-            ),
+            format!("no unified model `{}`: schemas/models/{}/ does not exist", unified.model, unified.model),
         )
         .at(ctx.file, span);
         d = match suggest_closest(&unified.model, &names) {
             Some(best) => d.help(format!("did you mean `{best}`?")),
-            None => d.help(format!(
-                "add the model's JSON Schemas under schemas/models/{}/",
-                unified.model
-            )),
+            None => d.help(format!("add the model's JSON Schemas under schemas/models/{}/", unified.model)),
         };
         ctx.push(d);
     }
@@ -159,54 +107,25 @@ pub fn check_unified(
             if !schemas.contains_key(resource_name) {
                 let span = ctx.key_span(&["resources", resource_name]);
                 let names: Vec<String> = schemas.keys().cloned().collect();
-                let mut d = Diagnostic::new(
-                    Code::UnknownModel,
-                    format!(
-                        "model `{}` has no resource `{resource_name}`",
-                        unified.model
-                    ),
-                )
-                .at(ctx.file, span);
+                let mut d = Diagnostic::new(Code::UnknownModel, format!("model `{}` has no resource `{resource_name}`", unified.model))
+                    .at(ctx.file, span);
                 d = match suggest_closest(resource_name, &names) {
                     Some(best) => d.help(format!("did you mean `{best}`?")),
-                    None => d.help(format!(
-                        "add schemas/models/{}/{resource_name}.json, or use one of: {}",
-                        unified.model,
-                        names.join(", ")
-                    )),
+                    None => {
+                        d.help(format!("add schemas/models/{}/{resource_name}.json, or use one of: {}", unified.model, names.join(", ")))
+                    }
                 };
                 ctx.push(d);
             }
         }
         for (method_name, mapping) in methods.iter_mut() {
             let at = ["resources", resource_name.as_str(), method_name.as_str()];
-            let provider_method = mapping
-                .method
-                .clone()
-                .unwrap_or_else(|| method_name.clone());
-            let method_at: Vec<&str> = if mapping.method.is_some() {
-                vec![at[0], at[1], at[2], "method"]
-            } else {
-                at.to_vec()
-            };
-            let needed = integration.and_then(|integration| {
-                target(
-                    ctx,
-                    integration,
-                    &mapping.resource,
-                    &provider_method,
-                    &at,
-                    &method_at,
-                )
-            });
+            let provider_method = mapping.method.clone().unwrap_or_else(|| method_name.clone());
+            let method_at = if mapping.method.is_some() { ctx.span(&[at[0], at[1], at[2], "method"]) } else { ctx.key_span(&at) };
+            let needed = integration.and_then(|integration| target(ctx, integration, &mapping.resource, &provider_method, &at, method_at));
             if let Some(needed) = needed {
-                let implicit = UnifiedMethodName::from_name(method_name)
-                    .map(|m| m.implicit_params())
-                    .unwrap_or(&[]);
-                for param in needed
-                    .iter()
-                    .filter(|p| !implicit.contains(&p.as_str()) && !mapping.params.contains_key(*p))
-                {
+                let implicit = UnifiedMethodName::from_name(method_name).map(|m| m.implicit_params()).unwrap_or(&[]);
+                for param in needed.iter().filter(|p| !implicit.contains(&p.as_str()) && !mapping.params.contains_key(*p)) {
                     let span = ctx.key_span(&at);
                     ctx.push(
                         Diagnostic::new(Code::ParamNotSupplied, format!("`{}.{provider_method}` uses `{{{{params.{param}}}}}`, which this mapping does not supply", mapping.resource))
@@ -234,9 +153,7 @@ pub fn check_unified(
                 ctx.push(
                     Diagnostic::new(
                         Code::UnmappedModelResource,
-                        format!(
-                            "unified `{resource_name}.{method_name}` has no `response` mapping"
-                        ),
+                        format!("unified `{resource_name}.{method_name}` has no `response` mapping"),
                     )
                     .at(ctx.file, span)
                     .help("add `response:` mapping one provider record to the model"),

@@ -17,19 +17,11 @@ pub const INSTALL_FIELDS: &[&str] = &["client_id", "client_secret", "webhook_sec
 pub const REQUEST_FIELDS: &[&str] = &["method", "url", "body", "timestamp"];
 
 /// Checks and compiles one template. Returns the `params` fields it uses.
-pub fn check(
-    ctx: &mut Ctx,
-    template: &mut Template,
-    path: &[&str],
-    allowed: &[Scope],
-) -> Vec<String> {
+pub fn check(ctx: &mut Ctx, template: &mut Template, path: &[&str], allowed: &[Scope]) -> Vec<String> {
     let node = ctx.node(path);
     let at = |ctx: &Ctx, start: usize, end: usize| -> Span {
         match node {
-            Some(node) => Span::new(
-                offset::char_index(ctx.source, node, start),
-                offset::char_index(ctx.source, node, end),
-            ),
+            Some(node) => Span::new(offset::char_index(ctx.source, node, start), offset::char_index(ctx.source, node, end)),
             None => ctx.span(path),
         }
     };
@@ -38,12 +30,7 @@ pub fn check(
         Ok(pieces) => pieces,
         Err(error) => {
             let span = at(ctx, error.start, error.end);
-            ctx.push(
-                Diagnostic::new(Code::MalformedPlaceholder, error.message)
-                    .at(ctx.file, span)
-                    .label("malformed")
-                    .help(error.help),
-            );
+            ctx.push(Diagnostic::new(Code::MalformedPlaceholder, error.message).at(ctx.file, span).label("malformed").help(error.help));
             return Vec::new();
         }
     };
@@ -53,11 +40,7 @@ pub fn check(
         let Piece::Var(var) = piece else { continue };
         let span = at(ctx, var.start, var.end);
         let written = format!("{{{{{}.{}}}}}", var.scope, var.field.join("."));
-        let context = if defaulted {
-            format!(" (the default value `{}`)", template.source)
-        } else {
-            String::new()
-        };
+        let context = if defaulted { format!(" (the default value `{}`)", template.source) } else { String::new() };
         let Some(scope) = Scope::from_name(&var.scope).filter(|s| allowed.contains(s)) else {
             valid = false;
             let names: Vec<String> = allowed.iter().map(|s| s.name().to_string()).collect();
@@ -66,22 +49,12 @@ pub fn check(
             } else {
                 format!("unknown placeholder scope `{}`{context}", var.scope)
             };
-            let mut d = Diagnostic::new(Code::UnknownScope, message)
-                .at(ctx.file, span)
-                .label(format!("in `{written}`"));
+            let mut d = Diagnostic::new(Code::UnknownScope, message).at(ctx.file, span).label(format!("in `{written}`"));
             d = match suggest_closest(&var.scope, &names) {
-                Some(best) if Scope::from_name(&var.scope).is_none() => d.help(format!(
-                    "did you mean `{best}`? scopes allowed here: {}",
-                    names.join(", ")
-                )),
-                _ => d.help(format!(
-                    "scopes allowed here: {}",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                )),
+                Some(best) if Scope::from_name(&var.scope).is_none() => {
+                    d.help(format!("did you mean `{best}`? scopes allowed here: {}", names.join(", ")))
+                }
+                _ => d.help(format!("scopes allowed here: {}", if names.is_empty() { "none".to_string() } else { names.join(", ") })),
             };
             ctx.push(d);
             continue;
@@ -95,12 +68,9 @@ pub fn check(
                 if var.field.len() != 1 {
                     valid = false;
                     ctx.push(
-                        Diagnostic::new(
-                            Code::UnknownField,
-                            format!("`{written}` has a nested field; params are flat"),
-                        )
-                        .at(ctx.file, span)
-                        .help("write `{{params.name}}`"),
+                        Diagnostic::new(Code::UnknownField, format!("`{written}` has a nested field; params are flat"))
+                            .at(ctx.file, span)
+                            .help("write `{{params.name}}`"),
                     );
                 } else {
                     params.push(var.field[0].clone());
@@ -117,32 +87,17 @@ pub fn check(
                 Scope::Install => "install field",
                 _ => "request field",
             };
-            let mut d = Diagnostic::new(
-                Code::UnknownField,
-                format!("`{written}` names an undeclared {what}{context}"),
-            )
-            .at(ctx.file, span)
-            .label("not declared");
+            let mut d = Diagnostic::new(Code::UnknownField, format!("`{written}` names an undeclared {what}{context}"))
+                .at(ctx.file, span)
+                .label("not declared");
             d = match (suggest_closest(field, &declared), scope) {
-                (Some(best), _) if var.field.len() == 1 => {
-                    d.help(format!("did you mean `{{{{{}.{best}}}}}`?", var.scope))
-                }
-                (_, Scope::Connection) => {
-                    d.help(format!("declare it under `connection.fields.{field}`"))
-                }
+                (Some(best), _) if var.field.len() == 1 => d.help(format!("did you mean `{{{{{}.{best}}}}}`?", var.scope)),
+                (_, Scope::Connection) => d.help(format!("declare it under `connection.fields.{field}`")),
                 (_, Scope::Credentials) => d.help(format!(
                     "add `{field}` to the auth's `credentials` list (declared: {})",
-                    if declared.is_empty() {
-                        "none".into()
-                    } else {
-                        declared.join(", ")
-                    }
+                    if declared.is_empty() { "none".into() } else { declared.join(", ") }
                 )),
-                _ => d.help(format!(
-                    "fields of `{}`: {}",
-                    var.scope,
-                    declared.join(", ")
-                )),
+                _ => d.help(format!("fields of `{}`: {}", var.scope, declared.join(", "))),
             };
             ctx.push(d);
             continue;
@@ -158,12 +113,7 @@ pub fn check(
 }
 
 /// Checks every template of a map (`headers`, `query`).
-pub fn check_map(
-    ctx: &mut Ctx,
-    map: &mut IndexMap<String, Template>,
-    path: &[&str],
-    allowed: &[Scope],
-) -> Vec<String> {
+pub fn check_map(ctx: &mut Ctx, map: &mut IndexMap<String, Template>, path: &[&str], allowed: &[Scope]) -> Vec<String> {
     let mut params = Vec::new();
     for (name, template) in map.iter_mut() {
         let mut full: Vec<&str> = path.to_vec();

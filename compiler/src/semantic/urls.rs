@@ -52,28 +52,20 @@ fn check_text(ctx: &mut Ctx, text: &str, path: &[&str], allow_query: bool) {
         Ok(url) => {
             let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
             if url.scheme() != "https" && !(url.scheme() == "http" && local) {
-                Some((format!("`{text}` uses `{}:`; provider URLs must use https", url.scheme()), "use `https://` (plain http is allowed for localhost only; point a sandbox elsewhere with `--upstream`)".to_string()))
+                Some((
+                    format!("`{text}` uses `{}:`; provider URLs must use https", url.scheme()),
+                    "use `https://` (plain http is allowed for localhost only; point a sandbox elsewhere with `--upstream`)".to_string(),
+                ))
             } else if url.host_str().is_none_or(str::is_empty) {
-                Some((
-                    format!("`{text}` has no host"),
-                    "write an absolute URL with a host".to_string(),
-                ))
+                Some((format!("`{text}` has no host"), "write an absolute URL with a host".to_string()))
             } else if !allow_query && (url.query().is_some() || url.fragment().is_some()) {
-                Some((
-                    format!("`{text}` holds a query string or fragment"),
-                    "move query parameters under `query:`".to_string(),
-                ))
+                Some((format!("`{text}` holds a query string or fragment"), "move query parameters under `query:`".to_string()))
             } else {
                 None
             }
         }
     };
     if let Some((message, help)) = problem {
-        ctx.push(
-            Diagnostic::new(Code::InvalidUrl, message)
-                .at(ctx.file, span)
-                .label("invalid URL")
-                .help(help),
-        );
+        ctx.push(Diagnostic::new(Code::InvalidUrl, message).at(ctx.file, span).label("invalid URL").help(help));
     }
 }

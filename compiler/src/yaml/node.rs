@@ -76,13 +76,8 @@ impl Node {
         let (last, parent) = segments.split_last()?;
         let parent = self.lookup(parent)?;
         match &parent.kind {
-            NodeKind::Map(entries) => entries
-                .iter()
-                .find(|e| e.key == last.as_ref())
-                .map(|e| e.key_span),
-            NodeKind::Seq(items) => items
-                .get(last.as_ref().parse::<usize>().ok()?)
-                .map(|n| n.span),
+            NodeKind::Map(entries) => entries.iter().find(|e| e.key == last.as_ref()).map(|e| e.key_span),
+            NodeKind::Seq(items) => items.get(last.as_ref().parse::<usize>().ok()?).map(|n| n.span),
             _ => None,
         }
     }
@@ -94,17 +89,10 @@ impl Node {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Int(i) => Value::from(*i),
-            NodeKind::Float(f) => serde_json::Number::from_f64(*f)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
             NodeKind::Str(s, _) => Value::String(s.clone()),
             NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeKind::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            NodeKind::Map(entries) => Value::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
         }
     }
 

@@ -24,16 +24,8 @@ fn block(source: &SourceFile, node: &Node, offset: usize) -> usize {
     // The span starts at the `|` or `>` indicator, or (depending on the parser) at the
     // first content line.
     let (start_line, start_col) = source.line_col(node.span.start);
-    let at_indicator = source
-        .line_text(start_line)
-        .chars()
-        .nth(start_col - 1)
-        .is_some_and(|c| c == '|' || c == '>');
-    let first = if at_indicator {
-        start_line + 1
-    } else {
-        start_line
-    };
+    let at_indicator = source.line_text(start_line).chars().nth(start_col - 1).is_some_and(|c| c == '|' || c == '>');
+    let first = if at_indicator { start_line + 1 } else { start_line };
     // The block's indentation is that of its first non-blank line.
     let indent = (first..=source.line_count())
         .map(|l| source.line_text(l))
@@ -77,13 +69,7 @@ mod tests {
         let file = SourceFile::new("t", "t", text);
         let (node, _) = load(0, &file, &Limits::default());
         let node = node.unwrap();
-        assert_eq!(
-            file.line_col(char_index(&file, node.lookup(&["a"]).unwrap(), 2)),
-            (1, 7)
-        );
-        assert_eq!(
-            file.line_col(char_index(&file, node.lookup(&["b"]).unwrap(), 2)),
-            (2, 6)
-        );
+        assert_eq!(file.line_col(char_index(&file, node.lookup(&["a"]).unwrap(), 2)), (1, 7));
+        assert_eq!(file.line_col(char_index(&file, node.lookup(&["b"]).unwrap(), 2)), (2, 6));
     }
 }

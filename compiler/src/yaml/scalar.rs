@@ -64,21 +64,12 @@ mod tests {
     fn core_schema() {
         assert_eq!(resolve_plain("~"), NodeKind::Null);
         assert_eq!(resolve_plain("True"), NodeKind::Bool(true));
-        assert_eq!(
-            resolve_plain("no"),
-            NodeKind::Str("no".into(), ScalarKind::Plain)
-        );
+        assert_eq!(resolve_plain("no"), NodeKind::Str("no".into(), ScalarKind::Plain));
         assert_eq!(resolve_plain("-12"), NodeKind::Int(-12));
         assert_eq!(resolve_plain("0x1F"), NodeKind::Int(31));
         assert_eq!(resolve_plain("2.5e3"), NodeKind::Float(2500.0));
-        assert_eq!(
-            resolve_plain("1.2.3"),
-            NodeKind::Str("1.2.3".into(), ScalarKind::Plain)
-        );
-        assert_eq!(
-            resolve_plain("e5"),
-            NodeKind::Str("e5".into(), ScalarKind::Plain)
-        );
+        assert_eq!(resolve_plain("1.2.3"), NodeKind::Str("1.2.3".into(), ScalarKind::Plain));
+        assert_eq!(resolve_plain("e5"), NodeKind::Str("e5".into(), ScalarKind::Plain));
         assert_eq!(resolve_plain("99999999999999999999"), NodeKind::Float(1e20));
     }
 }

@@ -206,11 +206,7 @@ pub struct OAuth2Apply {
 
 impl Default for OAuth2Apply {
     fn default() -> Self {
-        OAuth2Apply {
-            placement: Placement::Header,
-            name: default_apply_name(),
-            value: default_apply_value(),
-        }
+        OAuth2Apply { placement: Placement::Header, name: default_apply_name(), value: default_apply_value() }
     }
 }
 

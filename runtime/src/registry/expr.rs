@@ -34,10 +34,7 @@ impl<'de> Deserialize<'de> for Expr {
             Compiled { source: String, origin: Origin },
         }
         Ok(match Repr::deserialize(deserializer)? {
-            Repr::Source(source) => Expr {
-                source,
-                origin: Origin::default(),
-            },
+            Repr::Source(source) => Expr { source, origin: Origin::default() },
             Repr::Compiled { source, origin } => Expr { source, origin },
         })
     }

@@ -15,27 +15,21 @@ mod unified;
 mod webhooks;
 
 pub use auth::{
-    ApiKeyAuth, Auth, BasicAuth, BearerAuth, ClientAuth, CustomAuth, OAuth2, OAuth2Apply,
-    OAuthGrant, Placement, TokenResponse,
+    ApiKeyAuth, Auth, BasicAuth, BearerAuth, ClientAuth, CustomAuth, OAuth2, OAuth2Apply, OAuthGrant, Placement, TokenResponse,
 };
 pub use expr::{Expr, Origin};
 pub use integration::{
-    BodyFormat, Connection, ConnectionField, ErrorMapping, FieldType, HttpMethod, Integration,
-    Method, QueryArrayFormat, Resource, VerifyCall,
+    BodyFormat, Connection, ConnectionField, ErrorMapping, FieldType, HttpMethod, Integration, Method, QueryArrayFormat, Resource,
+    VerifyCall,
 };
-pub use pagination::{
-    CursorFrom, CursorSource, PageCommon, PageRequest, PageSize, Pagination, ParamIn, StopWhen,
-};
+pub use pagination::{CursorFrom, CursorSource, PageCommon, PageRequest, PageSize, Pagination, ParamIn, StopWhen};
 pub use path::Path;
-pub use rate_limit::{
-    HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit, ResetHeader, RetryAfter,
-    RetryAfterUnit, TimeUnit,
-};
+pub use rate_limit::{HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit};
 pub use template::{Scope, Segment, Template};
 pub use unified::{UnifiedMapping, UnifiedMethodName, UnifiedModel};
 pub use webhooks::{
-    HmacAlgorithm, SecretEncoding, SignatureEncoding, SignatureFormat, SignatureHeader,
-    TimestampRule, TimestampUnit, WebhookVerify, Webhooks,
+    HmacAlgorithm, SecretEncoding, SignatureEncoding, SignatureFormat, SignatureHeader, TimestampRule, TimestampUnit, WebhookVerify,
+    Webhooks,
 };
 
 use indexmap::IndexMap;
@@ -84,18 +78,10 @@ impl fmt::Display for RegistryError {
 impl std::error::Error for RegistryError {}
 
 impl Registry {
-    pub fn new(
-        integrations: Vec<Integration>,
-        models: IndexMap<String, IndexMap<String, serde_json::Value>>,
-    ) -> Self {
+    pub fn new(integrations: Vec<Integration>, models: IndexMap<String, IndexMap<String, serde_json::Value>>) -> Self {
         let mut integrations = integrations;
         integrations.sort_by(|a, b| a.name.cmp(&b.name));
-        Registry {
-            format: FORMAT.to_string(),
-            version: VERSION,
-            integrations,
-            models,
-        }
+        Registry { format: FORMAT.to_string(), version: VERSION, integrations, models }
     }
 
     /// Reads an artifact, checking its format and version before its body so that an
@@ -106,18 +92,14 @@ impl Registry {
             format: Option<String>,
             version: Option<u32>,
         }
-        let header: Header =
-            serde_json::from_str(text).map_err(|e| RegistryError::Malformed(e.to_string()))?;
+        let header: Header = serde_json::from_str(text).map_err(|e| RegistryError::Malformed(e.to_string()))?;
         let format = header.format.unwrap_or_default();
         if format != FORMAT {
             return Err(RegistryError::WrongFormat(format));
         }
         let found = header.version.unwrap_or(0);
         if found != VERSION {
-            return Err(RegistryError::UnsupportedVersion {
-                found,
-                supported: VERSION,
-            });
+            return Err(RegistryError::UnsupportedVersion { found, supported: VERSION });
         }
         serde_json::from_str(text).map_err(|e| RegistryError::Malformed(e.to_string()))
     }
@@ -125,8 +107,7 @@ impl Registry {
     /// The artifact text: pretty JSON (reviewable in a diff) with a final newline.
     /// Deterministic: every map keeps source order and integrations are sorted.
     pub fn to_json(&self) -> String {
-        let mut text =
-            serde_json::to_string_pretty(self).expect("registry types serialize infallibly");
+        let mut text = serde_json::to_string_pretty(self).expect("registry types serialize infallibly");
         text.push('\n');
         text
     }

@@ -59,14 +59,8 @@ mod tests {
     #[test]
     fn lookup_walks_objects_and_arrays() {
         let doc = serde_json::json!({"data": [{"id": "7"}], "paging": {"next": {"after": "x"}}});
-        assert_eq!(
-            Path::parse("paging.next.after").lookup(&doc),
-            Some(&serde_json::json!("x"))
-        );
-        assert_eq!(
-            Path::parse("data.0.id").lookup(&doc),
-            Some(&serde_json::json!("7"))
-        );
+        assert_eq!(Path::parse("paging.next.after").lookup(&doc), Some(&serde_json::json!("x")));
+        assert_eq!(Path::parse("data.0.id").lookup(&doc), Some(&serde_json::json!("7")));
         assert_eq!(Path::parse("data.1.id").lookup(&doc), None);
         assert_eq!(Path::parse("").lookup(&doc), Some(&doc));
     }

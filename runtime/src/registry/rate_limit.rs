@@ -77,10 +77,7 @@ pub struct RetryAfter {
 
 impl Default for RetryAfter {
     fn default() -> Self {
-        RetryAfter {
-            header: retry_after_header(),
-            unit: RetryAfterUnit::Auto,
-        }
+        RetryAfter { header: retry_after_header(), unit: RetryAfterUnit::Auto }
     }
 }
 

@@ -35,13 +35,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
-        Scope::Connection,
-        Scope::Credentials,
-        Scope::Params,
-        Scope::Install,
-        Scope::Request,
-    ];
+    pub const ALL: [Scope; 5] = [Scope::Connection, Scope::Credentials, Scope::Params, Scope::Install, Scope::Request];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -61,20 +55,13 @@ impl Scope {
 impl Template {
     /// A template not parsed yet (as read from a definition).
     pub fn unparsed(source: impl Into<String>) -> Template {
-        Template {
-            source: source.into(),
-            segments: Vec::new(),
-        }
+        Template { source: source.into(), segments: Vec::new() }
     }
 
     /// A template of plain text with no placeholder.
     pub fn text(source: impl Into<String>) -> Template {
         let source = source.into();
-        let segments = if source.is_empty() {
-            Vec::new()
-        } else {
-            vec![Segment::Text(source.clone())]
-        };
+        let segments = if source.is_empty() { Vec::new() } else { vec![Segment::Text(source.clone())] };
         Template { source, segments }
     }
 
@@ -92,10 +79,7 @@ impl<'de> Deserialize<'de> for Template {
         #[serde(untagged)]
         enum Repr {
             Source(String),
-            Compiled {
-                source: String,
-                segments: Vec<Segment>,
-            },
+            Compiled { source: String, segments: Vec<Segment> },
         }
         Ok(match Repr::deserialize(deserializer)? {
             Repr::Source(source) => Template::unparsed(source),
