@@ -3,21 +3,11 @@
 //! (the outer `cargo test` holds the lock on the main one), so the first run compiles
 //! the build script's dependencies once.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use common::copy_dir;
+use std::path::PathBuf;
+use std::process::Command;
 
 #[test]
 fn broken_bundled_definition_fails_cargo_build_with_the_diagnostic() {

@@ -1,37 +1,15 @@
 //! `switchyard check` and `switchyard compile` end to end: exit codes, output formats,
 //! determinism and the artifact's round trip.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{project_copy, repo};
+use std::path::Path;
 use std::process::Command;
 use switchyard_runtime::registry::Registry;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn switchyard(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("the binary runs")
-}
-
-/// A copy of the bundled project in a temp dir, to break at will.
-fn project_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo().join("integrations"), &dir.path().join("integrations"));
-    copy_dir(&repo().join("schemas"), &dir.path().join("schemas"));
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
