@@ -45,6 +45,7 @@ pub fn load(file: usize, source: &SourceFile, limits: &Limits) -> (Option<Node>,
         diagnostics: Vec::new(),
         depth: 0,
         open: Vec::new(),
+        chars: source.text.chars().count(),
     };
     match loader.document() {
         Ok(node) => (node, loader.diagnostics),
@@ -68,6 +69,8 @@ struct Loader<'a> {
     /// depth: to place a "too deep" error found by the scanner ahead of the events.
     depth: usize,
     open: Vec<(usize, usize)>,
+    /// The text's length in characters: no span may point past it.
+    chars: usize,
 }
 
 type Fatal = Diagnostic;
@@ -75,7 +78,7 @@ type Fatal = Diagnostic;
 impl<'a> Loader<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), Fatal> {
         match self.parser.next_event() {
-            Some(Ok((event, span))) => Ok((event, Span::new(span.start.index(), span.end.index()))),
+            Some(Ok((event, span))) => Ok((event, Span::new(span.start.index().min(self.chars), span.end.index().min(self.chars)))),
             Some(Err(error)) => Err(self.syntax_error(&error)),
             None => Err(Diagnostic::new(Code::YamlSyntax, "unexpected end of the YAML stream")
                 .at(self.file, Span::point(self.source.text.chars().count()))),
@@ -256,7 +259,8 @@ impl<'a> Loader<'a> {
 
     fn syntax_error(&self, error: &ScanError) -> Diagnostic {
         let marker = error.marker();
-        let at = marker.index();
+        // The scanner's index can run past the end on some inputs (found by fuzzing).
+        let at = marker.index().min(self.chars);
         let (line, _) = self.source.line_col(at);
         if let Some(tab) = self.indentation_tab(line) {
             return Diagnostic::new(Code::TabIndentation, "tab character used for indentation")
@@ -383,6 +387,9 @@ mod tests {
         assert_eq!(first_code("a:\n\tb: 1\n"), Code::TabIndentation);
         assert_eq!(first_code("a: [1, 2\n"), Code::YamlSyntax);
         assert_eq!(first_code("a: !include other.yaml\n"), Code::UnsupportedYaml);
+        // Found by fuzzing: the scanner's position ran past the end of the text.
+        let (_, diagnostics) = run("%\u{10AC0}}}\n}");
+        assert!(diagnostics.iter().all(|d| d.span.end <= 6), "{diagnostics:?}");
         assert!(run("a: !!str 12\n").1.is_empty());
         assert_eq!(first_code("a: 1\n---\nb: 2\n"), Code::UnsupportedYaml);
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
