@@ -13,7 +13,7 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Origin {
-    /// Relative to the integrations directory, with `/` separators.
+    /// Relative to the parent of the integrations directory (`integrations/hubspot/integration.yaml`), with `/` separators.
     pub file: String,
     pub line: u32,
     pub col: u32,
