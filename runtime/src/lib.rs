@@ -1,8 +1,12 @@
-//! Switchyard's runtime.
-//!
-//! For now this crate holds the registry IR: the compiled, versioned form of every
-//! integration definition. The compiler front end targets it; the runtime loads it
-//! without YAML, pest or JSON Schema.
+//! Switchyard's runtime: the registry IR and everything that executes it.
 #![forbid(unsafe_code)]
 
+pub mod account;
+pub mod auth;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod mapping;
+pub mod pagination;
+pub mod rate_limit;
 pub mod registry;

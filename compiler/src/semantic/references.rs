@@ -123,6 +123,8 @@ pub fn check_unified(ctx: &mut Ctx, unified: &mut UnifiedModel, integration: Opt
             let provider_method = mapping.method.clone().unwrap_or_else(|| method_name.clone());
             let method_at = if mapping.method.is_some() { ctx.span(&[at[0], at[1], at[2], "method"]) } else { ctx.key_span(&at) };
             let needed = integration.and_then(|integration| target(ctx, integration, &mapping.resource, &provider_method, &at, method_at));
+            // The artifact names the provider method explicitly, defaulted or not.
+            mapping.method = Some(provider_method.clone());
             if let Some(needed) = needed {
                 let implicit = UnifiedMethodName::from_name(method_name).map(|m| m.implicit_params()).unwrap_or(&[]);
                 for param in needed.iter().filter(|p| !implicit.contains(&p.as_str()) && !mapping.params.contains_key(*p)) {

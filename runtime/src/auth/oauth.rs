@@ -1,0 +1,137 @@
+//! OAuth2 token requests (refresh grant, client credentials) and token responses.
+
+use super::apply::basic;
+use crate::account::Account;
+use crate::error::{ErrorKind, RuntimeError};
+use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
+use crate::registry::{ClientAuth, HttpMethod, OAuth2, QueryArrayFormat};
+use serde_json::{Map, Value};
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenGrant {
+    RefreshToken,
+    ClientCredentials,
+}
+
+/// The outcome of a token request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSet {
+    pub access_token: String,
+    /// The refresh token to keep: a new one if the provider rotated it, else the old one.
+    pub refresh_token: Option<String>,
+    /// True when the response carried a refresh token different from the one sent: the
+    /// old one is dead and must never be sent again.
+    pub rotated: bool,
+    pub expires_at: Option<SystemTime>,
+    /// Extra token-response fields stored into connection fields (`instance_url`, …).
+    pub connection_updates: Vec<(String, String)>,
+}
+
+/// Builds the token request for a grant.
+pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Result<UpstreamRequest, RuntimeError> {
+    let params = Map::new();
+    let scopes = Scopes { connection: &account.connection, credentials: &account.credentials, params: &params, install: Some(&account.install) };
+    let token_url = render(&def.token_url, &scopes, Encoding::BaseUrl)?;
+    let url = build_url(&token_url, "", &[])?;
+    let client_id = account.install.client_id.clone().unwrap_or_default();
+    let client_secret = account.install.client_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
+    let mut form = Map::new();
+    match grant {
+        TokenGrant::RefreshToken => {
+            let refresh = account.credentials.get("refresh_token").filter(|r| !r.is_empty()).ok_or_else(|| {
+                RuntimeError::new(ErrorKind::NeedsReauth, "the access token expired and the account has no refresh token; the customer must reconnect")
+            })?;
+            form.insert("grant_type".into(), "refresh_token".into());
+            form.insert("refresh_token".into(), refresh.into());
+        }
+        TokenGrant::ClientCredentials => {
+            form.insert("grant_type".into(), "client_credentials".into());
+            if !def.scopes.is_empty() {
+                form.insert("scope".into(), def.scopes.join(&def.scope_separator).into());
+            }
+        }
+    }
+    for (name, value) in &def.token_params {
+        form.insert(name.clone(), value.clone().into());
+    }
+    let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
+    match def.client_auth {
+        ClientAuth::Body => {
+            form.insert("client_id".into(), client_id.into());
+            form.insert("client_secret".into(), client_secret.into());
+        }
+        ClientAuth::BasicHeader => headers.push(("Authorization".to_string(), basic(&client_id, &client_secret))),
+    }
+    Ok(UpstreamRequest { method: HttpMethod::Post, url, headers, body: Some(Body::form(&Value::Object(form), QueryArrayFormat::Repeat)) })
+}
+
+/// Reads a token response (JSON, or form-encoded as some providers answer by default).
+pub fn parse_token_response(def: &OAuth2, response: &UpstreamResponse, previous_refresh: Option<&str>, now: SystemTime) -> Result<TokenSet, RuntimeError> {
+    if !(200..300).contains(&response.status) {
+        return Err(classify_token_error(response));
+    }
+    let body = token_body(response).ok_or_else(|| {
+        RuntimeError::new(ErrorKind::Upstream, "the token endpoint answered with a body that is neither JSON nor form-encoded").with_response(response.status, &response.body)
+    })?;
+    // Some providers answer 200 with an error object.
+    if body.get("error").and_then(Value::as_str).is_some() && def.token_response.access_token.lookup(&body).is_none() {
+        return Err(classify_token_error(response));
+    }
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let access_token = def.token_response.access_token.lookup(&body).and_then(text).filter(|t| !t.is_empty()).ok_or_else(|| {
+        RuntimeError::new(ErrorKind::Upstream, format!("the token response has no `{}`", def.token_response.access_token)).with_response(response.status, &response.body)
+    })?;
+    let new_refresh = def.token_response.refresh_token.lookup(&body).and_then(text).filter(|t| !t.is_empty());
+    let rotated = matches!((&new_refresh, previous_refresh), (Some(new), Some(old)) if new != old);
+    let expires_at = def.token_response.expires_in.lookup(&body).and_then(|v| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    });
+    let expires_at = expires_at.filter(|s| s.is_finite() && *s >= 0.0).map(|s| now + Duration::from_secs_f64(s.min(1e10)));
+    let connection_updates = def.token_response.store.iter().filter_map(|(field, path)| path.lookup(&body).and_then(text).map(|v| (field.clone(), v))).collect();
+    Ok(TokenSet { access_token, refresh_token: new_refresh.or_else(|| previous_refresh.map(str::to_string)), rotated, expires_at, connection_updates })
+}
+
+fn token_body(response: &UpstreamResponse) -> Option<Value> {
+    if let Ok(value) = serde_json::from_slice::<Value>(&response.body) {
+        return value.is_object().then_some(value);
+    }
+    let text = std::str::from_utf8(&response.body).ok()?;
+    if !text.contains('=') {
+        return None;
+    }
+    let map: Map<String, Value> = url::form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    Some(Value::Object(map))
+}
+
+/// `invalid_grant` (RFC 6749 §5.2) means the refresh token is dead: the customer must
+/// reconnect, and retrying would only repeat the failure.
+pub fn classify_token_error(response: &UpstreamResponse) -> RuntimeError {
+    let body = token_body(response).unwrap_or(Value::Null);
+    let code = body.get("error").and_then(Value::as_str).unwrap_or_default().to_string();
+    let description = body.get("error_description").and_then(Value::as_str).unwrap_or_default();
+    let kind = match (response.status, code.as_str()) {
+        (_, "invalid_grant") => ErrorKind::NeedsReauth,
+        (_, "invalid_client" | "unauthorized_client") => ErrorKind::Auth,
+        (s, _) if s >= 500 => ErrorKind::Upstream,
+        (400 | 401, _) => ErrorKind::NeedsReauth,
+        _ => ErrorKind::Upstream,
+    };
+    let detail = if code.is_empty() { format!("HTTP {}", response.status) } else if description.is_empty() { code.clone() } else { format!("{code}: {description}") };
+    let message = match kind {
+        ErrorKind::NeedsReauth => format!("the provider refused to refresh the token ({detail}); the customer must reconnect"),
+        ErrorKind::Auth => format!("the provider rejected the OAuth client ({detail}); check the install's client id and secret"),
+        _ => format!("the token endpoint failed ({detail})"),
+    };
+    let mut error = RuntimeError::new(kind, message).with_response(response.status, &response.body);
+    if !code.is_empty() {
+        error.provider_error = Some(serde_json::json!({ "code": code, "message": description }));
+    }
+    error
+}

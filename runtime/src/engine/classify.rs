@@ -1,0 +1,109 @@
+//! Reading a provider's answer: rate limits first (a limit is never retried), then the
+//! status, then the body, with the definition's error mapping applied to errors.
+
+use super::call::ProviderResponse;
+use super::Engine;
+use crate::error::{ErrorKind, RuntimeError};
+use crate::http::UpstreamResponse;
+use crate::mapping::Bindings;
+use crate::pagination::headers_json;
+use crate::rate_limit::{self, RateLimitStatus, ResponseParts};
+use crate::registry::Integration;
+use serde_json::Value;
+
+impl Engine {
+    pub(crate) fn classify(&self, integration: &Integration, response: &UpstreamResponse, _after_refresh: bool) -> Result<ProviderResponse, RuntimeError> {
+        let parsed = parse_body(response);
+        let body = parsed.as_ref().ok().cloned().unwrap_or(Value::Null);
+        let rate_limit = match &integration.rate_limit {
+            Some(def) => {
+                let parts = ResponseParts { status: response.status, headers: &response.headers, body: parsed.as_ref().ok() };
+                let matches = |expr: &crate::registry::Expr, body: &Value| self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false);
+                rate_limit::inspect(def, &parts, self.now(), &matches)
+            }
+            None => RateLimitStatus::default(),
+        };
+        let status = response.status;
+        if rate_limit.limited || status == 429 {
+            let mut error = self.provider_error(integration, ErrorKind::RateLimited, response, &body);
+            error.message = match rate_limit.retry_after_seconds.or(rate_limit.reset_seconds) {
+                Some(wait) => format!("the provider's rate limit was reached; retry in {wait} s ({})", error.message),
+                None => format!("the provider's rate limit was reached ({})", error.message),
+            };
+            error.rate_limit = Some(RateLimitStatus { limited: true, ..rate_limit });
+            return Err(error);
+        }
+        if !(200..300).contains(&status) {
+            let kind = match status {
+                401 => ErrorKind::Auth,
+                404 | 410 => ErrorKind::NotFound,
+                408 | 504 => ErrorKind::Timeout,
+                400..=499 => ErrorKind::Validation,
+                _ => ErrorKind::Upstream,
+            };
+            let mut error = self.provider_error(integration, kind, response, &body);
+            error.rate_limit = Some(rate_limit);
+            return Err(error);
+        }
+        let body = parsed.map_err(|why| RuntimeError::new(ErrorKind::Upstream, why).with_response(status, &response.body))?;
+        Ok(ProviderResponse { status, headers: response.headers.clone(), body, url: response.url.clone(), elapsed: response.elapsed, rate_limit, refreshed: None })
+    }
+
+    /// An error carrying the provider's status, body excerpt, and what the definition's
+    /// error mapping makes of it.
+    fn provider_error(&self, integration: &Integration, kind: ErrorKind, response: &UpstreamResponse, body: &Value) -> RuntimeError {
+        let mut error = RuntimeError::new(kind, format!("the provider answered HTTP {}", response.status)).with_response(response.status, &response.body);
+        if let Some(errors) = &integration.errors {
+            let input = serde_json::json!({ "status": response.status, "headers": headers_json(&response.headers), "body": body_or_text(body, response) });
+            match self.eval(&errors.mapping, &input, &Bindings::new()) {
+                Ok(mapped @ Value::Object(_)) => {
+                    if let Some(message) = mapped.get("message").and_then(Value::as_str) {
+                        error.message = format!("the provider answered HTTP {}: {message}", response.status);
+                    }
+                    error.provider_error = Some(mapped);
+                }
+                Ok(_) => {}
+                Err(mapping_error) => {
+                    error.message = format!("{} (and the error mapping failed: {})", error.message, mapping_error.message);
+                }
+            }
+        }
+        error
+    }
+}
+
+/// The body as JSON: empty is `Null`; anything else must parse.
+fn parse_body(response: &UpstreamResponse) -> Result<Value, String> {
+    let bytes = &response.body;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let kind = response.header("content-type").unwrap_or("no content type");
+        if e.is_eof() {
+            format!("the provider's response body is truncated JSON ({kind}, {} bytes): {e}", bytes.len())
+        } else {
+            format!("the provider's response is not JSON ({kind}, {} bytes): {e}", bytes.len())
+        }
+    })
+}
+
+/// An error body for the error mapping: JSON if it parses, else the text.
+fn body_or_text(body: &Value, response: &UpstreamResponse) -> Value {
+    if body.is_null() && !response.body.is_empty() {
+        Value::String(String::from_utf8_lossy(&response.body[..response.body.len().min(4096)]).into_owned())
+    } else {
+        body.clone()
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => items.iter().any(truthy),
+        Value::Object(_) => true,
+    }
+}

@@ -1,0 +1,199 @@
+//! The engine: given an account and a unified call, builds the upstream requests from
+//! the definition, follows pagination, normalizes rate limits and errors, and maps each
+//! record. Integration-specific behaviour comes from the registry only.
+
+mod call;
+mod classify;
+mod unified;
+
+pub use call::{MethodCall, ProviderResponse};
+pub use unified::{ListRequest, UnifiedPage, UnifiedRecord, WriteRequest};
+
+use crate::account::{Account, Credentials};
+use crate::auth::{DirectRefresher, Refreshed, TokenGrant, TokenRefresher, TokenSet};
+use crate::error::{ErrorKind, RuntimeError};
+use crate::http::{HttpTransport, Transport, TransportLimits};
+use crate::mapping::{self, Bindings, EvalOptions, Mapping};
+use crate::pagination::CursorKey;
+use crate::registry::{Auth, Expr, Integration, OAuthGrant, Pagination, Registry};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use url::Url;
+
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Signs the cursors handed to callers.
+    pub cursor_key: CursorKey,
+    pub request_timeout: Duration,
+    /// Replaces the origin (scheme://host:port) of every URL an integration calls, API
+    /// and OAuth alike: sandboxes, on-premise deployments, tests.
+    pub origin_overrides: HashMap<String, Url>,
+    pub eval: EvalOptions,
+    /// Upper bound on the pages of one list, whatever the provider says.
+    pub max_pages: u64,
+    pub clock: Clock,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            cursor_key: CursorKey::random(),
+            request_timeout: Duration::from_secs(30),
+            origin_overrides: HashMap::new(),
+            eval: EvalOptions::default(),
+            max_pages: 10_000,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+}
+
+pub struct Engine {
+    registry: Arc<Registry>,
+    /// Every expression of the registry, parsed once, by where it was written.
+    mappings: HashMap<String, Mapping>,
+    transport: Arc<dyn Transport>,
+    refresher: Arc<dyn TokenRefresher>,
+    config: EngineConfig,
+}
+
+fn key(expr: &Expr) -> String {
+    format!("{}\u{0}{}", expr.origin, expr.source)
+}
+
+impl Engine {
+    /// An engine over HTTP that refreshes tokens without storing them.
+    pub fn new(registry: Arc<Registry>, config: EngineConfig) -> Result<Engine, RuntimeError> {
+        let transport = Arc::new(HttpTransport::new(TransportLimits::default())?);
+        Engine::with_parts(registry, config, transport, Arc::new(DirectRefresher))
+    }
+
+    /// Parses every expression of the registry up front, so a request never parses one.
+    pub fn with_parts(registry: Arc<Registry>, config: EngineConfig, transport: Arc<dyn Transport>, refresher: Arc<dyn TokenRefresher>) -> Result<Engine, RuntimeError> {
+        let mut mappings = HashMap::new();
+        for integration in &registry.integrations {
+            for expr in expressions(integration) {
+                let compiled = Mapping::compile(expr).map_err(|e| RuntimeError::new(ErrorKind::Mapping, e.to_string()))?;
+                mappings.insert(key(expr), compiled);
+            }
+        }
+        Ok(Engine { registry, mappings, transport, refresher, config })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        (self.config.clock)()
+    }
+
+    pub(crate) fn integration(&self, name: &str) -> Result<&Integration, RuntimeError> {
+        self.registry.integration(name).ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("no integration `{name}` in the registry")))
+    }
+
+    /// Evaluates one expression of the registry.
+    pub(crate) fn eval(&self, expr: &Expr, input: &serde_json::Value, bindings: &Bindings) -> Result<serde_json::Value, RuntimeError> {
+        let mapping = self.mapping(expr)?;
+        mapping::evaluate(mapping, input, bindings, &self.config.eval).map_err(mapping_error)
+    }
+
+    pub(crate) fn eval_each(&self, expr: &Expr, inputs: &[serde_json::Value], bindings: &Bindings) -> Result<Vec<serde_json::Value>, RuntimeError> {
+        let mapping = self.mapping(expr)?;
+        mapping::evaluate_each(mapping, inputs, bindings, &self.config.eval).map_err(mapping_error)
+    }
+
+    fn mapping(&self, expr: &Expr) -> Result<&Mapping, RuntimeError> {
+        self.mappings.get(&key(expr)).ok_or_else(|| RuntimeError::new(ErrorKind::Mapping, format!("the expression at {} is not in the registry", expr.origin)))
+    }
+
+    /// Performs the OAuth2 token request for an account (refresh grant, or client
+    /// credentials). Refreshers call this; it stores nothing.
+    pub async fn fetch_token(&self, account: &Account) -> Result<TokenSet, RuntimeError> {
+        let integration = self.integration(&account.integration)?;
+        let Auth::OAuth2(oauth) = &integration.auth else {
+            return Err(RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` does not use OAuth2", integration.name)));
+        };
+        let grant = match oauth.grant {
+            OAuthGrant::AuthorizationCode => TokenGrant::RefreshToken,
+            OAuthGrant::ClientCredentials => TokenGrant::ClientCredentials,
+        };
+        let mut request = crate::auth::token_request(oauth, account, grant)?;
+        self.override_origin(&integration.name, &mut request.url);
+        let response = self.transport.send(request, self.config.request_timeout).await?;
+        crate::auth::parse_token_response(oauth, &response, account.credentials.get("refresh_token"), self.now())
+    }
+
+    pub(crate) fn override_origin(&self, integration: &str, url: &mut Url) {
+        if let Some(origin) = self.config.origin_overrides.get(integration) {
+            let _ = url.set_scheme(origin.scheme());
+            let _ = url.set_host(origin.host_str());
+            let _ = url.set_port(origin.port());
+        }
+    }
+
+    pub(crate) fn refresher(&self) -> &dyn TokenRefresher {
+        self.refresher.as_ref()
+    }
+
+    pub(crate) fn transport(&self) -> &dyn Transport {
+        self.transport.as_ref()
+    }
+}
+
+fn mapping_error(error: mapping::MappingError) -> RuntimeError {
+    let mut e = RuntimeError::new(ErrorKind::Mapping, error.to_string());
+    e.provider_error = error.code.map(|code| serde_json::json!({ "code": code }));
+    e
+}
+
+/// Applies a token response to an account's credentials and connection.
+pub fn merge_tokens(account: &Account, tokens: &TokenSet) -> Refreshed {
+    let mut credentials: Credentials = account.credentials.clone();
+    credentials.set("access_token", tokens.access_token.clone());
+    match &tokens.refresh_token {
+        Some(refresh) => credentials.set("refresh_token", refresh.clone()),
+        None => credentials.remove("refresh_token"),
+    }
+    credentials.expires_at = tokens.expires_at;
+    let mut connection = account.connection.clone();
+    for (field, value) in &tokens.connection_updates {
+        connection.set(field, value.clone());
+    }
+    Refreshed { credentials, connection }
+}
+
+/// Every JSONata expression an integration holds.
+fn expressions(integration: &Integration) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    if let Some(errors) = &integration.errors {
+        out.push(&errors.mapping);
+    }
+    let paginations = std::iter::once(&integration.pagination).chain(integration.resources.values().flat_map(|r| r.methods.values().map(|m| &m.pagination)));
+    for pagination in paginations {
+        if let Some(Pagination::Dynamic { next, .. }) = pagination {
+            out.push(next);
+        }
+    }
+    if let Some(rl) = &integration.rate_limit {
+        out.extend(rl.limited_when.iter().filter_map(|r| r.body.as_ref()));
+    }
+    if let Some(webhooks) = &integration.webhooks {
+        out.push(&webhooks.events);
+    }
+    for model in integration.unified.values() {
+        for methods in model.resources.values() {
+            for mapping in methods.values() {
+                out.extend(mapping.params.values());
+                out.extend([&mapping.query, &mapping.body, &mapping.response, &mapping.error].into_iter().flatten());
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,246 @@
+//! Unified calls: a model's resource and method, mapped onto the provider's.
+
+use super::call::{MethodCall, ProviderResponse};
+use super::Engine;
+use crate::account::Account;
+use crate::auth::Refreshed;
+use crate::error::{ErrorKind, RuntimeError};
+use crate::mapping::Bindings;
+use crate::pagination::{headers_json, next_position, requested_page_size, token, CursorState, Position, ResponseView, Step};
+use crate::rate_limit::RateLimitStatus;
+use crate::registry::{Integration, Method, Path, UnifiedMapping};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub page_size: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The caller's query parameters, visible to mappings as `$query`.
+    pub query: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnifiedPage {
+    pub results: Vec<Value>,
+    /// Opaque and signed; `None` on the last page.
+    pub next_cursor: Option<String>,
+    pub rate_limit: RateLimitStatus,
+    pub refreshed: Option<Refreshed>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct WriteRequest {
+    pub body: Value,
+    pub query: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnifiedRecord {
+    pub result: Value,
+    pub rate_limit: RateLimitStatus,
+    pub refreshed: Option<Refreshed>,
+}
+
+/// A unified method resolved to the provider's.
+struct Target<'a> {
+    integration: &'a Integration,
+    mapping: &'a UnifiedMapping,
+    method: &'a Method,
+    list_id: String,
+}
+
+impl Engine {
+    fn target<'a>(&'a self, account: &Account, model: &str, resource: &str, method: &str) -> Result<Target<'a>, RuntimeError> {
+        let integration = self.integration(&account.integration)?;
+        let mapping = integration
+            .unified
+            .get(model)
+            .and_then(|m| m.resources.get(resource))
+            .and_then(|r| r.get(method))
+            .ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` does not map `{model}.{resource}.{method}`", integration.name)))?;
+        let provider_method = mapping.method.as_deref().unwrap_or(method);
+        let definition = integration
+            .resources
+            .get(&mapping.resource)
+            .and_then(|r| r.methods.get(provider_method))
+            .ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` has no method `{}.{provider_method}`", integration.name, mapping.resource)))?;
+        Ok(Target { integration, mapping, method: definition, list_id: format!("{}/{model}/{resource}/{method}", integration.name) })
+    }
+
+    /// Bindings every mapping of a call sees.
+    fn bindings(&self, account: &Account, params: &Map<String, Value>, query: &Map<String, Value>) -> Bindings {
+        Bindings::new().with("params", Value::Object(params.clone())).with("query", Value::Object(query.clone())).with("connection", account.connection.to_json())
+    }
+
+    /// Evaluates a mapping's `params`, `query` and `body` into a method call.
+    fn prepare(&self, account: &Account, target: &Target, params: Map<String, Value>, query: &Map<String, Value>, input: Value) -> Result<MethodCall, RuntimeError> {
+        let bindings = self.bindings(account, &params, query);
+        let mut call = MethodCall { params, ..MethodCall::default() };
+        for (name, expr) in &target.mapping.params {
+            let value = self.eval(expr, &input, &bindings)?;
+            call.params.insert(name.clone(), value);
+        }
+        if let Some(expr) = &target.mapping.query {
+            match self.eval(expr, &input, &bindings)? {
+                Value::Object(map) => call.query = map,
+                Value::Null => {}
+                other => return Err(shape_error(expr, "query", &other)),
+            }
+        }
+        if let Some(expr) = &target.mapping.body {
+            call.body = Some(self.eval(expr, &input, &bindings)?);
+        }
+        Ok(call)
+    }
+
+    /// One page of a unified list.
+    pub async fn list(&self, account: &Account, model: &str, resource: &str, request: &ListRequest) -> Result<UnifiedPage, RuntimeError> {
+        let target = self.target(account, model, resource, "list")?;
+        let pagination = target.method.pagination.as_ref();
+        let mut state = match &request.cursor {
+            Some(text) => CursorState::decode(text, &self.config.cursor_key, &target.list_id).map_err(|token::PaginationError::InvalidCursor(why)| RuntimeError::new(ErrorKind::Pagination, format!("invalid cursor: {why}")))?,
+            None => CursorState { list: target.list_id.clone(), position: Position::Start, page_size: None, pages: 0, seen: Vec::new() },
+        };
+        if state.pages >= self.config.max_pages.min(pagination.and_then(|p| p.common()).and_then(|c| c.max_pages).unwrap_or(u64::MAX)) {
+            return Err(RuntimeError::new(ErrorKind::Pagination, format!("the list reached its bound of {} pages", state.pages)));
+        }
+        let page_size = match pagination {
+            Some(p) => requested_page_size(p, request.page_size.or(state.page_size)),
+            None => None,
+        };
+        let position_value = match &state.position {
+            Position::Start => Value::Null,
+            Position::Cursor(c) | Position::Url(c) => Value::from(c.clone()),
+            Position::Page(n) | Position::Offset(n) => Value::from(*n),
+            Position::Dynamic(v) => v.clone(),
+        };
+        let input = serde_json::json!({ "page_size": page_size, "cursor": position_value, "query": request.query, "params": {} });
+        let mut call = self.prepare(account, &target, Map::new(), &request.query, input)?;
+        call.position = pagination.map(|_| (state.position.clone(), page_size));
+        let response = self.call_method(account, target.integration, target.method, &call).await?;
+        let records = records(&response.body, target.method.records.as_ref())?;
+        let results = self.map_records(account, &target, &call, &request.query, &response, &records)?;
+
+        let mut next_cursor = None;
+        if let Some(p) = pagination {
+            let view = ResponseView { body: &response.body, headers: &response.headers, records: &records, request_url: &response.url };
+            let dynamic = |expr: &crate::registry::Expr, input: &Value| self.eval(expr, input, &Bindings::new());
+            if let Step::Next(position) = next_position(p, &state.position, page_size, &view, &dynamic)? {
+                if !records.is_empty() && !state.remember(format!("page:{}", token::digest(&records))) {
+                    return Err(loop_error("the provider returned the same page of records again"));
+                }
+                if !state.remember(format!("position:{}", token::digest(&position))) {
+                    return Err(loop_error("the provider returned a cursor it had already returned"));
+                }
+                state.position = position;
+                state.pages += 1;
+                state.page_size = page_size;
+                next_cursor = Some(state.encode(&self.config.cursor_key));
+            }
+        }
+        Ok(UnifiedPage { results, next_cursor, rate_limit: response.rate_limit, refreshed: response.refreshed })
+    }
+
+    fn map_records(&self, account: &Account, target: &Target, call: &MethodCall, query: &Map<String, Value>, response: &ProviderResponse, records: &[Value]) -> Result<Vec<Value>, RuntimeError> {
+        match &target.mapping.response {
+            Some(expr) => {
+                let bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers)).with("page", response.body.clone());
+                self.eval_each(expr, records, &bindings)
+            }
+            None => Ok(records.to_vec()),
+        }
+    }
+
+    pub async fn get(&self, account: &Account, model: &str, resource: &str, id: &str, query: &Map<String, Value>) -> Result<UnifiedRecord, RuntimeError> {
+        self.single(account, model, resource, "get", Some(id), query, Value::Null).await
+    }
+
+    pub async fn create(&self, account: &Account, model: &str, resource: &str, request: &WriteRequest) -> Result<UnifiedRecord, RuntimeError> {
+        self.single(account, model, resource, "create", None, &request.query, request.body.clone()).await
+    }
+
+    pub async fn update(&self, account: &Account, model: &str, resource: &str, id: &str, request: &WriteRequest) -> Result<UnifiedRecord, RuntimeError> {
+        self.single(account, model, resource, "update", Some(id), &request.query, request.body.clone()).await
+    }
+
+    pub async fn delete(&self, account: &Account, model: &str, resource: &str, id: &str, query: &Map<String, Value>) -> Result<UnifiedRecord, RuntimeError> {
+        self.single(account, model, resource, "delete", Some(id), query, Value::Null).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn single(&self, account: &Account, model: &str, resource: &str, method: &str, id: Option<&str>, query: &Map<String, Value>, body: Value) -> Result<UnifiedRecord, RuntimeError> {
+        let target = self.target(account, model, resource, method)?;
+        let mut params = Map::new();
+        if let Some(id) = id {
+            params.insert("id".into(), Value::from(id));
+        }
+        let input = serde_json::json!({ "query": query, "params": params, "body": body });
+        let call = self.prepare(account, &target, params, query, input)?;
+        let response = self.call_method(account, target.integration, target.method, &call).await?;
+        let record = match &target.method.record {
+            Some(path) => path.lookup(&response.body).cloned().unwrap_or(Value::Null),
+            None => response.body.clone(),
+        };
+        let result = match (&target.mapping.response, record.is_null()) {
+            (Some(expr), false) => {
+                let bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers)).with("page", response.body.clone());
+                self.eval(expr, &record, &bindings)?
+            }
+            _ => record,
+        };
+        Ok(UnifiedRecord { result, rate_limit: response.rate_limit, refreshed: response.refreshed })
+    }
+
+    /// The definition's `verify` call: run after a token import, before anything is stored.
+    pub async fn verify(&self, account: &Account) -> Result<ProviderResponse, RuntimeError> {
+        let integration = self.integration(&account.integration)?;
+        let Some(verify) = &integration.verify else {
+            return Err(RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` defines no verify call", integration.name)));
+        };
+        let scopes = crate::http::Scopes { connection: &account.connection, credentials: &account.credentials, params: &Map::new(), install: Some(&account.install) };
+        let mut call = MethodCall::default();
+        for (name, template) in &verify.params {
+            call.params.insert(name.clone(), Value::from(crate::http::render(template, &scopes, crate::http::Encoding::Raw)?));
+        }
+        for (name, template) in &verify.query {
+            call.query.insert(name.clone(), Value::from(crate::http::render(template, &scopes, crate::http::Encoding::Raw)?));
+        }
+        self.call(account, &verify.resource, &verify.method, &call).await
+    }
+}
+
+/// The records of a list response.
+fn records(body: &Value, path: Option<&Path>) -> Result<Vec<Value>, RuntimeError> {
+    let found = match path {
+        Some(path) => path.lookup(body),
+        None => Some(body),
+    };
+    match found {
+        Some(Value::Array(items)) => Ok(items.clone()),
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(other) => Err(RuntimeError::new(
+            ErrorKind::Upstream,
+            format!("expected a list of records at `{}`, found {}", path.map(|p| p.to_string()).unwrap_or_else(|| "the body".into()), type_name(other)),
+        )),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn shape_error(expr: &crate::registry::Expr, what: &str, value: &Value) -> RuntimeError {
+    RuntimeError::new(ErrorKind::Mapping, format!("the {what} mapping at {} must produce an object, not {}", expr.origin, type_name(value)))
+}
+
+fn loop_error(what: &str) -> RuntimeError {
+    RuntimeError::new(ErrorKind::Pagination, format!("{what}; stopping instead of looping forever"))
+}

@@ -1,0 +1,9 @@
+//! Building upstream requests from a definition and sending them.
+
+mod render;
+mod request;
+mod transport;
+
+pub use render::{render, Encoding, Scopes};
+pub use request::{build_url, encode_form, query_pairs, Body, UpstreamRequest};
+pub use transport::{HttpTransport, Transport, TransportLimits, UpstreamResponse};

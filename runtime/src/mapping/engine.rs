@@ -1,0 +1,250 @@
+//! The adapter itself: a parsed expression shared between threads, and one evaluator per call.
+
+use super::convert::{self, ConvertError};
+use super::error::{MappingError, MappingErrorKind};
+use super::functions::{self, Call, Function};
+use super::{Bindings, EvalOptions};
+use crate::registry::{Expr, Origin};
+use jsonata_core::ast::AstNode;
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::value::JValue;
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A parsed JSONata expression with the place it was written. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Mapping {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ast: AstNode,
+    source: String,
+    origin: Origin,
+    /// Every `$name` the source mentions (an over-approximation: names inside strings count).
+    /// Bindings and library functions it does not mention are left out of the evaluator.
+    names: BTreeSet<String>,
+    /// `$eval` can reach any name, so everything is provided.
+    everything: bool,
+}
+
+impl std::fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mapping").field("origin", &self.inner.origin).field("source", &self.inner.source).finish()
+    }
+}
+
+impl Mapping {
+    /// Parses the expression. The compiler has already checked its syntax, so an error here
+    /// means the registry was not produced by `switchyard compile`.
+    pub fn compile(expr: &Expr) -> Result<Mapping, MappingError> {
+        Self::parse(&expr.source, &expr.origin)
+    }
+
+    /// Parses source text written at `origin`.
+    pub fn parse(source: &str, origin: &Origin) -> Result<Mapping, MappingError> {
+        let parsed = catch_unwind(|| jsonata_core::parser::parse(source));
+        let ast = match parsed {
+            Ok(Ok(ast)) => ast,
+            Ok(Err(error)) => return Err(MappingError::syntax(&error.to_string(), origin)),
+            Err(_) => {
+                return Err(MappingError::new(MappingErrorKind::Internal, None, "the JSONata parser failed on this expression", origin))
+            }
+        };
+        let names = dollar_names(source);
+        let everything = names.contains("eval");
+        Ok(Mapping { inner: Arc::new(Inner { ast, source: source.to_string(), origin: origin.clone(), names, everything }) })
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.inner.origin
+    }
+
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    fn mentions(&self, name: &str) -> bool {
+        self.inner.everything || self.inner.names.contains(name)
+    }
+
+    fn error(&self, kind: MappingErrorKind, message: impl Into<String>) -> MappingError {
+        MappingError::new(kind, None, message, &self.inner.origin)
+    }
+
+    fn convert_error(&self, error: ConvertError, what: &str, limit: usize) -> MappingError {
+        match error {
+            ConvertError::TooDeep if what == "result" => {
+                self.error(MappingErrorKind::OutputTooDeep, format!("the result nests deeper than {limit} levels"))
+            }
+            ConvertError::TooDeep => self.error(MappingErrorKind::InputTooDeep, format!("{what} nests deeper than {limit} levels")),
+            ConvertError::Invalid(message) => self.error(MappingErrorKind::InvalidInput, format!("{what} is not valid JSON: {message}")),
+        }
+    }
+}
+
+/// Every identifier written after a `$` in the source.
+fn dollar_names(source: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut chars = source.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '$' {
+            continue;
+        }
+        let start = i + 1;
+        let mut end = start;
+        while let Some(&(j, c)) = chars.peek() {
+            if c.is_alphanumeric() || c == '_' {
+                end = j + c.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        if end > start {
+            names.insert(source[start..end].to_string());
+        }
+    }
+    names
+}
+
+/// One evaluator for one call: bindings converted, library registered, limits set.
+struct Session<'m> {
+    mapping: &'m Mapping,
+    evaluator: Evaluator,
+    call: Rc<Call>,
+    result_depth: usize,
+}
+
+impl<'m> Session<'m> {
+    fn new(mapping: &'m Mapping, bindings: &Bindings, options: &EvalOptions) -> Result<Self, MappingError> {
+        let limits = &options.limits;
+        let mut context = Context::new();
+        for (name, value) in bindings.iter() {
+            if mapping.mentions(name) {
+                let value = convert::from_value(value, limits.max_input_depth)
+                    .map_err(|e| mapping.convert_error(e, &format!("the binding `${name}`"), limits.max_input_depth))?;
+                context.bind(name.to_string(), value);
+            }
+        }
+        let engine_options = EvaluatorOptions {
+            timeout_ms: Some(limits.timeout_ms),
+            cancel: Some(options.cancel.clone().unwrap_or_default().0),
+            max_stack_depth: Some(limits.max_stack_depth),
+            max_sequence_length: Some(limits.max_sequence_length),
+        };
+        let call = Rc::new(Call::new(engine_options.clone(), limits.max_input_depth));
+        let mut evaluator = Evaluator::with_options(context, engine_options);
+        for function in functions::all() {
+            if mapping.mentions(function.name) {
+                register(&mut evaluator, function, &call);
+            }
+        }
+        if let Some(now) = options.now_millis {
+            if mapping.mentions("now") || mapping.mentions("millis") {
+                functions::clock::freeze(&mut evaluator, now, &call);
+            }
+        }
+        Ok(Session { mapping, evaluator, call, result_depth: limits.max_input_depth.saturating_mul(2) })
+    }
+
+    fn run(&mut self, input: &JValue) -> Result<JValue, MappingError> {
+        self.call.start();
+        let Session { mapping, evaluator, .. } = self;
+        let ast = &mapping.inner.ast;
+        match catch_unwind(AssertUnwindSafe(|| evaluator.evaluate(ast, input))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(MappingError::from_engine(&error, &mapping.inner.origin)),
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(mapping.error(MappingErrorKind::Internal, format!("the JSONata engine failed: {detail}")))
+            }
+        }
+    }
+
+    fn to_value(&self, value: &JValue) -> Result<serde_json::Value, MappingError> {
+        convert::to_value(value, self.result_depth).map_err(|e| self.mapping.convert_error(e, "result", self.result_depth))
+    }
+}
+
+fn register(evaluator: &mut Evaluator, function: &'static Function, call: &Rc<Call>) {
+    let call = Rc::clone(call);
+    let implementation = function.call;
+    let result = evaluator.register_fn(function.name, move |args: &[JValue]| -> Result<JValue, EvaluatorError> {
+        implementation(args, &call)
+    });
+    debug_assert!(result.is_ok(), "library function ${} collides with a built-in", function.name);
+}
+
+/// Evaluates `mapping` on `input`. An undefined result (nothing matched) is `null`.
+pub fn evaluate(
+    mapping: &Mapping,
+    input: &serde_json::Value,
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Result<serde_json::Value, MappingError> {
+    let mut session = Session::new(mapping, bindings, options)?;
+    let depth = options.limits.max_input_depth;
+    let input = convert::from_value(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
+    let result = session.run(&input)?;
+    session.to_value(&result)
+}
+
+/// Evaluates `mapping` on each input with one evaluator (bindings converted once): the
+/// per-record mapping of a page. Stops at the first error. Undefined results are `null`.
+pub fn evaluate_each(
+    mapping: &Mapping,
+    inputs: &[serde_json::Value],
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Result<Vec<serde_json::Value>, MappingError> {
+    let mut session = Session::new(mapping, bindings, options)?;
+    let depth = options.limits.max_input_depth;
+    let mut out = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let input = convert::from_value(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
+        let result = session.run(&input)?;
+        out.push(session.to_value(&result)?);
+    }
+    Ok(out)
+}
+
+/// JSON text in, compact JSON text out, with object keys in the order the mapping writes
+/// them and numbers written as JavaScript writes them. An undefined result is `null`.
+pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, options: &EvalOptions) -> Result<String, MappingError> {
+    let mut session = Session::new(mapping, bindings, options)?;
+    let depth = options.limits.max_input_depth;
+    let input = convert::parse_json(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
+    let result = session.run(&input)?;
+    let mut out = String::new();
+    convert::write_json(&result, &mut out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn mapping_is_shareable() {
+        assert_send_sync::<Mapping>();
+        assert_send_sync::<Bindings>();
+        assert_send_sync::<MappingError>();
+        fn send<T: Send + Sync>() {}
+        send::<EvalOptions>();
+    }
+
+    #[test]
+    fn names_after_dollar_are_collected() {
+        let names = dollar_names("($p := properties; $s($p.x) & $query.a & $$.b & '$pick')");
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["p", "pick", "query", "s"]);
+    }
+}

@@ -1,0 +1,163 @@
+//! The position in a list and how the next one follows from a response.
+
+use super::next_link;
+use crate::error::{ErrorKind, RuntimeError};
+use crate::registry::{CursorFrom, Expr, Pagination};
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+/// Where the next request starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Position {
+    Start,
+    Cursor(String),
+    Page(i64),
+    Offset(i64),
+    /// A full URL (Link header, next URL in the body).
+    Url(String),
+    /// Changes to the next request computed by a dynamic pagination expression:
+    /// `{ "query": {…}, "body": {…}, "url": "…" }`.
+    Dynamic(Value),
+}
+
+/// What the next position is computed from.
+pub struct ResponseView<'a> {
+    pub body: &'a Value,
+    pub headers: &'a HeaderMap,
+    pub records: &'a [Value],
+    pub request_url: &'a Url,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Next(Position),
+    End,
+}
+
+/// The page size to ask for: the caller's, else the definition's default, else its
+/// maximum, never above the maximum.
+pub fn requested_page_size(pagination: &Pagination, requested: Option<u64>) -> Option<u64> {
+    let size = pagination.common()?.page_size.as_ref()?;
+    Some(requested.or(size.default).unwrap_or(size.max).clamp(1, size.max))
+}
+
+/// Evaluates a dynamic pagination expression on its input (the caller owns the engine).
+pub type DynamicEval<'a> = &'a dyn Fn(&Expr, &Value) -> Result<Value, RuntimeError>;
+
+pub fn next_position(pagination: &Pagination, current: &Position, page_size: Option<u64>, view: &ResponseView, dynamic: DynamicEval) -> Result<Step, RuntimeError> {
+    let Some(common) = pagination.common() else { return Ok(Step::End) };
+    let stop = &common.stop;
+    if let Some(path) = &stop.has_more {
+        if path.lookup(view.body) != Some(&Value::Bool(true)) {
+            return Ok(Step::End);
+        }
+    }
+    if let Some(path) = &stop.is_last {
+        if path.lookup(view.body) == Some(&Value::Bool(true)) {
+            return Ok(Step::End);
+        }
+    }
+    if stop.empty_page && view.records.is_empty() {
+        return Ok(Step::End);
+    }
+    if stop.short_page && page_size.is_some_and(|size| (view.records.len() as u64) < size) {
+        return Ok(Step::End);
+    }
+    let step = match pagination {
+        Pagination::None {} => Step::End,
+        Pagination::Cursor { cursor, .. } => {
+            let value = match cursor.from {
+                CursorFrom::Body => cursor.path.as_ref().and_then(|p| p.lookup(view.body)).and_then(text),
+                CursorFrom::LastRecord => view.records.last().and_then(|r| cursor.path.as_ref().and_then(|p| p.lookup(r))).and_then(text),
+                CursorFrom::Header => cursor.header.as_ref().and_then(|h| view.headers.get(h.as_str())).and_then(|v| v.to_str().ok()).map(str::to_string),
+            };
+            match value.filter(|v| !v.is_empty()) {
+                Some(v) => Step::Next(Position::Cursor(v)),
+                None => Step::End,
+            }
+        }
+        Pagination::Page { start, .. } => {
+            let page = match current {
+                Position::Page(n) => *n,
+                _ => *start,
+            };
+            Step::Next(Position::Page(page + 1))
+        }
+        Pagination::Offset { start, .. } => {
+            if view.records.is_empty() {
+                Step::End
+            } else {
+                let offset = match current {
+                    Position::Offset(n) => *n,
+                    _ => *start,
+                };
+                Step::Next(Position::Offset(offset + view.records.len() as i64))
+            }
+        }
+        Pagination::LinkHeader { rel, .. } => {
+            let values = view.headers.get_all("link").iter().filter_map(|v| v.to_str().ok());
+            match next_link(values, rel) {
+                Some(target) => Step::Next(Position::Url(resolve(view.request_url, &target)?)),
+                None => Step::End,
+            }
+        }
+        Pagination::NextUrl { path, .. } => match path.lookup(view.body).and_then(text).filter(|t| !t.is_empty()) {
+            Some(target) => Step::Next(Position::Url(resolve(view.request_url, &target)?)),
+            None => Step::End,
+        },
+        Pagination::Dynamic { next, .. } => {
+            let input = serde_json::json!({
+                "body": view.body,
+                "headers": headers_json(view.headers),
+                "records": view.records.len(),
+                "position": current,
+                "url": view.request_url.as_str(),
+            });
+            match dynamic(next, &input)? {
+                Value::Null => Step::End,
+                changes @ Value::Object(_) => Step::Next(Position::Dynamic(changes)),
+                other => {
+                    return Err(RuntimeError::new(
+                        ErrorKind::Mapping,
+                        format!("the dynamic pagination expression at {} must return an object or null, not {other}", next.origin),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(step)
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Resolves a next URL against the request's; it must stay on the same origin, so a
+/// provider response cannot send our credentials elsewhere.
+fn resolve(base: &Url, target: &str) -> Result<String, RuntimeError> {
+    let url = base.join(target).map_err(|e| RuntimeError::new(ErrorKind::Upstream, format!("the next-page URL {target:?} is not a URL: {e}")))?;
+    if url.origin() != base.origin() {
+        return Err(RuntimeError::new(
+            ErrorKind::Upstream,
+            format!("the next-page URL points to {}, outside the provider's origin {}; refusing to follow it", url.origin().ascii_serialization(), base.origin().ascii_serialization()),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Response headers as a JSON object with lower-case names (repeated headers joined by `, `).
+pub fn headers_json(headers: &HeaderMap) -> Value {
+    let mut map = serde_json::Map::new();
+    for name in headers.keys() {
+        let joined = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(", ");
+        map.insert(name.as_str().to_string(), Value::String(joined));
+    }
+    Value::Object(map)
+}
