@@ -148,3 +148,13 @@ fn registry_loader_rejects_other_versions() {
     let error = Registry::from_json(r#"{"format":"other"}"#).unwrap_err().to_string();
     assert!(error.contains("not a Switchyard registry"), "{error}");
 }
+
+#[test]
+fn registry_loader_rejects_uncompiled_templates() {
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard")).arg("registry").output().unwrap().stdout;
+    let text = String::from_utf8(text).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["integrations"][0]["base_url"] = serde_json::Value::String("https://api.example.com".into());
+    let error = Registry::from_json(&value.to_string()).unwrap_err().to_string();
+    assert!(error.contains("a template in an artifact must be compiled"), "{error}");
+}

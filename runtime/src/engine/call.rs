@@ -77,7 +77,15 @@ impl Engine {
                 return Err(self.classify(integration, &response, true).unwrap_err_or_needs_reauth());
             }
         }
-        let mut answer = self.classify(integration, &response, false)?;
+        let mut answer = self.classify(integration, &response, false).map_err(|mut error| {
+            // A 401 that no refresh can cure (an API key, no refresh token): the
+            // credentials are dead and the customer must supply new ones.
+            if response.status == 401 {
+                error.kind = ErrorKind::NeedsReauth;
+                error.message = format!("the provider rejected the credentials ({}); the customer must reconnect", error.message);
+            }
+            error
+        })?;
         answer.refreshed = refreshed;
         Ok(answer)
     }

@@ -142,6 +142,32 @@ impl Engine {
         Ok(UnifiedPage { results, next_cursor, rate_limit: response.rate_limit, refreshed: response.refreshed })
     }
 
+    /// Walks a whole unified list one upstream page at a time, so memory holds a single
+    /// page however long the list is. `visit` gets each page and returns `false` to stop.
+    /// Credentials refreshed on the way are used for the following pages. Returns the
+    /// number of pages visited.
+    pub async fn for_each_page(&self, account: &Account, model: &str, resource: &str, request: &ListRequest, mut visit: impl FnMut(UnifiedPage) -> bool) -> Result<u64, RuntimeError> {
+        let mut account = account.clone();
+        let mut request = request.clone();
+        let mut pages = 0;
+        loop {
+            let page = self.list(&account, model, resource, &request).await?;
+            pages += 1;
+            if let Some(fresh) = &page.refreshed {
+                account.credentials = fresh.credentials.clone();
+                account.connection = fresh.connection.clone();
+            }
+            let next = page.next_cursor.clone();
+            if !visit(page) {
+                return Ok(pages);
+            }
+            match next {
+                Some(cursor) => request.cursor = Some(cursor),
+                None => return Ok(pages),
+            }
+        }
+    }
+
     fn map_records(&self, account: &Account, target: &Target, call: &MethodCall, query: &Map<String, Value>, response: &ProviderResponse, records: &[Value]) -> Result<Vec<Value>, RuntimeError> {
         match &target.mapping.response {
             Some(expr) => {

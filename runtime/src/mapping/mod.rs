@@ -102,6 +102,10 @@ impl Bindings {
         self.values.insert(name.to_string(), value);
     }
 
+    pub fn remove(&mut self, name: &str) -> Option<serde_json::Value> {
+        self.values.remove(name.strip_prefix('$').unwrap_or(name))
+    }
+
     pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
         self.values.get(name)
     }

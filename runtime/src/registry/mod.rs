@@ -36,6 +36,22 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+thread_local! {
+    static COMPILED_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a deserialization in which templates and expressions must be in compiled form.
+fn compiled_only<T>(f: impl FnOnce() -> T) -> T {
+    COMPILED_ONLY.with(|flag| flag.set(true));
+    let result = f();
+    COMPILED_ONLY.with(|flag| flag.set(false));
+    result
+}
+
+pub(crate) fn require_compiled() -> bool {
+    COMPILED_ONLY.with(|flag| flag.get())
+}
+
 /// The value of `format` in every artifact.
 pub const FORMAT: &str = "switchyard-registry";
 /// Bumped on any change a reader of an older version would misread.
@@ -101,7 +117,9 @@ impl Registry {
         if found != VERSION {
             return Err(RegistryError::UnsupportedVersion { found, supported: VERSION });
         }
-        serde_json::from_str(text).map_err(|e| RegistryError::Malformed(e.to_string()))
+        // An artifact holds compiled templates and expressions only; the plain-string
+        // form a definition uses would load as an empty template.
+        compiled_only(|| serde_json::from_str(text)).map_err(|e| RegistryError::Malformed(e.to_string()))
     }
 
     /// The artifact text: pretty JSON (reviewable in a diff) with a final newline.
