@@ -73,6 +73,9 @@ pub struct RuntimeError {
     pub provider_error: Option<serde_json::Value>,
     #[serde(skip)]
     pub rate_limit: Option<RateLimitStatus>,
+    /// The provider's parsed error body, for a unified mapping's own `error` mapping.
+    #[serde(skip)]
+    pub provider_body: Option<serde_json::Value>,
 }
 
 /// How much of a provider's error body an error carries.
@@ -80,7 +83,7 @@ pub const BODY_EXCERPT: usize = 512;
 
 impl RuntimeError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> RuntimeError {
-        RuntimeError { kind, message: message.into(), provider_status: None, body_excerpt: None, provider_error: None, rate_limit: None }
+        RuntimeError { kind, message: message.into(), provider_status: None, body_excerpt: None, provider_error: None, rate_limit: None, provider_body: None }
     }
 
     pub fn with_response(mut self, status: u16, body: &[u8]) -> RuntimeError {

@@ -53,6 +53,7 @@ impl Engine {
     /// error mapping makes of it.
     fn provider_error(&self, integration: &Integration, kind: ErrorKind, response: &UpstreamResponse, body: &Value) -> RuntimeError {
         let mut error = RuntimeError::new(kind, format!("the provider answered HTTP {}", response.status)).with_response(response.status, &response.body);
+        error.provider_body = Some(body_or_text(body, response));
         if let Some(errors) = &integration.errors {
             let input = serde_json::json!({ "status": response.status, "headers": headers_json(&response.headers), "body": body_or_text(body, response) });
             match self.eval(&errors.mapping, &input, &Bindings::new()) {

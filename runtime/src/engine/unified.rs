@@ -118,7 +118,7 @@ impl Engine {
         let input = serde_json::json!({ "page_size": page_size, "cursor": position_value, "query": request.query, "params": {} });
         let mut call = self.prepare(account, &target, Map::new(), &request.query, input)?;
         call.position = pagination.map(|_| (state.position.clone(), page_size));
-        let response = self.call_method(account, target.integration, target.method, &call).await?;
+        let response = self.call_method(account, target.integration, target.method, &call).await.map_err(|e| self.map_error(&target, e))?;
         let records = records(&response.body, target.method.records.as_ref())?;
         let results = self.map_records(account, &target, &call, &request.query, &response, &records)?;
 
@@ -140,6 +140,19 @@ impl Engine {
             }
         }
         Ok(UnifiedPage { results, next_cursor, rate_limit: response.rate_limit, refreshed: response.refreshed })
+    }
+
+    /// Applies the unified mapping's own `error` mapping to a provider error: input
+    /// `{status, body}`, output the error's `provider_error`.
+    fn map_error(&self, target: &Target, mut error: RuntimeError) -> RuntimeError {
+        let (Some(expr), Some(status)) = (&target.mapping.error, error.provider_status) else { return error };
+        let input = serde_json::json!({ "status": status, "body": error.provider_body.clone().unwrap_or(Value::Null), "kind": error.kind });
+        match self.eval(expr, &input, &Bindings::new()) {
+            Ok(mapped @ Value::Object(_)) => error.provider_error = Some(mapped),
+            Ok(_) => {}
+            Err(e) => error.message = format!("{} (and the error mapping failed: {})", error.message, e.message),
+        }
+        error
     }
 
     /// Walks a whole unified list one upstream page at a time, so memory holds a single
@@ -203,7 +216,7 @@ impl Engine {
         }
         let input = serde_json::json!({ "query": query, "params": params, "body": body });
         let call = self.prepare(account, &target, params, query, input)?;
-        let response = self.call_method(account, target.integration, target.method, &call).await?;
+        let response = self.call_method(account, target.integration, target.method, &call).await.map_err(|e| self.map_error(&target, e))?;
         let record = match &target.method.record {
             Some(path) => path.lookup(&response.body).cloned().unwrap_or(Value::Null),
             None => response.body.clone(),

@@ -74,7 +74,7 @@ pub(crate) fn is_empty(value: &JValue) -> bool {
     }
 }
 
-/// A number, string or boolean as text, as `$string` writes it; `None` for anything else.
+/// A number, string or boolean as text, as JavaScript's `String()` writes it; `None` for anything else.
 pub(crate) fn scalar_text(value: &JValue) -> Option<String> {
     match value {
         JValue::String(s) => Some(s.to_string()),

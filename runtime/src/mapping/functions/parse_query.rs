@@ -30,14 +30,13 @@ fn call(args: &[JValue], _: &Call) -> Result<JValue, EvaluatorError> {
     match arg(args, 0) {
         JValue::Undefined => Ok(JValue::Undefined),
         JValue::Null => Ok(JValue::Null),
-        JValue::String(text) => Ok(parse(text)),
+        JValue::String(text) => Ok(parse(text.strip_prefix('?').unwrap_or(text))),
         _ => Err(mismatch(FUNCTION.name, 1, "be a string")),
     }
 }
 
-/// Shared with `$parseUrl`.
+/// Form-encoded pairs (no leading `?` expected). Shared with `$parseUrl`.
 pub(super) fn parse(text: &str) -> JValue {
-    let text = text.strip_prefix('?').unwrap_or(text);
     let mut out: IndexMap<String, Vec<String>> = IndexMap::new();
     for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
         out.entry(key.into_owned()).or_default().push(value.into_owned());

@@ -57,7 +57,7 @@ fn call(args: &[JValue], _: &Call) -> Result<JValue, EvaluatorError> {
     let absent = |value: Option<JValue>| if relative { JValue::Null } else { value.unwrap_or(JValue::Null) };
     let mut out = IndexMap::new();
     out.insert("scheme".to_string(), absent(Some(JValue::string(url.scheme()))));
-    out.insert("host".to_string(), absent(url.host_str().map(JValue::string)));
+    out.insert("host".to_string(), absent(url.host_str().filter(|h| !h.is_empty()).map(JValue::string)));
     out.insert("port".to_string(), absent(url.port().map(|p| JValue::Number(f64::from(p)))));
     out.insert("path".to_string(), JValue::string(url.path()));
     out.insert("query".to_string(), super::parse_query::parse(url.query().unwrap_or("")));

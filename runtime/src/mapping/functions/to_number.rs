@@ -17,7 +17,7 @@ array) is `null`. Undefined gives undefined.",
     examples: &[
         ok("$toNumber(properties.seats)", r#"{"properties": {"seats": " 12 "}}"#, "12"),
         ok("$toNumber(amount)", r#"{"amount": "-1250.50"}"#, "-1250.5"),
-        ok("[$toNumber(\"1e3\"), $toNumber(\".5\"), $toNumber(\"+7\"), $toNumber(true), $toNumber(3.25)]", "{}", "[1000, 0.5, 7, 1, 3.25]"),
+        ok("[$toNumber(\"1e3\"), $toNumber(\".5\"), $toNumber(\"5.\"), $toNumber(\"+7\"), $toNumber(\"007\"), $toNumber(true), $toNumber(3.25)]", "{}", "[1000, 0.5, 5, 7, 7, 1, 3.25]"),
         ok("[$toNumber(\"\"), $toNumber(\"12 apples\"), $toNumber(\"1,000\"), $toNumber(\"Infinity\"), $toNumber(null)]", "{}", "[null, null, null, null, null]"),
         ok("$toNumber(missing)", "{}", "null"),
     ],
