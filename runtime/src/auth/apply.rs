@@ -40,7 +40,8 @@ fn place(request: &mut UpstreamRequest, placement: Placement, name: &str, value:
     match placement {
         Placement::Header => request.set_header(name, value),
         Placement::Query => {
-            let pairs: Vec<(String, String)> = request.url.query_pairs().filter(|(n, _)| n != name).map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
+            let pairs: Vec<(String, String)> =
+                request.url.query_pairs().filter(|(n, _)| n != name).map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
             let mut query = request.url.query_pairs_mut();
             query.clear();
             for (n, v) in &pairs {

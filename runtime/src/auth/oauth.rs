@@ -31,7 +31,8 @@ pub struct TokenSet {
 /// Builds the token request for a grant.
 pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Result<UpstreamRequest, RuntimeError> {
     let params = Map::new();
-    let scopes = Scopes { connection: &account.connection, credentials: &account.credentials, params: &params, install: Some(&account.install) };
+    let scopes =
+        Scopes { connection: &account.connection, credentials: &account.credentials, params: &params, install: Some(&account.install) };
     let token_url = render(&def.token_url, &scopes, Encoding::BaseUrl)?;
     let url = build_url(&token_url, "", &[])?;
     let client_id = account.install.client_id.clone().unwrap_or_default();
@@ -40,7 +41,10 @@ pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Resu
     match grant {
         TokenGrant::RefreshToken => {
             let refresh = account.credentials.get("refresh_token").filter(|r| !r.is_empty()).ok_or_else(|| {
-                RuntimeError::new(ErrorKind::NeedsReauth, "the access token expired and the account has no refresh token; the customer must reconnect")
+                RuntimeError::new(
+                    ErrorKind::NeedsReauth,
+                    "the access token expired and the account has no refresh token; the customer must reconnect",
+                )
             })?;
             form.insert("grant_type".into(), "refresh_token".into());
             form.insert("refresh_token".into(), refresh.into());
@@ -67,12 +71,18 @@ pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Resu
 }
 
 /// Reads a token response (JSON, or form-encoded as some providers answer by default).
-pub fn parse_token_response(def: &OAuth2, response: &UpstreamResponse, previous_refresh: Option<&str>, now: SystemTime) -> Result<TokenSet, RuntimeError> {
+pub fn parse_token_response(
+    def: &OAuth2,
+    response: &UpstreamResponse,
+    previous_refresh: Option<&str>,
+    now: SystemTime,
+) -> Result<TokenSet, RuntimeError> {
     if !(200..300).contains(&response.status) {
         return Err(classify_token_error(response));
     }
     let body = token_body(response).ok_or_else(|| {
-        RuntimeError::new(ErrorKind::Upstream, "the token endpoint answered with a body that is neither JSON nor form-encoded").with_response(response.status, &response.body)
+        RuntimeError::new(ErrorKind::Upstream, "the token endpoint answered with a body that is neither JSON nor form-encoded")
+            .with_response(response.status, &response.body)
     })?;
     // Some providers answer 200 with an error object.
     if body.get("error").and_then(Value::as_str).is_some() && def.token_response.access_token.lookup(&body).is_none() {
@@ -84,7 +94,8 @@ pub fn parse_token_response(def: &OAuth2, response: &UpstreamResponse, previous_
         _ => None,
     };
     let access_token = def.token_response.access_token.lookup(&body).and_then(text).filter(|t| !t.is_empty()).ok_or_else(|| {
-        RuntimeError::new(ErrorKind::Upstream, format!("the token response has no `{}`", def.token_response.access_token)).with_response(response.status, &response.body)
+        RuntimeError::new(ErrorKind::Upstream, format!("the token response has no `{}`", def.token_response.access_token))
+            .with_response(response.status, &response.body)
     })?;
     let new_refresh = def.token_response.refresh_token.lookup(&body).and_then(text).filter(|t| !t.is_empty());
     let rotated = matches!((&new_refresh, previous_refresh), (Some(new), Some(old)) if new != old);
@@ -94,8 +105,15 @@ pub fn parse_token_response(def: &OAuth2, response: &UpstreamResponse, previous_
         _ => None,
     });
     let expires_at = expires_at.filter(|s| s.is_finite() && *s >= 0.0).map(|s| now + Duration::from_secs_f64(s.min(1e10)));
-    let connection_updates = def.token_response.store.iter().filter_map(|(field, path)| path.lookup(&body).and_then(text).map(|v| (field.clone(), v))).collect();
-    Ok(TokenSet { access_token, refresh_token: new_refresh.or_else(|| previous_refresh.map(str::to_string)), rotated, expires_at, connection_updates })
+    let connection_updates =
+        def.token_response.store.iter().filter_map(|(field, path)| path.lookup(&body).and_then(text).map(|v| (field.clone(), v))).collect();
+    Ok(TokenSet {
+        access_token,
+        refresh_token: new_refresh.or_else(|| previous_refresh.map(str::to_string)),
+        rotated,
+        expires_at,
+        connection_updates,
+    })
 }
 
 fn token_body(response: &UpstreamResponse) -> Option<Value> {
@@ -106,7 +124,8 @@ fn token_body(response: &UpstreamResponse) -> Option<Value> {
     if !text.contains('=') {
         return None;
     }
-    let map: Map<String, Value> = url::form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+    let map: Map<String, Value> =
+        url::form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
     Some(Value::Object(map))
 }
 
@@ -117,21 +136,47 @@ pub fn classify_token_error(response: &UpstreamResponse) -> RuntimeError {
     let code = body.get("error").and_then(Value::as_str).unwrap_or_default().to_string();
     let description = body.get("error_description").and_then(Value::as_str).unwrap_or_default();
     let kind = match (response.status, code.as_str()) {
+        (429, _) => ErrorKind::RateLimited,
         (_, "invalid_grant") => ErrorKind::NeedsReauth,
         (_, "invalid_client" | "unauthorized_client") => ErrorKind::Auth,
+        (_, "server_error" | "temporarily_unavailable") => ErrorKind::Upstream,
         (s, _) if s >= 500 => ErrorKind::Upstream,
+        // A refusal of the refresh token under another name (GitHub answers 200 with
+        // `bad_refresh_token`), or a plain 400/401.
+        (200..=299, c) if !c.is_empty() => ErrorKind::NeedsReauth,
         (400 | 401, _) => ErrorKind::NeedsReauth,
         _ => ErrorKind::Upstream,
     };
-    let detail = if code.is_empty() { format!("HTTP {}", response.status) } else if description.is_empty() { code.clone() } else { format!("{code}: {description}") };
+    let detail = if code.is_empty() {
+        format!("HTTP {}", response.status)
+    } else if description.is_empty() {
+        code.clone()
+    } else {
+        format!("{code}: {description}")
+    };
     let message = match kind {
         ErrorKind::NeedsReauth => format!("the provider refused to refresh the token ({detail}); the customer must reconnect"),
         ErrorKind::Auth => format!("the provider rejected the OAuth client ({detail}); check the install's client id and secret"),
+        ErrorKind::RateLimited => format!("the token endpoint is rate limited ({detail})"),
         _ => format!("the token endpoint failed ({detail})"),
     };
     let mut error = RuntimeError::new(kind, message).with_response(response.status, &response.body);
+    if kind == ErrorKind::RateLimited {
+        error.rate_limit =
+            Some(crate::rate_limit::RateLimitStatus { limited: true, retry_after_seconds: retry_after(response), ..Default::default() });
+    }
     if !code.is_empty() {
         error.provider_error = Some(serde_json::json!({ "code": code, "message": description }));
     }
     error
+}
+
+/// `Retry-After` as delay-seconds (whole or fractional, rounded up) or an HTTP-date.
+fn retry_after(response: &UpstreamResponse) -> Option<u64> {
+    let value = response.header("retry-after")?.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| seconds.ceil() as u64);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0)).unwrap_or(0))
 }

@@ -53,28 +53,37 @@ struct Target<'a> {
 impl Engine {
     fn target<'a>(&'a self, account: &Account, model: &str, resource: &str, method: &str) -> Result<Target<'a>, RuntimeError> {
         let integration = self.integration(&account.integration)?;
-        let mapping = integration
-            .unified
-            .get(model)
-            .and_then(|m| m.resources.get(resource))
-            .and_then(|r| r.get(method))
-            .ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` does not map `{model}.{resource}.{method}`", integration.name)))?;
+        let mapping =
+            integration.unified.get(model).and_then(|m| m.resources.get(resource)).and_then(|r| r.get(method)).ok_or_else(|| {
+                RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` does not map `{model}.{resource}.{method}`", integration.name))
+            })?;
         let provider_method = mapping.method.as_deref().unwrap_or(method);
-        let definition = integration
-            .resources
-            .get(&mapping.resource)
-            .and_then(|r| r.methods.get(provider_method))
-            .ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` has no method `{}.{provider_method}`", integration.name, mapping.resource)))?;
+        let definition = integration.resources.get(&mapping.resource).and_then(|r| r.methods.get(provider_method)).ok_or_else(|| {
+            RuntimeError::new(
+                ErrorKind::InvalidRequest,
+                format!("`{}` has no method `{}.{provider_method}`", integration.name, mapping.resource),
+            )
+        })?;
         Ok(Target { integration, mapping, method: definition, list_id: format!("{}/{model}/{resource}/{method}", integration.name) })
     }
 
     /// Bindings every mapping of a call sees.
     fn bindings(&self, account: &Account, params: &Map<String, Value>, query: &Map<String, Value>) -> Bindings {
-        Bindings::new().with("params", Value::Object(params.clone())).with("query", Value::Object(query.clone())).with("connection", account.connection.to_json())
+        Bindings::new()
+            .with("params", Value::Object(params.clone()))
+            .with("query", Value::Object(query.clone()))
+            .with("connection", account.connection.to_json())
     }
 
     /// Evaluates a mapping's `params`, `query` and `body` into a method call.
-    fn prepare(&self, account: &Account, target: &Target, params: Map<String, Value>, query: &Map<String, Value>, input: Value) -> Result<MethodCall, RuntimeError> {
+    fn prepare(
+        &self,
+        account: &Account,
+        target: &Target,
+        params: Map<String, Value>,
+        query: &Map<String, Value>,
+        input: Value,
+    ) -> Result<MethodCall, RuntimeError> {
         let bindings = self.bindings(account, &params, query);
         let mut call = MethodCall { params, ..MethodCall::default() };
         for (name, expr) in &target.mapping.params {
@@ -99,7 +108,9 @@ impl Engine {
         let target = self.target(account, model, resource, "list")?;
         let pagination = target.method.pagination.as_ref();
         let mut state = match &request.cursor {
-            Some(text) => CursorState::decode(text, &self.config.cursor_key, &target.list_id).map_err(|token::PaginationError::InvalidCursor(why)| RuntimeError::new(ErrorKind::Pagination, format!("invalid cursor: {why}")))?,
+            Some(text) => CursorState::decode(text, &self.config.cursor_key, &target.list_id).map_err(
+                |token::PaginationError::InvalidCursor(why)| RuntimeError::new(ErrorKind::Pagination, format!("invalid cursor: {why}")),
+            )?,
             None => CursorState { list: target.list_id.clone(), position: Position::Start, page_size: None, pages: 0, seen: Vec::new() },
         };
         if state.pages >= self.config.max_pages.min(pagination.and_then(|p| p.common()).and_then(|c| c.max_pages).unwrap_or(u64::MAX)) {
@@ -136,7 +147,14 @@ impl Engine {
                 state.position = position;
                 state.pages += 1;
                 state.page_size = page_size;
-                next_cursor = Some(state.encode(&self.config.cursor_key));
+                let encoded = state.encode(&self.config.cursor_key);
+                if encoded.len() > token::MAX_CURSOR {
+                    return Err(RuntimeError::new(
+                        ErrorKind::Pagination,
+                        format!("the provider's next position does not fit in a cursor ({} bytes)", encoded.len()),
+                    ));
+                }
+                next_cursor = Some(encoded);
             }
         }
         Ok(UnifiedPage { results, next_cursor, rate_limit: response.rate_limit, refreshed: response.refreshed })
@@ -159,7 +177,14 @@ impl Engine {
     /// page however long the list is. `visit` gets each page and returns `false` to stop.
     /// Credentials refreshed on the way are used for the following pages. Returns the
     /// number of pages visited.
-    pub async fn for_each_page(&self, account: &Account, model: &str, resource: &str, request: &ListRequest, mut visit: impl FnMut(UnifiedPage) -> bool) -> Result<u64, RuntimeError> {
+    pub async fn for_each_page(
+        &self,
+        account: &Account,
+        model: &str,
+        resource: &str,
+        request: &ListRequest,
+        mut visit: impl FnMut(UnifiedPage) -> bool,
+    ) -> Result<u64, RuntimeError> {
         let mut account = account.clone();
         let mut request = request.clone();
         let mut pages = 0;
@@ -181,34 +206,109 @@ impl Engine {
         }
     }
 
-    fn map_records(&self, account: &Account, target: &Target, call: &MethodCall, query: &Map<String, Value>, response: &ProviderResponse, records: &[Value]) -> Result<Vec<Value>, RuntimeError> {
+    /// The body a unified list answers with for one page: the model's `envelope`
+    /// evaluated on `{results, next_cursor, cursor, page_size, integration, model,
+    /// resource}` (with `$query`), or `{results, next_cursor}` when the model has none.
+    pub fn list_body(
+        &self,
+        integration: &str,
+        model: &str,
+        resource: &str,
+        request: &ListRequest,
+        page: &UnifiedPage,
+    ) -> Result<Value, RuntimeError> {
+        let envelope = self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref());
+        let Some(expr) = envelope else {
+            return Ok(serde_json::json!({ "results": page.results, "next_cursor": page.next_cursor }));
+        };
+        let input = serde_json::json!({
+            "results": page.results,
+            "next_cursor": page.next_cursor,
+            "cursor": request.cursor,
+            "page_size": request.page_size,
+            "integration": integration,
+            "model": model,
+            "resource": resource,
+        });
+        let bindings = Bindings::new().with("query", Value::Object(request.query.clone()));
+        self.eval(expr, &input, &bindings)
+    }
+
+    fn map_records(
+        &self,
+        account: &Account,
+        target: &Target,
+        call: &MethodCall,
+        query: &Map<String, Value>,
+        response: &ProviderResponse,
+        records: &[Value],
+    ) -> Result<Vec<Value>, RuntimeError> {
         match &target.mapping.response {
             Some(expr) => {
-                let bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers)).with("page", response.body.clone());
+                let bindings = self
+                    .bindings(account, &call.params, query)
+                    .with("headers", headers_json(&response.headers))
+                    .with("page", response.body.clone());
                 self.eval_each(expr, records, &bindings)
             }
             None => Ok(records.to_vec()),
         }
     }
 
-    pub async fn get(&self, account: &Account, model: &str, resource: &str, id: &str, query: &Map<String, Value>) -> Result<UnifiedRecord, RuntimeError> {
+    pub async fn get(
+        &self,
+        account: &Account,
+        model: &str,
+        resource: &str,
+        id: &str,
+        query: &Map<String, Value>,
+    ) -> Result<UnifiedRecord, RuntimeError> {
         self.single(account, model, resource, "get", Some(id), query, Value::Null).await
     }
 
-    pub async fn create(&self, account: &Account, model: &str, resource: &str, request: &WriteRequest) -> Result<UnifiedRecord, RuntimeError> {
+    pub async fn create(
+        &self,
+        account: &Account,
+        model: &str,
+        resource: &str,
+        request: &WriteRequest,
+    ) -> Result<UnifiedRecord, RuntimeError> {
         self.single(account, model, resource, "create", None, &request.query, request.body.clone()).await
     }
 
-    pub async fn update(&self, account: &Account, model: &str, resource: &str, id: &str, request: &WriteRequest) -> Result<UnifiedRecord, RuntimeError> {
+    pub async fn update(
+        &self,
+        account: &Account,
+        model: &str,
+        resource: &str,
+        id: &str,
+        request: &WriteRequest,
+    ) -> Result<UnifiedRecord, RuntimeError> {
         self.single(account, model, resource, "update", Some(id), &request.query, request.body.clone()).await
     }
 
-    pub async fn delete(&self, account: &Account, model: &str, resource: &str, id: &str, query: &Map<String, Value>) -> Result<UnifiedRecord, RuntimeError> {
+    pub async fn delete(
+        &self,
+        account: &Account,
+        model: &str,
+        resource: &str,
+        id: &str,
+        query: &Map<String, Value>,
+    ) -> Result<UnifiedRecord, RuntimeError> {
         self.single(account, model, resource, "delete", Some(id), query, Value::Null).await
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn single(&self, account: &Account, model: &str, resource: &str, method: &str, id: Option<&str>, query: &Map<String, Value>, body: Value) -> Result<UnifiedRecord, RuntimeError> {
+    async fn single(
+        &self,
+        account: &Account,
+        model: &str,
+        resource: &str,
+        method: &str,
+        id: Option<&str>,
+        query: &Map<String, Value>,
+        body: Value,
+    ) -> Result<UnifiedRecord, RuntimeError> {
         let target = self.target(account, model, resource, method)?;
         let mut params = Map::new();
         if let Some(id) = id {
@@ -223,7 +323,10 @@ impl Engine {
         };
         let result = match (&target.mapping.response, record.is_null()) {
             (Some(expr), false) => {
-                let bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers)).with("page", response.body.clone());
+                let bindings = self
+                    .bindings(account, &call.params, query)
+                    .with("headers", headers_json(&response.headers))
+                    .with("page", response.body.clone());
                 self.eval(expr, &record, &bindings)?
             }
             _ => record,
@@ -237,7 +340,12 @@ impl Engine {
         let Some(verify) = &integration.verify else {
             return Err(RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` defines no verify call", integration.name)));
         };
-        let scopes = crate::http::Scopes { connection: &account.connection, credentials: &account.credentials, params: &Map::new(), install: Some(&account.install) };
+        let scopes = crate::http::Scopes {
+            connection: &account.connection,
+            credentials: &account.credentials,
+            params: &Map::new(),
+            install: Some(&account.install),
+        };
         let mut call = MethodCall::default();
         for (name, template) in &verify.params {
             call.params.insert(name.clone(), Value::from(crate::http::render(template, &scopes, crate::http::Encoding::Raw)?));
@@ -260,7 +368,11 @@ fn records(body: &Value, path: Option<&Path>) -> Result<Vec<Value>, RuntimeError
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(other) => Err(RuntimeError::new(
             ErrorKind::Upstream,
-            format!("expected a list of records at `{}`, found {}", path.map(|p| p.to_string()).unwrap_or_else(|| "the body".into()), type_name(other)),
+            format!(
+                "expected a list of records at `{}`, found {}",
+                path.map(|p| p.to_string()).unwrap_or_else(|| "the body".into()),
+                type_name(other)
+            ),
         )),
     }
 }

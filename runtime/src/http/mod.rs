@@ -6,4 +6,4 @@ mod transport;
 
 pub use render::{render, Encoding, Scopes};
 pub use request::{build_url, encode_form, query_pairs, Body, UpstreamRequest};
-pub use transport::{HttpTransport, Transport, TransportLimits, UpstreamResponse};
+pub use transport::{HttpTransport, SendFuture, Transport, TransportLimits, UpstreamResponse};

@@ -78,7 +78,9 @@ fn path_segment(value: &str, field: &[String]) -> Result<String, RuntimeError> {
 /// A whole origin from a connection field (Salesforce's `instance_url`): http(s), no
 /// credentials, query or fragment.
 fn origin(value: &str, field: &[String]) -> Result<String, RuntimeError> {
-    let bad = |why: &str| RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` is not a usable base URL ({why}): {value:?}", field.join(".")));
+    let bad = |why: &str| {
+        RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` is not a usable base URL ({why}): {value:?}", field.join(".")))
+    };
     let url = url::Url::parse(value).map_err(|_| bad("not an absolute URL"))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(bad("only http and https are allowed"));
@@ -91,7 +93,10 @@ fn origin(value: &str, field: &[String]) -> Result<String, RuntimeError> {
 
 /// A host label or path piece inside a base URL (Shopify's shop, Zendesk's subdomain).
 fn url_part(value: &str, field: &[String]) -> Result<String, RuntimeError> {
-    if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) || value.chars().all(|c| c == '.') {
+    if value.is_empty()
+        || !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || value.chars().all(|c| c == '.')
+    {
         return Err(RuntimeError::new(
             ErrorKind::InvalidRequest,
             format!("`{}` may hold only letters, digits, `-`, `_` and `.` inside a base URL: {value:?}", field.join(".")),
@@ -120,7 +125,11 @@ mod tests {
         let credentials = Credentials::default();
         let render_id = |id: &str| {
             let params = serde_json::json!({ "id": id }).as_object().unwrap().clone();
-            render(&t, &Scopes { connection: &connection, credentials: &credentials, params: &params, install: None }, Encoding::PathSegment)
+            render(
+                &t,
+                &Scopes { connection: &connection, credentials: &credentials, params: &params, install: None },
+                Encoding::PathSegment,
+            )
         };
         assert_eq!(render_id("../admin?x=1#frag").unwrap(), "/contacts/..%2Fadmin%3Fx%3D1%23frag");
         assert_eq!(render_id("a b/c").unwrap(), "/contacts/a%20b%2Fc");
@@ -131,7 +140,10 @@ mod tests {
 
     #[test]
     fn base_url_placeholders() {
-        let t = template("{{connection.instance_url}}/services/data", vec![var(Scope::Connection, "instance_url"), Segment::Text("/services/data".into())]);
+        let t = template(
+            "{{connection.instance_url}}/services/data",
+            vec![var(Scope::Connection, "instance_url"), Segment::Text("/services/data".into())],
+        );
         let mut connection = Connection::default();
         let credentials = Credentials::default();
         let params = serde_json::Map::new();
@@ -142,7 +154,10 @@ mod tests {
         let scopes = Scopes { connection: &connection, credentials: &credentials, params: &params, install: None };
         assert!(render(&t, &scopes, Encoding::BaseUrl).is_err());
 
-        let shop = template("https://{{connection.shop}}.myshopify.com", vec![Segment::Text("https://".into()), var(Scope::Connection, "shop"), Segment::Text(".myshopify.com".into())]);
+        let shop = template(
+            "https://{{connection.shop}}.myshopify.com",
+            vec![Segment::Text("https://".into()), var(Scope::Connection, "shop"), Segment::Text(".myshopify.com".into())],
+        );
         connection.set("shop", "evil.com/x?");
         let scopes = Scopes { connection: &connection, credentials: &credentials, params: &params, install: None };
         assert!(render(&shop, &scopes, Encoding::BaseUrl).is_err());

@@ -46,7 +46,8 @@ impl UpstreamRequest {
 /// with every placeholder encoded as one segment, so it cannot leave the base URL.
 pub fn build_url(base: &str, path: &str, query: &[(String, String)]) -> Result<Url, RuntimeError> {
     let joined = format!("{}{}", base.trim_end_matches('/'), path);
-    let mut url = Url::parse(&joined).map_err(|e| RuntimeError::new(ErrorKind::InvalidRequest, format!("cannot build the upstream URL {joined:?}: {e}")))?;
+    let mut url = Url::parse(&joined)
+        .map_err(|e| RuntimeError::new(ErrorKind::InvalidRequest, format!("cannot build the upstream URL {joined:?}: {e}")))?;
     if !query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in query {
@@ -82,12 +83,24 @@ fn scalar_text(value: &Value) -> String {
     }
 }
 
-/// `application/x-www-form-urlencoded` of a JSON object (nested values as JSON text).
+/// `application/x-www-form-urlencoded` of a JSON object. Nested objects use bracket keys
+/// (`metadata[crm_id]=42`), the convention of form-encoded APIs; arrays follow the
+/// integration's array format.
 pub fn encode_form(value: &Value, format: QueryArrayFormat) -> String {
+    fn flatten(name: &str, value: &Value, format: QueryArrayFormat, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    flatten(&format!("{name}[{key}]"), inner, format, out);
+                }
+            }
+            other => query_pairs(name, other, format, out),
+        }
+    }
     let mut pairs = Vec::new();
     if let Value::Object(map) = value {
         for (name, value) in map {
-            query_pairs(name, value, format, &mut pairs);
+            flatten(name, value, format, &mut pairs);
         }
     }
     let mut serializer = url::form_urlencoded::Serializer::new(String::new());
@@ -110,11 +123,21 @@ mod tests {
             query_pairs("f", &value, format, &mut out);
         }
         let url = build_url("https://x.test/api/", "/items", &out).unwrap();
-        assert_eq!(url.as_str(), "https://x.test/api/items?f=a&f=1&f=true&f=a%2C1%2Ctrue&f%5B%5D=a&f%5B%5D=1&f%5B%5D=true&f%5B0%5D=a&f%5B1%5D=1&f%5B2%5D=true");
+        assert_eq!(
+            url.as_str(),
+            "https://x.test/api/items?f=a&f=1&f=true&f=a%2C1%2Ctrue&f%5B%5D=a&f%5B%5D=1&f%5B%5D=true&f%5B0%5D=a&f%5B1%5D=1&f%5B2%5D=true"
+        );
     }
 
     #[test]
     fn form_bodies() {
-        assert_eq!(encode_form(&json!({"grant_type": "refresh_token", "scope": "a b", "n": null}), QueryArrayFormat::Repeat), "grant_type=refresh_token&scope=a+b");
+        assert_eq!(
+            encode_form(&json!({"grant_type": "refresh_token", "scope": "a b", "n": null}), QueryArrayFormat::Repeat),
+            "grant_type=refresh_token&scope=a+b"
+        );
+        assert_eq!(
+            encode_form(&json!({"email": "a@x", "metadata": {"crm_id": "42", "tier": {"level": 2}}}), QueryArrayFormat::Repeat),
+            "email=a%40x&metadata%5Bcrm_id%5D=42&metadata%5Btier%5D%5Blevel%5D=2"
+        );
     }
 }

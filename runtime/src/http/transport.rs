@@ -79,7 +79,7 @@ impl Transport for HttpTransport {
             if let Some(body) = &request.body {
                 builder = builder.header("content-type", body.content_type).body(body.bytes.clone());
             }
-            let response = builder.send().await.map_err(|e| classify(&e, &request.url))?;
+            let response = builder.send().await.map_err(|e| classify(e, &request.url))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             if let Some(length) = response.content_length() {
@@ -91,7 +91,13 @@ impl Transport for HttpTransport {
             let mut stream = response.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {
-                    RuntimeError::new(ErrorKind::Upstream, format!("the response body from {} was cut off or could not be decoded: {e}", request.url.origin().ascii_serialization()))
+                    RuntimeError::new(
+                        ErrorKind::Upstream,
+                        format!(
+                            "the response body from {} was cut off or could not be decoded: {e}",
+                            request.url.origin().ascii_serialization()
+                        ),
+                    )
                 })?;
                 if body.len() + chunk.len() > self.limits.max_body_bytes {
                     return Err(too_large(self.limits.max_body_bytes, status));
@@ -109,8 +115,12 @@ fn too_large(limit: usize, status: u16) -> RuntimeError {
     error
 }
 
-fn classify(error: &reqwest::Error, url: &Url) -> RuntimeError {
+/// Names the origin only: reqwest's message holds the full URL, whose query may carry an
+/// API key.
+fn classify(error: reqwest::Error, url: &Url) -> RuntimeError {
     let origin = url.origin().ascii_serialization();
+    let error = error.without_url();
+    let error = &error;
     if error.is_timeout() {
         RuntimeError::new(ErrorKind::Timeout, format!("{origin} did not answer in time"))
     } else if error.is_connect() {

@@ -6,7 +6,8 @@ pub fn next_link<'a>(values: impl IntoIterator<Item = &'a str>, rel: &str) -> Op
         for link in split_links(value) {
             let Some((target, params)) = link.trim().strip_prefix('<').and_then(|l| l.split_once('>')) else { continue };
             let matches = params.split(';').filter_map(|p| p.trim().split_once('=')).any(|(name, value)| {
-                name.trim().eq_ignore_ascii_case("rel") && value.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case(rel))
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case(rel))
             });
             if matches {
                 return Some(target.trim().to_string());
@@ -46,7 +47,10 @@ mod tests {
         assert_eq!(next_link([github], "next").as_deref(), Some("https://api.github.com/repositories/1300192/issues?per_page=100&page=3"));
         assert_eq!(next_link([github], "last").as_deref(), Some("https://api.github.com/repositories/1300192/issues?per_page=100&page=9"));
         let shopify = r#"<https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=abc>; rel="previous", <https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=def>; rel="next""#;
-        assert_eq!(next_link([shopify], "next").as_deref(), Some("https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=def"));
+        assert_eq!(
+            next_link([shopify], "next").as_deref(),
+            Some("https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=def")
+        );
         assert_eq!(next_link([r#"<https://x.test/?a=1,2>; rel="prev""#], "next"), None);
         assert_eq!(next_link(["garbage", "<unterminated"], "next"), None);
     }

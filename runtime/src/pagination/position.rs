@@ -47,7 +47,13 @@ pub fn requested_page_size(pagination: &Pagination, requested: Option<u64>) -> O
 /// Evaluates a dynamic pagination expression on its input (the caller owns the engine).
 pub type DynamicEval<'a> = &'a dyn Fn(&Expr, &Value) -> Result<Value, RuntimeError>;
 
-pub fn next_position(pagination: &Pagination, current: &Position, page_size: Option<u64>, view: &ResponseView, dynamic: DynamicEval) -> Result<Step, RuntimeError> {
+pub fn next_position(
+    pagination: &Pagination,
+    current: &Position,
+    page_size: Option<u64>,
+    view: &ResponseView,
+    dynamic: DynamicEval,
+) -> Result<Step, RuntimeError> {
     let Some(common) = pagination.common() else { return Ok(Step::End) };
     let stop = &common.stop;
     if let Some(path) = &stop.has_more {
@@ -72,7 +78,9 @@ pub fn next_position(pagination: &Pagination, current: &Position, page_size: Opt
             let value = match cursor.from {
                 CursorFrom::Body => cursor.path.as_ref().and_then(|p| p.lookup(view.body)).and_then(text),
                 CursorFrom::LastRecord => view.records.last().and_then(|r| cursor.path.as_ref().and_then(|p| p.lookup(r))).and_then(text),
-                CursorFrom::Header => cursor.header.as_ref().and_then(|h| view.headers.get(h.as_str())).and_then(|v| v.to_str().ok()).map(str::to_string),
+                CursorFrom::Header => {
+                    cursor.header.as_ref().and_then(|h| view.headers.get(h.as_str())).and_then(|v| v.to_str().ok()).map(str::to_string)
+                }
             };
             match value.filter(|v| !v.is_empty()) {
                 Some(v) => Step::Next(Position::Cursor(v)),
@@ -113,6 +121,7 @@ pub fn next_position(pagination: &Pagination, current: &Position, page_size: Opt
                 "body": view.body,
                 "headers": headers_json(view.headers),
                 "records": view.records.len(),
+                "page_size": page_size,
                 "position": current,
                 "url": view.request_url.as_str(),
             });
@@ -142,11 +151,16 @@ fn text(value: &Value) -> Option<String> {
 /// Resolves a next URL against the request's; it must stay on the same origin, so a
 /// provider response cannot send our credentials elsewhere.
 fn resolve(base: &Url, target: &str) -> Result<String, RuntimeError> {
-    let url = base.join(target).map_err(|e| RuntimeError::new(ErrorKind::Upstream, format!("the next-page URL {target:?} is not a URL: {e}")))?;
+    let url =
+        base.join(target).map_err(|e| RuntimeError::new(ErrorKind::Upstream, format!("the next-page URL {target:?} is not a URL: {e}")))?;
     if url.origin() != base.origin() {
         return Err(RuntimeError::new(
             ErrorKind::Upstream,
-            format!("the next-page URL points to {}, outside the provider's origin {}; refusing to follow it", url.origin().ascii_serialization(), base.origin().ascii_serialization()),
+            format!(
+                "the next-page URL points to {}, outside the provider's origin {}; refusing to follow it",
+                url.origin().ascii_serialization(),
+                base.origin().ascii_serialization()
+            ),
         ));
     }
     Ok(url.to_string())

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 /// How many recent positions a cursor remembers to detect a list that cycles.
-pub const REMEMBERED: usize = 16;
+pub const REMEMBERED: usize = 64;
 
 #[derive(Clone)]
 pub struct CursorKey([u8; 32]);
@@ -52,6 +52,9 @@ pub enum PaginationError {
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The longest cursor accepted (and so issued).
+pub const MAX_CURSOR: usize = 16 * 1024;
+
 impl CursorState {
     pub fn encode(&self, key: &CursorKey) -> String {
         let payload = serde_json::to_vec(self).expect("cursor state serializes");
@@ -63,7 +66,7 @@ impl CursorState {
 
     pub fn decode(text: &str, key: &CursorKey, list: &str) -> Result<CursorState, PaginationError> {
         let invalid = |why: &str| PaginationError::InvalidCursor(why.to_string());
-        if text.len() > 16 * 1024 {
+        if text.len() > MAX_CURSOR {
             return Err(invalid("the cursor is too long"));
         }
         let (payload, tag) = text.split_once('.').ok_or_else(|| invalid("not a cursor issued by this server"))?;
@@ -105,7 +108,13 @@ mod tests {
     use super::*;
 
     fn state() -> CursorState {
-        CursorState { list: "hubspot/crm/contacts/list".into(), position: Position::Cursor("abc".into()), page_size: Some(100), pages: 1, seen: vec![] }
+        CursorState {
+            list: "hubspot/crm/contacts/list".into(),
+            position: Position::Cursor("abc".into()),
+            page_size: Some(100),
+            pages: 1,
+            seen: vec![],
+        }
     }
 
     #[test]
