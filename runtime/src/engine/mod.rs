@@ -71,7 +71,12 @@ impl Engine {
     }
 
     /// Parses every expression of the registry up front, so a request never parses one.
-    pub fn with_parts(registry: Arc<Registry>, config: EngineConfig, transport: Arc<dyn Transport>, refresher: Arc<dyn TokenRefresher>) -> Result<Engine, RuntimeError> {
+    pub fn with_parts(
+        registry: Arc<Registry>,
+        config: EngineConfig,
+        transport: Arc<dyn Transport>,
+        refresher: Arc<dyn TokenRefresher>,
+    ) -> Result<Engine, RuntimeError> {
         let mut mappings = HashMap::new();
         for integration in &registry.integrations {
             for expr in expressions(integration) {
@@ -95,7 +100,9 @@ impl Engine {
     }
 
     pub(crate) fn integration(&self, name: &str) -> Result<&Integration, RuntimeError> {
-        self.registry.integration(name).ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("no integration `{name}` in the registry")))
+        self.registry
+            .integration(name)
+            .ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("no integration `{name}` in the registry")))
     }
 
     /// Evaluates one expression of the registry.
@@ -104,13 +111,20 @@ impl Engine {
         mapping::evaluate(mapping, input, bindings, &self.config.eval).map_err(mapping_error)
     }
 
-    pub(crate) fn eval_each(&self, expr: &Expr, inputs: &[serde_json::Value], bindings: &Bindings) -> Result<Vec<serde_json::Value>, RuntimeError> {
+    pub(crate) fn eval_each(
+        &self,
+        expr: &Expr,
+        inputs: &[serde_json::Value],
+        bindings: &Bindings,
+    ) -> Result<Vec<serde_json::Value>, RuntimeError> {
         let mapping = self.mapping(expr)?;
         mapping::evaluate_each(mapping, inputs, bindings, &self.config.eval).map_err(mapping_error)
     }
 
     fn mapping(&self, expr: &Expr) -> Result<&Mapping, RuntimeError> {
-        self.mappings.get(&key(expr)).ok_or_else(|| RuntimeError::new(ErrorKind::Mapping, format!("the expression at {} is not in the registry", expr.origin)))
+        self.mappings
+            .get(&key(expr))
+            .ok_or_else(|| RuntimeError::new(ErrorKind::Mapping, format!("the expression at {} is not in the registry", expr.origin)))
     }
 
     /// Performs the OAuth2 token request for an account (refresh grant, or client
@@ -175,7 +189,8 @@ fn expressions(integration: &Integration) -> Vec<&Expr> {
     if let Some(errors) = &integration.errors {
         out.push(&errors.mapping);
     }
-    let paginations = std::iter::once(&integration.pagination).chain(integration.resources.values().flat_map(|r| r.methods.values().map(|m| &m.pagination)));
+    let paginations = std::iter::once(&integration.pagination)
+        .chain(integration.resources.values().flat_map(|r| r.methods.values().map(|m| &m.pagination)));
     for pagination in paginations {
         if let Some(Pagination::Dynamic { next, .. }) = pagination {
             out.push(next);
@@ -188,6 +203,7 @@ fn expressions(integration: &Integration) -> Vec<&Expr> {
         out.push(&webhooks.events);
     }
     for model in integration.unified.values() {
+        out.extend(&model.envelope);
         for methods in model.resources.values() {
             for mapping in methods.values() {
                 out.extend(mapping.params.values());

@@ -11,6 +11,11 @@ pub struct UnifiedModel {
     pub model: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// Builds the body of one page of a list from `{results, next_cursor, cursor,
+    /// page_size, integration, model, resource}`: the model's list envelope (Merge's
+    /// `{next, previous, results}`, …). `None`: `{results, next_cursor}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Expr>,
     /// Unified resource -> unified method (`list`, `get`, …) -> mapping.
     pub resources: IndexMap<String, IndexMap<String, UnifiedMapping>>,
 }
