@@ -36,7 +36,7 @@ fn invalid_definitions_exit_1_with_rustc_style_output() {
     assert!(stderr.contains(&format!("{line} | pagnation:")), "{stderr}");
     assert!(stderr.contains("^^^^^^^^^ not allowed here"), "{stderr}");
     assert!(stderr.contains("= help: did you mean `pagination`?"), "{stderr}");
-    assert!(stderr.trim_end().ends_with("error: 1 error and 0 warnings in 6 files checked"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("error: 1 error and 0 warnings in 8 files checked"), "{stderr}");
 
     let out = switchyard(&["check", "--format", "json"], dir.path());
     assert_eq!(out.status.code(), Some(1));

@@ -122,6 +122,12 @@ codes! {
         "A unified list, get, create or update mapping has no `response`: callers would receive nothing useful.";
     VerifyMissing = "W0403", Warning, "no verify call",
         "Without `verify`, an imported token cannot be tested before it is stored.";
+
+    // 05xx: fixtures (`switchyard test`)
+    FixtureSecret = "E0501", Error, "live-looking secret in a fixture",
+        "Fixtures are committed, so every credential in them must be fake. The value has the shape of a live token (`pat-na1-…`, `sk_live_…`, `ghp_…`, `xoxb-…`, a JWT) or is a long random-looking string where a secret goes (a credential, a client secret, an `Authorization` or `Cookie` header, a field named like a token). Replace it with a fake value such as `fake-access-token` (and the same fake in the account, so the replay still matches); `switchyard record` does this for you. If the value is really fake, make it say so (`fake`, `test`, `example`).";
+    InvalidFixture = "E0502", Error, "inconsistent fixture",
+        "The fixture passed its schema but cannot run as written: a get, update or delete without `id`, `pages` or `page_size` on a method that is not a list, a body on a list, a request with two bodies, a response with both `body` and `body_text`, or a folder that is not `integrations/<provider>/fixtures/`.";
 }
 
 /// The documentation page for every code, as committed in `docs/diagnostics.md`.

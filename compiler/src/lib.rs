@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod diagnostic;
 pub mod embed;
+pub mod fixture;
 pub mod jsonata;
 pub mod project;
 pub mod render;

@@ -83,7 +83,15 @@ pub const BODY_EXCERPT: usize = 512;
 
 impl RuntimeError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> RuntimeError {
-        RuntimeError { kind, message: message.into(), provider_status: None, body_excerpt: None, provider_error: None, rate_limit: None, provider_body: None }
+        RuntimeError {
+            kind,
+            message: message.into(),
+            provider_status: None,
+            body_excerpt: None,
+            provider_error: None,
+            rate_limit: None,
+            provider_body: None,
+        }
     }
 
     pub fn with_response(mut self, status: u16, body: &[u8]) -> RuntimeError {

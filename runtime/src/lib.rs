@@ -10,3 +10,4 @@ pub mod mapping;
 pub mod pagination;
 pub mod rate_limit;
 pub mod registry;
+pub mod replay;

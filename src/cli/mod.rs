@@ -1,7 +1,10 @@
 //! Command-line interface: one module per subcommand.
 
 mod check;
+mod eval;
 mod explain;
+mod record;
+mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -29,6 +32,12 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Print the registry embedded in this binary (the bundled integrations).
     Registry,
+    /// Evaluate a JSONata file on a JSON file with the runtime's function library and limits.
+    Eval(eval::EvalArgs),
+    /// Replay the recorded fixtures through the runtime and compare with the snapshots.
+    Test(test::TestArgs),
+    /// Record a fixture from a live upstream, with secrets replaced by fake values.
+    Record(record::RecordArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -59,6 +68,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::check(&args),
         Command::Compile(args) => check::compile(&args),
         Command::Explain(args) => explain::explain(&args),
+        Command::Eval(args) => eval::eval(&args),
+        Command::Test(args) => test::test(&args),
+        Command::Record(args) => record::record(&args),
         Command::Registry => {
             print!("{}", crate::bundled::REGISTRY_JSON);
             EXIT_OK

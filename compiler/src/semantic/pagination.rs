@@ -70,7 +70,12 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
             )),
             _ => {}
         }
-        if cursor.from == CursorFrom::LastRecord && common.stop.has_more.is_none() && common.stop.is_last.is_none() && !common.stop.short_page && !common.stop.empty_page {
+        if cursor.from == CursorFrom::LastRecord
+            && common.stop.has_more.is_none()
+            && common.stop.is_last.is_none()
+            && !common.stop.short_page
+            && !common.stop.empty_page
+        {
             problems.push((
                 vec!["stop"],
                 "a cursor taken from the last record never goes missing, so this list never ends".into(),

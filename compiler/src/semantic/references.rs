@@ -87,6 +87,9 @@ pub fn check_unified(ctx: &mut Ctx, unified: &mut UnifiedModel, integration: Opt
                 .help(format!("rename the file to `{}.yaml`, or set `model: {stem}`", unified.model)),
         );
     }
+    if let Some(envelope) = &mut unified.envelope {
+        check_expr(ctx, envelope, &["envelope"]);
+    }
     let model_schemas = models.get(&unified.model);
     if model_schemas.is_none() {
         let span = ctx.span(&["model"]);

@@ -6,8 +6,8 @@ use super::Engine;
 use crate::account::Account;
 use crate::auth::{self, RefreshReason, Refreshed};
 use crate::error::{ErrorKind, RuntimeError};
-use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest};
 use crate::http::query_pairs;
+use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest};
 use crate::pagination::Position;
 use crate::rate_limit::RateLimitStatus;
 use crate::registry::{Auth, BodyFormat, Integration, Method, OAuthGrant, Pagination, ParamIn};
@@ -45,15 +45,19 @@ impl Engine {
     /// Calls `resource.method` of the account's integration.
     pub async fn call(&self, account: &Account, resource: &str, method: &str, call: &MethodCall) -> Result<ProviderResponse, RuntimeError> {
         let integration = self.integration(&account.integration)?;
-        let definition = integration
-            .resources
-            .get(resource)
-            .and_then(|r| r.methods.get(method))
-            .ok_or_else(|| RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` has no method `{resource}.{method}`", integration.name)))?;
+        let definition = integration.resources.get(resource).and_then(|r| r.methods.get(method)).ok_or_else(|| {
+            RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}` has no method `{resource}.{method}`", integration.name))
+        })?;
         self.call_method(account, integration, definition, call).await
     }
 
-    pub(crate) async fn call_method(&self, account: &Account, integration: &Integration, method: &Method, call: &MethodCall) -> Result<ProviderResponse, RuntimeError> {
+    pub(crate) async fn call_method(
+        &self,
+        account: &Account,
+        integration: &Integration,
+        method: &Method,
+        call: &MethodCall,
+    ) -> Result<ProviderResponse, RuntimeError> {
         let mut account = account.clone();
         let mut refreshed = None;
         if let Some(reason) = self.refresh_due(integration, &account) {
@@ -106,8 +110,19 @@ impl Engine {
         (expires_at <= self.now() + margin).then_some(RefreshReason::Expiring)
     }
 
-    pub(crate) fn build_request(&self, integration: &Integration, method: &Method, account: &Account, call: &MethodCall) -> Result<UpstreamRequest, RuntimeError> {
-        let scopes = Scopes { connection: &account.connection, credentials: &account.credentials, params: &call.params, install: Some(&account.install) };
+    pub(crate) fn build_request(
+        &self,
+        integration: &Integration,
+        method: &Method,
+        account: &Account,
+        call: &MethodCall,
+    ) -> Result<UpstreamRequest, RuntimeError> {
+        let scopes = Scopes {
+            connection: &account.connection,
+            credentials: &account.credentials,
+            params: &call.params,
+            install: Some(&account.install),
+        };
         let base = render(&integration.base_url, &scopes, Encoding::BaseUrl)?;
         let path = render(&method.path, &scopes, Encoding::PathSegment)?;
         let format = integration.query_array_format;
@@ -170,10 +185,13 @@ fn place_position(
     let mut set = |placement: ParamIn, name: &str, value: Value| match placement {
         ParamIn::Query => {
             query.retain(|(n, _)| n != name);
-            query.push((name.to_string(), match &value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }));
+            query.push((
+                name.to_string(),
+                match &value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            ));
         }
         ParamIn::Body => {
             let object = body.get_or_insert_with(|| Value::Object(Map::new()));
@@ -209,7 +227,9 @@ fn place_position(
         (Position::Url(url), _) => {
             // The next URL carries the position and the page size itself.
             query.clear();
-            return url::Url::parse(url).map(Some).map_err(|e| RuntimeError::new(ErrorKind::Pagination, format!("the next-page URL is invalid: {e}")));
+            return url::Url::parse(url)
+                .map(Some)
+                .map_err(|e| RuntimeError::new(ErrorKind::Pagination, format!("the next-page URL is invalid: {e}")));
         }
         (Position::Dynamic(changes), _) => {
             if let Some(Value::Object(q)) = changes.get("query") {
@@ -223,7 +243,9 @@ fn place_position(
                 }
             }
             if let Some(Value::String(url)) = changes.get("url") {
-                return url::Url::parse(url).map(Some).map_err(|e| RuntimeError::new(ErrorKind::Pagination, format!("the dynamic pagination URL is invalid: {e}")));
+                return url::Url::parse(url)
+                    .map(Some)
+                    .map_err(|e| RuntimeError::new(ErrorKind::Pagination, format!("the dynamic pagination URL is invalid: {e}")));
             }
         }
     }
@@ -232,7 +254,9 @@ fn place_position(
 
 fn refreshable(integration: &Integration, account: &Account) -> bool {
     match &integration.auth {
-        Auth::OAuth2(o) => o.grant == OAuthGrant::ClientCredentials || account.credentials.get("refresh_token").is_some_and(|r| !r.is_empty()),
+        Auth::OAuth2(o) => {
+            o.grant == OAuthGrant::ClientCredentials || account.credentials.get("refresh_token").is_some_and(|r| !r.is_empty())
+        }
         _ => false,
     }
 }

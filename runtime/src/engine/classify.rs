@@ -12,13 +12,20 @@ use crate::registry::Integration;
 use serde_json::Value;
 
 impl Engine {
-    pub(crate) fn classify(&self, integration: &Integration, response: &UpstreamResponse, _after_refresh: bool) -> Result<ProviderResponse, RuntimeError> {
+    pub(crate) fn classify(
+        &self,
+        integration: &Integration,
+        response: &UpstreamResponse,
+        _after_refresh: bool,
+    ) -> Result<ProviderResponse, RuntimeError> {
         let parsed = parse_body(response);
         let body = parsed.as_ref().ok().cloned().unwrap_or(Value::Null);
         let rate_limit = match &integration.rate_limit {
             Some(def) => {
                 let parts = ResponseParts { status: response.status, headers: &response.headers, body: parsed.as_ref().ok() };
-                let matches = |expr: &crate::registry::Expr, body: &Value| self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false);
+                let matches = |expr: &crate::registry::Expr, body: &Value| {
+                    self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false)
+                };
                 rate_limit::inspect(def, &parts, self.now(), &matches)
             }
             None => RateLimitStatus::default(),
@@ -46,13 +53,22 @@ impl Engine {
             return Err(error);
         }
         let body = parsed.map_err(|why| RuntimeError::new(ErrorKind::Upstream, why).with_response(status, &response.body))?;
-        Ok(ProviderResponse { status, headers: response.headers.clone(), body, url: response.url.clone(), elapsed: response.elapsed, rate_limit, refreshed: None })
+        Ok(ProviderResponse {
+            status,
+            headers: response.headers.clone(),
+            body,
+            url: response.url.clone(),
+            elapsed: response.elapsed,
+            rate_limit,
+            refreshed: None,
+        })
     }
 
     /// An error carrying the provider's status, body excerpt, and what the definition's
     /// error mapping makes of it.
     fn provider_error(&self, integration: &Integration, kind: ErrorKind, response: &UpstreamResponse, body: &Value) -> RuntimeError {
-        let mut error = RuntimeError::new(kind, format!("the provider answered HTTP {}", response.status)).with_response(response.status, &response.body);
+        let mut error = RuntimeError::new(kind, format!("the provider answered HTTP {}", response.status))
+            .with_response(response.status, &response.body);
         error.provider_body = Some(body_or_text(body, response));
         if let Some(errors) = &integration.errors {
             let input = serde_json::json!({ "status": response.status, "headers": headers_json(&response.headers), "body": body_or_text(body, response) });

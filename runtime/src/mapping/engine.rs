@@ -120,10 +120,24 @@ struct Session<'m> {
 
 impl<'m> Session<'m> {
     fn new(mapping: &'m Mapping, bindings: &Bindings, options: &EvalOptions) -> Result<Self, MappingError> {
+        Self::with_values(mapping, bindings, options, None)
+    }
+
+    /// `extra`: a binding already in the engine's values, which replaces one of `bindings`.
+    fn with_values(
+        mapping: &'m Mapping,
+        bindings: &Bindings,
+        options: &EvalOptions,
+        extra: Option<(&str, JValue)>,
+    ) -> Result<Self, MappingError> {
         let limits = &options.limits;
         let mut context = Context::new();
+        let replaced = extra.as_ref().map(|(name, _)| *name);
+        if let Some((name, value)) = extra {
+            context.bind(name.to_string(), value);
+        }
         for (name, value) in bindings.iter() {
-            if mapping.mentions(name) {
+            if mapping.mentions(name) && Some(name) != replaced {
                 let value = convert::from_value(value, limits.max_input_depth)
                     .map_err(|e| mapping.convert_error(e, &format!("the binding `${name}`"), limits.max_input_depth))?;
                 context.bind(name.to_string(), value);
@@ -176,9 +190,8 @@ impl<'m> Session<'m> {
 fn register(evaluator: &mut Evaluator, function: &'static Function, call: &Rc<Call>) {
     let call = Rc::clone(call);
     let implementation = function.call;
-    let result = evaluator.register_fn(function.name, move |args: &[JValue]| -> Result<JValue, EvaluatorError> {
-        implementation(args, &call)
-    });
+    let result =
+        evaluator.register_fn(function.name, move |args: &[JValue]| -> Result<JValue, EvaluatorError> { implementation(args, &call) });
     debug_assert!(result.is_ok(), "library function ${} collides with a built-in", function.name);
 }
 
@@ -224,6 +237,49 @@ pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, op
     let result = session.run(&input)?;
     let mut out = String::new();
     convert::write_json(&result, &mut out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
+    Ok(out)
+}
+
+/// The page fast path: a provider's response text in, the JSON array of its mapped records out.
+/// `records` is the dotted path of the records array in the page (`"results"`, `"data.items"`;
+/// `""` when the page is the array itself); a page without it has no records (`[]`). The page
+/// is parsed once, straight into the engine's values, and bound as `$page` (replacing any
+/// `page` in `bindings`); each record is mapped with one evaluator and written straight to
+/// text. Undefined results are `null`.
+pub fn evaluate_page_json_str(
+    mapping: &Mapping,
+    page: &str,
+    records: &str,
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Result<String, MappingError> {
+    let depth = options.limits.max_input_depth;
+    let page = convert::parse_json(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?;
+    let mut found = &page;
+    for key in records.split('.').filter(|k| !k.is_empty()) {
+        found = match found {
+            JValue::Object(map) => map.get(key).unwrap_or(&JValue::Undefined),
+            _ => &JValue::Undefined,
+        };
+    }
+    let items: &[JValue] = match found {
+        JValue::Array(items) => items,
+        JValue::Undefined | JValue::Null => &[],
+        _ => return Err(mapping.error(MappingErrorKind::InvalidInput, format!("`{records}` in the page is not an array of records"))),
+    };
+    let page_binding = mapping.mentions("page").then(|| page.clone());
+    let mut session = Session::with_values(mapping, bindings, options, page_binding.map(|page| ("page", page)))?;
+    let mut out = String::with_capacity(items.len() * 256);
+    out.push('[');
+    for (i, record) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let result = session.run(record)?;
+        convert::write_json(&result, &mut out, session.result_depth)
+            .map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
+    }
+    out.push(']');
     Ok(out)
 }
 

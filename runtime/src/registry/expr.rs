@@ -35,7 +35,9 @@ impl<'de> Deserialize<'de> for Expr {
         }
         Ok(match Repr::deserialize(deserializer)? {
             Repr::Source(source) if super::require_compiled() => {
-                return Err(serde::de::Error::custom(format!("an expression in an artifact must be compiled, found the plain string {source:?}")))
+                return Err(serde::de::Error::custom(format!(
+                    "an expression in an artifact must be compiled, found the plain string {source:?}"
+                )))
             }
             Repr::Source(source) => Expr { source, origin: Origin::default() },
             Repr::Compiled { source, origin } => Expr { source, origin },

@@ -83,7 +83,9 @@ impl<'de> Deserialize<'de> for Template {
         }
         Ok(match Repr::deserialize(deserializer)? {
             Repr::Source(source) if super::require_compiled() => {
-                return Err(serde::de::Error::custom(format!("a template in an artifact must be compiled, found the plain string {source:?}")))
+                return Err(serde::de::Error::custom(format!(
+                    "a template in an artifact must be compiled, found the plain string {source:?}"
+                )))
             }
             Repr::Source(source) => Template::unparsed(source),
             Repr::Compiled { source, segments } => Template { source, segments },

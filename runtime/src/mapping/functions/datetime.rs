@@ -143,11 +143,7 @@ impl Scanner<'_> {
         };
         self.at += 1;
         let hours = self.digits(2)?;
-        let minutes = if self.eat(b':') {
-            self.digits(2)?
-        } else {
-            self.digits(2).unwrap_or(0)
-        };
+        let minutes = if self.eat(b':') { self.digits(2)? } else { self.digits(2).unwrap_or(0) };
         (hours <= 23 && minutes <= 59).then_some(sign * (hours * 60 + minutes))
     }
     fn done(&self) -> bool {
@@ -227,7 +223,8 @@ pub(crate) fn parse_pattern(text: &str, pattern: &str) -> Result<i64, EvaluatorE
 
 /// An `F0101` for a pattern with a directive we do not know.
 fn check_pattern(pattern: &str, verb: &str) -> Result<(), EvaluatorError> {
-    let known: &[char] = if verb == "parse" { &['Y', 'm', 'd', 'H', 'M', 'S', 'f', 'z', '%'] } else { &['Y', 'm', 'd', 'H', 'M', 'S', 'f', 'z', ':', '%'] };
+    let known: &[char] =
+        if verb == "parse" { &['Y', 'm', 'd', 'H', 'M', 'S', 'f', 'z', '%'] } else { &['Y', 'm', 'd', 'H', 'M', 'S', 'f', 'z', ':', '%'] };
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
         if c == '%' {
@@ -253,7 +250,8 @@ pub(crate) fn parse_epoch(value: EpochInput, unit_ms: f64) -> Result<i64, Evalua
             let t = trim_ascii(text);
             let body = t.strip_prefix('-').unwrap_or(t);
             let (int, frac) = body.split_once('.').unwrap_or((body, "0"));
-            let ok = !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit());
+            let ok =
+                !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit());
             if !ok {
                 return Err(bad_date(text));
             }
@@ -297,15 +295,7 @@ fn fields(ms: i64, offset: i64) -> Fields {
     let days = local.div_euclid(MS_PER_DAY);
     let in_day = local.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
-    Fields {
-        year,
-        month,
-        day,
-        hour: in_day / 3_600_000,
-        minute: in_day / 60_000 % 60,
-        second: in_day / 1000 % 60,
-        millis: in_day % 1000,
-    }
+    Fields { year, month, day, hour: in_day / 3_600_000, minute: in_day / 60_000 % 60, second: in_day / 1000 % 60, millis: in_day % 1000 }
 }
 
 fn write_offset(out: &mut String, offset: i64, colon: bool) {

@@ -20,7 +20,8 @@ fn every_example_holds() {
             let got = evaluate(&mapping, &input, &Bindings::new(), &options());
             let ok = match (&got, example.output) {
                 (Ok(value), Expected::Json(expected)) => {
-                    let expected: serde_json::Value = serde_json::from_str(expected).unwrap_or_else(|e| panic!("{}: expected: {e}", example.expr));
+                    let expected: serde_json::Value =
+                        serde_json::from_str(expected).unwrap_or_else(|e| panic!("{}: expected: {e}", example.expr));
                     serde_json::to_string(value).unwrap() == serde_json::to_string(&expected).unwrap()
                 }
                 (Err(error), Expected::Error(code)) => error.code.as_deref() == Some(code),
@@ -43,7 +44,11 @@ fn names_are_unique_and_not_builtins() {
     for f in all() {
         // register_fn refuses a built-in's name; this fails fast if a new function has one.
         let mut evaluator = jsonata_core::evaluator::Evaluator::new();
-        assert!(evaluator.register_fn(f.name, |_: &[jsonata_core::value::JValue]| Ok(jsonata_core::value::JValue::Null)).is_ok(), "${}", f.name);
+        assert!(
+            evaluator.register_fn(f.name, |_: &[jsonata_core::value::JValue]| Ok(jsonata_core::value::JValue::Null)).is_ok(),
+            "${}",
+            f.name
+        );
         assert!(f.signature.starts_with(&format!("${}(", f.name)), "{}", f.signature);
     }
 }
