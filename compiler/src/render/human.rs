@@ -4,12 +4,13 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::SourceFile;
 use std::fmt::Write;
 
-struct Style {
-    color: bool,
+/// ANSI colour, only when asked for (a terminal, and `NO_COLOR` unset).
+pub struct Style {
+    pub color: bool,
 }
 
 impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
+    pub fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {

@@ -3,5 +3,5 @@
 mod human;
 mod json;
 
-pub use human::{render_human, summary};
+pub use human::{render_human, summary, Style};
 pub use json::render_json;
