@@ -2,6 +2,8 @@
 //! that record every request and answer as the test says.
 #![allow(dead_code)]
 
+pub mod pages;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use std::future::Future;
