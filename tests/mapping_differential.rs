@@ -138,6 +138,25 @@ fn registry_cases(registry: &Value) -> Vec<Case> {
                         push(&mut cases, format!("error response {e}"), response.clone(), serde_json::Map::new());
                     }
                 }
+                // A rate-limit rule's body condition sees the parsed body of an error response.
+                ["rate_limit", "limited_when", _, "body"] => {
+                    for (e, response) in sample(name, "errors")["responses"].as_array().unwrap().iter().enumerate() {
+                        push(&mut cases, format!("error body {e}"), response["body"].clone(), serde_json::Map::new());
+                    }
+                }
+                // A dynamic pagination `next` sees `{body, headers, records, page_size, position, url}`.
+                [.., "pagination", "next"] => {
+                    let resource = "contacts";
+                    let data = sample(name, resource);
+                    let records = data["page"][data["records"].as_str().unwrap_or("results")].as_array().map(Vec::len).unwrap_or(0);
+                    for position in [json!({ "kind": "start" }), json!({ "kind": "dynamic", "value": { "query": {} } })] {
+                        let input = json!({
+                            "body": data["page"], "headers": {}, "records": records, "page_size": records,
+                            "position": position, "url": "https://provider.example/list"
+                        });
+                        push(&mut cases, format!("{resource} page"), input, serde_json::Map::new());
+                    }
+                }
                 ["webhooks", "events"] => {
                     for (w, body) in sample(name, "webhooks")["bodies"].as_array().unwrap().iter().enumerate() {
                         push(&mut cases, format!("webhook body {w}"), body.clone(), serde_json::Map::new());

@@ -12,10 +12,8 @@ use switchyard_runtime::account::Account;
 use switchyard_runtime::engine::ListRequest;
 use switchyard_runtime::error::ErrorKind;
 
-
 // ---------------------------------------------------------------------------------------
 // cursor from the body
-
 
 /// Three pages of two, then one: `after` is opaque, the last page has no `paging` key.
 

@@ -10,7 +10,6 @@ use switchyard_runtime::account::Account;
 use switchyard_runtime::engine::ListRequest;
 use switchyard_runtime::error::ErrorKind;
 
-
 #[tokio::test]
 async fn a_repeated_cursor_gives_the_loop_error_on_the_second_call() {
     // The provider hands back the same `after` forever (with new records each time).

@@ -31,7 +31,9 @@ impl Engine {
             None => RateLimitStatus::default(),
         };
         let status = response.status;
-        if rate_limit.limited || status == 429 {
+        // With a rate_limit block its rules decide (Stripe's lock_timeout 429 is not a limit);
+        // without one, a 429 is the only signal there is.
+        if rate_limit.limited || (integration.rate_limit.is_none() && status == 429) {
             let mut error = self.provider_error(integration, ErrorKind::RateLimited, response, &body);
             error.message = match rate_limit.retry_after_seconds.or(rate_limit.reset_seconds) {
                 Some(wait) => format!("the provider's rate limit was reached; retry in {wait} s ({})", error.message),
