@@ -147,9 +147,9 @@ mod tests {
         let mut connection = Connection::default();
         let credentials = Credentials::default();
         let params = serde_json::Map::new();
-        connection.set("instance_url", "https://na1.salesforce.com/");
+        connection.set("instance_url", "https://na1.crm.example.com/");
         let scopes = Scopes { connection: &connection, credentials: &credentials, params: &params, install: None };
-        assert_eq!(render(&t, &scopes, Encoding::BaseUrl).unwrap(), "https://na1.salesforce.com/services/data");
+        assert_eq!(render(&t, &scopes, Encoding::BaseUrl).unwrap(), "https://na1.crm.example.com/services/data");
         connection.set("instance_url", "javascript:alert(1)");
         let scopes = Scopes { connection: &connection, credentials: &credentials, params: &params, install: None };
         assert!(render(&t, &scopes, Encoding::BaseUrl).is_err());

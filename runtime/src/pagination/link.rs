@@ -42,14 +42,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn github_and_shopify_links() {
-        let github = r#"<https://api.github.com/repositories/1300192/issues?per_page=100&page=3>; rel="next", <https://api.github.com/repositories/1300192/issues?per_page=100&page=9>; rel="last""#;
-        assert_eq!(next_link([github], "next").as_deref(), Some("https://api.github.com/repositories/1300192/issues?per_page=100&page=3"));
-        assert_eq!(next_link([github], "last").as_deref(), Some("https://api.github.com/repositories/1300192/issues?per_page=100&page=9"));
-        let shopify = r#"<https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=abc>; rel="previous", <https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=def>; rel="next""#;
+    fn links_with_next_last_and_previous() {
+        let numbered = r#"<https://api.example.com/repositories/1300192/issues?per_page=100&page=3>; rel="next", <https://api.example.com/repositories/1300192/issues?per_page=100&page=9>; rel="last""#;
+        assert_eq!(next_link([numbered], "next").as_deref(), Some("https://api.example.com/repositories/1300192/issues?per_page=100&page=3"));
+        assert_eq!(next_link([numbered], "last").as_deref(), Some("https://api.example.com/repositories/1300192/issues?per_page=100&page=9"));
+        let opaque = r#"<https://shop.example-store.com/admin/api/2025-01/customers.json?limit=50&page_info=abc>; rel="previous", <https://shop.example-store.com/admin/api/2025-01/customers.json?limit=50&page_info=def>; rel="next""#;
         assert_eq!(
-            next_link([shopify], "next").as_deref(),
-            Some("https://shop.myshopify.com/admin/api/2025-01/customers.json?limit=50&page_info=def")
+            next_link([opaque], "next").as_deref(),
+            Some("https://shop.example-store.com/admin/api/2025-01/customers.json?limit=50&page_info=def")
         );
         assert_eq!(next_link([r#"<https://x.test/?a=1,2>; rel="prev""#], "next"), None);
         assert_eq!(next_link(["garbage", "<unterminated"], "next"), None);

@@ -109,7 +109,7 @@ mod tests {
 
     fn state() -> CursorState {
         CursorState {
-            list: "hubspot/crm/contacts/list".into(),
+            list: "acme/crm/contacts/list".into(),
             position: Position::Cursor("abc".into()),
             page_size: Some(100),
             pages: 1,
@@ -121,12 +121,12 @@ mod tests {
     fn round_trip_and_tamper_evidence() {
         let key = CursorKey::new([7; 32]);
         let text = state().encode(&key);
-        assert_eq!(CursorState::decode(&text, &key, "hubspot/crm/contacts/list").unwrap(), state());
-        assert!(CursorState::decode(&text, &CursorKey::new([8; 32]), "hubspot/crm/contacts/list").is_err());
-        assert!(CursorState::decode(&text, &key, "hubspot/crm/deals/list").is_err());
+        assert_eq!(CursorState::decode(&text, &key, "acme/crm/contacts/list").unwrap(), state());
+        assert!(CursorState::decode(&text, &CursorKey::new([8; 32]), "acme/crm/contacts/list").is_err());
+        assert!(CursorState::decode(&text, &key, "acme/crm/deals/list").is_err());
         let (payload, tag) = text.split_once('.').unwrap();
         let forged = URL_SAFE_NO_PAD.encode(String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap().replace("abc", "xyz"));
-        assert!(CursorState::decode(&format!("{forged}.{tag}"), &key, "hubspot/crm/contacts/list").is_err());
+        assert!(CursorState::decode(&format!("{forged}.{tag}"), &key, "acme/crm/contacts/list").is_err());
         assert!(CursorState::decode("garbage", &key, "x").is_err());
     }
 }

@@ -84,43 +84,42 @@ pub fn live_secret_reason(value: &str, credential_position: bool) -> Option<Stri
     candidates.iter().find(|c| looks_random(c)).map(|_| "it is a long random-looking value in a credential position".to_string())
 }
 
+/// Vendor token formats, as data (`secret_formats.json`).
+#[derive(serde::Deserialize)]
+struct Format {
+    prefix: String,
+    /// What follows the prefix: `id` (default: letters, digits, `-`, `_`), `region_then_id`
+    /// (`na1-<id>`), or `upper_alnum_16` (exactly 16 upper-case letters and digits).
+    #[serde(default)]
+    rest: Option<String>,
+    min: usize,
+    kind: String,
+}
+
+fn formats() -> &'static [Format] {
+    #[derive(serde::Deserialize)]
+    struct File {
+        formats: Vec<Format>,
+    }
+    static FORMATS: std::sync::OnceLock<Vec<Format>> = std::sync::OnceLock::new();
+    FORMATS.get_or_init(|| {
+        let file: File = serde_json::from_str(include_str!("secret_formats.json")).expect("secret_formats.json is valid (tested)");
+        file.formats
+    })
+}
+
 /// A recognized token format.
 fn known_format(word: &str) -> Option<&'static str> {
     let rest_ok = |rest: &str, min: usize| rest.len() >= min && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if let Some(rest) = word.strip_prefix("pat-") {
-        // pat-na1-<uuid>, pat-eu1-<uuid>
-        if let Some((region, id)) = rest.split_once('-') {
-            if region.len() <= 4 && rest_ok(id, 20) {
-                return Some("a HubSpot private app token (`pat-…`)");
-            }
-        }
-    }
-    for (prefix, kind, min) in [
-        ("sk_live_", "a Stripe live secret key (`sk_live_…`)", 10),
-        ("rk_live_", "a Stripe live restricted key (`rk_live_…`)", 10),
-        ("ghp_", "a GitHub personal access token (`ghp_…`)", 30),
-        ("gho_", "a GitHub OAuth token (`gho_…`)", 30),
-        ("ghs_", "a GitHub app token (`ghs_…`)", 30),
-        ("ghu_", "a GitHub user token (`ghu_…`)", 30),
-        ("ghr_", "a GitHub refresh token (`ghr_…`)", 30),
-        ("github_pat_", "a GitHub fine-grained token (`github_pat_…`)", 30),
-        ("xoxb-", "a Slack bot token (`xoxb-…`)", 10),
-        ("xoxp-", "a Slack user token (`xoxp-…`)", 10),
-        ("xoxa-", "a Slack token (`xoxa-…`)", 10),
-        ("xoxr-", "a Slack refresh token (`xoxr-…`)", 10),
-        ("xoxs-", "a Slack token (`xoxs-…`)", 10),
-        ("xapp-", "a Slack app token (`xapp-…`)", 10),
-        ("AIza", "a Google API key (`AIza…`)", 30),
-    ] {
-        if let Some(rest) = word.strip_prefix(prefix) {
-            if rest_ok(rest, min) {
-                return Some(kind);
-            }
-        }
-    }
-    if let Some(rest) = word.strip_prefix("AKIA") {
-        if rest.len() == 16 && rest.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-            return Some("an AWS access key id (`AKIA…`)");
+    for format in formats() {
+        let Some(rest) = word.strip_prefix(format.prefix.as_str()) else { continue };
+        let matches = match format.rest.as_deref() {
+            Some("region_then_id") => rest.split_once('-').is_some_and(|(region, id)| region.len() <= 4 && rest_ok(id, format.min)),
+            Some("upper_alnum_16") => rest.len() == 16 && rest.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+            _ => rest_ok(rest, format.min),
+        };
+        if matches {
+            return Some(format.kind.as_str());
         }
     }
     let parts: Vec<&str> = word.split('.').collect();

@@ -21,7 +21,7 @@ date is seen: `\"+05:30\"`, `\"-0700\"`, `\"+05\"` or `\"Z\"` (the default, UTC)
 | `\"date\"` | the calendar date at the offset | `2024-05-02` |\n\
 | `\"unix\"` | epoch seconds, a number (rounded down) | `1714659067` |\n\
 | `\"millis\"` | epoch milliseconds, a number | `1714659067000` |\n\
-| a pattern with `%` | `%Y` `%m` `%d` `%H` `%M` `%S`, `%f` (milliseconds, 3 digits), `%z` (`+0530`), `%:z` (`+05:30`), `%%`; other characters as written | `\"%Y-%m-%dT%H:%M:%S.%f%z\"` writes Salesforce's `2024-05-02T14:11:07.000+0000`; `\"%Y-%m-%d %H:%M:%S\"` writes Pipedrive v1's `2024-05-02 14:11:07` |\n\n\
+| a pattern with `%` | `%Y` `%m` `%d` `%H` `%M` `%S`, `%f` (milliseconds, 3 digits), `%z` (`+0530`), `%:z` (`+05:30`), `%%`; other characters as written | `\"%Y-%m-%dT%H:%M:%S.%f%z\"` writes `2024-05-02T14:11:07.000+0000`; `\"%Y-%m-%d %H:%M:%S\"` writes `2024-05-02 14:11:07` |\n\n\
 `null` and `\"\"` give `null`; undefined gives undefined. Errors are those of `$parseDate`, plus `F0101` for \
 an unknown format or offset.",
     examples: &[

@@ -14,9 +14,9 @@ pub(super) const FUNCTION: Function = Function {
     doc: "`format` says how to read `value`:\n\n\
 | `format` | reads | examples |\n\
 |---|---|---|\n\
-| `\"auto\"` (default) | ISO 8601 and the variants providers send: a date `YYYY-MM-DD`, then optionally `T` or a space and `HH:MM`, `:SS`, a fraction of any length (`.` or `,`), then optionally `Z`, `±HH`, `±HHMM` or `±HH:MM`. No offset means UTC. | Close `2013-02-20T05:30:24.844000+00:00`, Salesforce `2024-05-02T14:11:07.000+0000`, Pipedrive v1 `2024-05-02 14:11:07`, HubSpot `2024-05-02T14:11:07.517Z`, Zoho `2024-05-02T14:11:07+05:30`, Jira `2024-05-02T14:11:07.517+0000`, `2024-05-02` |\n\
-| `\"unix\"` | epoch seconds, a number or decimal text; fractions round to the millisecond | Stripe `1680893993` |\n\
-| `\"millis\"` | epoch milliseconds, a number or decimal text | HubSpot webhooks `1564113600000`, Salesforce `\"1699999999999\"` |\n\
+| `\"auto\"` (default) | ISO 8601 and the variants providers send: a date `YYYY-MM-DD`, then optionally `T` or a space and `HH:MM`, `:SS`, a fraction of any length (`.` or `,`), then optionally `Z`, `±HH`, `±HHMM` or `±HH:MM`. No offset means UTC. | `2013-02-20T05:30:24.844000+00:00`, `2024-05-02T14:11:07.000+0000`, `2024-05-02 14:11:07`, `2024-05-02T14:11:07.517Z`, `2024-05-02T14:11:07+05:30`, `2024-05-02T14:11:07.517+0000`, `2024-05-02` |\n\
+| `\"unix\"` | epoch seconds, a number or decimal text; fractions round to the millisecond | `1680893993` |\n\
+| `\"millis\"` | epoch milliseconds, a number or decimal text | `1564113600000`, `\"1699999999999\"` |\n\
 | a pattern with `%` | `%Y` (4 digits), `%m` `%d` `%H` `%M` `%S` (2 digits each), `%f` (a fraction, 1 or more digits), `%z` (`Z`, `±HH`, `±HHMM`, `±HH:MM`), `%%`; other characters must match as written; missing parts are 1 (month, day) or 0 | `\"%d/%m/%Y\"` reads `02/05/2024` |\n\n\
 Digits after the milliseconds are dropped (not rounded). Surrounding spaces are ignored. `null` and `\"\"` \
 give `null`; undefined gives undefined. Text that is not a date (`2024-02-30` included) is `F0201`; a date \

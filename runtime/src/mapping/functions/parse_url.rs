@@ -15,14 +15,14 @@ pub(super) const FUNCTION: Function = Function {
 lowercased, the path keeps its percent escapes. `port` is a number, or `null` when absent or the scheme's \
 default. `query` is the query string read as `$parseQuery` reads it (`{}` when there is none). `fragment` is \
 the text after `#`, or `null` when absent or empty. User names and passwords are not returned.\n\n\
-A relative reference starting with `/` or `?` (Salesforce's `nextRecordsUrl`) is accepted: `scheme`, `host` \
+A relative reference starting with `/` or `?` (a relative `nextRecordsUrl`) is accepted: `scheme`, `host` \
 and `port` are then `null`. Anything else that is not a URL is `F0301`. Undefined gives undefined; `null` \
 gives `null`.",
     examples: &[
         ok(
             "$parseUrl(paging.next.link)",
-            r#"{"paging": {"next": {"link": "https://api.hubapi.com/crm/v3/objects/contacts?limit=100&after=MTAw"}}}"#,
-            r#"{"scheme": "https", "host": "api.hubapi.com", "port": null, "path": "/crm/v3/objects/contacts", "query": {"limit": "100", "after": "MTAw"}, "fragment": null}"#,
+            r#"{"paging": {"next": {"link": "https://api.example.com/crm/v3/objects/contacts?limit=100&after=MTAw"}}}"#,
+            r#"{"scheme": "https", "host": "api.example.com", "port": null, "path": "/crm/v3/objects/contacts", "query": {"limit": "100", "after": "MTAw"}, "fragment": null}"#,
         ),
         ok("$parseUrl(nextRecordsUrl).path", r#"{"nextRecordsUrl": "/services/data/v62.0/query/01gRO0000016PIAYA2-2000"}"#, r#""/services/data/v62.0/query/01gRO0000016PIAYA2-2000""#),
         ok(
