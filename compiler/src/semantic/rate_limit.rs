@@ -23,7 +23,7 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
         // Only 429 says "rate limited" by itself; any other status (GitHub's 403, BambooHR's
         // 503) also means other failures, so it needs a condition that tells them apart.
         if rule.header.is_none() && rule.body.is_none() && rule.status.iter().any(|s| *s != 429 && *s >= 400) {
-            problems.push((vec!["limited_when".into(), i.to_string()], format!("every {} response would count as rate limited", rule.status.iter().map(u16::to_string).collect::<Vec<_>>().join("/")), "add a `header` or `body` condition that tells a limit apart from other errors (GitHub: remaining is 0; Salesforce: REQUEST_LIMIT_EXCEEDED; BambooHR: a Retry-After header)".into()));
+            problems.push((vec!["limited_when".into(), i.to_string()], format!("every {} response would count as rate limited", rule.status.iter().map(u16::to_string).collect::<Vec<_>>().join("/")), "add a `header` or `body` condition that tells a limit apart from other errors: a remaining-count header equal to \"0\", an error code in the body, a Retry-After header".into()));
         }
     }
     if let (Some(remaining), None) = (&rl.remaining, &rl.limit) {

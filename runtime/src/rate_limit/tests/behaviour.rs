@@ -6,30 +6,33 @@ use super::*;
 fn retry_after_is_read_on_every_response_but_sent_only_when_limited() {
     let headers = header_map(&[("Retry-After", "30")]);
     let response = ResponseParts { status: 200, headers: &headers, body: None };
-    let status = inspect(&jira(), &response, at("2024-06-01T09:00:00Z"), &body_matches);
+    let status = inspect(&iso8601_reset(), &response, at("2024-06-01T09:00:00Z"), &body_matches);
     assert_eq!(status, expect(false, None, None, None, Some(30), None));
     assert_eq!(status.headers(), vec![]);
 }
 
 #[test]
 fn missing_headers() {
-    // Every provider, limited and not, with no headers at all.
+    // Every definition (but the body-conditioned one), limited and not, with no headers at all.
     let now = at("2024-06-01T09:00:00Z");
-    for (name, def, status) in [
-        ("hubspot", hubspot(), 429),
-        ("github", github(), 429),
-        ("shopify", shopify(), 429),
-        ("attio", attio(), 429),
-        ("jira", jira(), 429),
-        ("zendesk", zendesk(), 429),
-        ("bamboohr", bamboohr(), 429),
-        ("pipedrive", pipedrive(), 429),
-        ("greenhouse", greenhouse(), 429),
+    for (key, status) in [
+        ("interval_millis_limits", 429),
+        ("remaining_zero_or_retry_after_on_403", 429),
+        ("used_of_limit_bucket", 429),
+        ("http_date_retry_after", 429),
+        ("iso8601_reset", 429),
+        ("reset_on_some_responses", 429),
+        ("retry_after_on_503", 429),
+        ("delta_seconds_reset_short_window", 429),
+        ("epoch_reset_rolling_window", 429),
     ] {
+        let entry = definition(key);
+        let def = &entry.rate_limit;
+        let name = format!("{key} (imitates {})", entry.imitates);
         let headers = HeaderMap::new();
         for (status, limited) in [(status, true), (200, false)] {
             let response = ResponseParts { status, headers: &headers, body: None };
-            let got = inspect_detailed(&def, &response, now, &body_matches);
+            let got = inspect_detailed(def, &response, now, &body_matches);
             assert_eq!(
                 got.status,
                 RateLimitStatus { limited, window_seconds: def.window_seconds, ..Default::default() },
@@ -59,25 +62,24 @@ fn unparseable_headers_are_ignored_and_reported() {
         assert_eq!(got.status.headers(), want.headers());
     }
 
+    // The definition's own headers, in the provider's spelling.
+    let d = interval_millis_limits();
+    let (max, remaining, interval) = (header_of(&d.limit), header_of(&d.remaining), reset_header_of(&d));
     check(
-        &hubspot(),
+        &d,
         429,
-        &[
-            ("X-HubSpot-RateLimit-Max", "lots"),
-            ("X-HubSpot-RateLimit-Remaining", "-1"),
-            ("X-HubSpot-RateLimit-Interval-Milliseconds", "10s"),
-        ],
+        &[(max, "lots"), (remaining, "-1"), (interval, "10s")],
         expect(true, None, None, None, None, Some(10)),
         &[
-            (Field::Limit, "X-HubSpot-RateLimit-Max", ParseError::NotACount),
-            (Field::Remaining, "X-HubSpot-RateLimit-Remaining", ParseError::NotACount),
-            (Field::Reset, "X-HubSpot-RateLimit-Interval-Milliseconds", ParseError::NotADecimal),
+            (Field::Limit, max, ParseError::NotACount),
+            (Field::Remaining, remaining, ParseError::NotACount),
+            (Field::Reset, interval, ParseError::NotADecimal),
         ],
     );
     // Fractions, exponents, signs, hex, NaN, infinity, overflow.
     for bad in ["39.5", "1e3", "+5", "0x10", "NaN", "inf", "1,000", "1 000"] {
         check(
-            &pipedrive(),
+            &delta_seconds_reset_short_window(),
             200,
             &[("x-ratelimit-remaining", bad)],
             expect(false, None, None, None, None, Some(2)),
@@ -85,7 +87,7 @@ fn unparseable_headers_are_ignored_and_reported() {
         );
     }
     check(
-        &pipedrive(),
+        &delta_seconds_reset_short_window(),
         200,
         &[("x-ratelimit-limit", "18446744073709551616")],
         expect(false, None, None, None, None, Some(2)),
@@ -93,46 +95,46 @@ fn unparseable_headers_are_ignored_and_reported() {
     );
     // Not visible ASCII; empty; repeated with different values (repeated equal values are fine).
     check(
-        &pipedrive(),
+        &delta_seconds_reset_short_window(),
         200,
         &[("x-ratelimit-limit", "4é0"), ("x-ratelimit-remaining", "  "), ("x-ratelimit-reset", "2")],
         expect(false, None, None, Some(2), None, Some(2)),
         &[(Field::Limit, "x-ratelimit-limit", ParseError::NotText), (Field::Remaining, "x-ratelimit-remaining", ParseError::Empty)],
     );
     check(
-        &pipedrive(),
+        &delta_seconds_reset_short_window(),
         200,
         &[("x-ratelimit-limit", "40"), ("x-ratelimit-limit", "40 "), ("x-ratelimit-remaining", "39"), ("x-ratelimit-remaining", "38")],
         expect(false, Some(40), None, None, None, Some(2)),
         &[(Field::Remaining, "x-ratelimit-remaining", ParseError::Conflicting)],
     );
     // used/limit: broken ratios; a prefix that is not there.
+    let d = used_of_limit_bucket();
+    let bucket = header_of(&d.limit);
+    assert_eq!(header_of(&d.remaining), bucket, "one header carries both");
     for bad in ["32", "32/", "/40", "32/40/1", "a/40", "32/-40", "32:40"] {
         check(
-            &shopify(),
+            &d,
             200,
-            &[("X-Shopify-Shop-Api-Call-Limit", bad)],
+            &[(bucket, bad)],
             expect(false, None, None, None, None, None),
-            &[
-                (Field::Limit, "X-Shopify-Shop-Api-Call-Limit", ParseError::NotUsedOfLimit),
-                (Field::Remaining, "X-Shopify-Shop-Api-Call-Limit", ParseError::NotUsedOfLimit),
-            ],
+            &[(Field::Limit, bucket, ParseError::NotUsedOfLimit), (Field::Remaining, bucket, ParseError::NotUsedOfLimit)],
         );
     }
+    let d = body_error_code_on_403();
+    let usage = header_of(&d.limit);
+    assert_eq!(header_of(&d.remaining), usage, "one header carries both");
     check(
-        &salesforce(),
+        &d,
         200,
-        &[("Sforce-Limit-Info", "per-app-api-usage=17/250(appName=sample-connected-app)")],
+        &[(usage, "per-app-api-usage=17/250(appName=sample-connected-app)")],
         expect(false, None, None, None, None, None),
-        &[
-            (Field::Limit, "Sforce-Limit-Info", ParseError::MissingPrefix),
-            (Field::Remaining, "Sforce-Limit-Info", ParseError::MissingPrefix),
-        ],
+        &[(Field::Limit, usage, ParseError::MissingPrefix), (Field::Remaining, usage, ParseError::MissingPrefix)],
     );
     // Epoch units: a delta or a millisecond value read as epoch seconds is a unit mix-up.
     for bad in ["2", "1655120964000"] {
         check(
-            &github(),
+            &remaining_zero_or_retry_after_on_403(),
             200,
             &[("x-ratelimit-reset", bad)],
             expect(false, None, None, None, None, None),
@@ -141,14 +143,14 @@ fn unparseable_headers_are_ignored_and_reported() {
     }
     // Times: not a date; an ISO timestamp without an offset; an HTTP-date that is not one.
     check(
-        &jira(),
+        &iso8601_reset(),
         429,
         &[("X-RateLimit-Reset", "2024-06-01T09:00"), ("Retry-After", "soon")],
         expect(true, None, None, None, None, None),
         &[(Field::Reset, "X-RateLimit-Reset", ParseError::NotIso8601), (Field::RetryAfter, "Retry-After", ParseError::NotADecimal)],
     );
     check(
-        &attio(),
+        &http_date_retry_after(),
         429,
         &[("Retry-After", "Tue, 32 May 2023 14:42:01 GMT")],
         expect(true, None, None, None, None, None),
@@ -167,7 +169,7 @@ fn unparseable_headers_are_ignored_and_reported() {
 fn problems_render_for_logs() {
     let headers = header_map(&[("x-ratelimit-reset", "2")]);
     let response = ResponseParts { status: 200, headers: &headers, body: None };
-    let got = inspect_detailed(&github(), &response, at("2024-06-01T09:00:00Z"), &body_matches);
+    let got = inspect_detailed(&remaining_zero_or_retry_after_on_403(), &response, at("2024-06-01T09:00:00Z"), &body_matches);
     assert_eq!(
         got.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
         vec!["rate_limit.reset: ignored header `x-ratelimit-reset`: \"2\": expected a Unix time between the years 2000 and 3000; is the unit right?"]
@@ -181,7 +183,8 @@ fn header_condition_trims_and_matches_any_value() {
     let now = at("2024-06-01T09:00:00Z");
     let limited = |status: u16, headers: &[(&str, &str)]| {
         let headers = header_map(headers);
-        inspect(&github(), &ResponseParts { status, headers: &headers, body: None }, now, &body_matches).limited
+        inspect(&remaining_zero_or_retry_after_on_403(), &ResponseParts { status, headers: &headers, body: None }, now, &body_matches)
+            .limited
     };
     assert!(limited(403, &[("X-RateLimit-Remaining", " 0 ")]));
     assert!(limited(403, &[("x-ratelimit-remaining", "1"), ("x-ratelimit-remaining", "0")]));
@@ -209,9 +212,13 @@ fn body_condition_is_only_evaluated_for_a_listed_status() {
     let headers = HeaderMap::new();
     let body = json!([{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]);
     let now = at("2024-06-01T09:00:00Z");
-    assert!(!inspect(&salesforce(), &ResponseParts { status: 200, headers: &headers, body: Some(&body) }, now, &counting).limited);
+    assert!(
+        !inspect(&body_error_code_on_403(), &ResponseParts { status: 200, headers: &headers, body: Some(&body) }, now, &counting).limited
+    );
     assert_eq!(calls.get(), 0);
-    assert!(inspect(&salesforce(), &ResponseParts { status: 403, headers: &headers, body: Some(&body) }, now, &counting).limited);
+    assert!(
+        inspect(&body_error_code_on_403(), &ResponseParts { status: 403, headers: &headers, body: Some(&body) }, now, &counting).limited
+    );
     assert_eq!(calls.get(), 1);
 }
 

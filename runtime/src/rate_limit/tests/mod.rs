@@ -1,9 +1,16 @@
 //! Table-driven tests: each provider's `rate_limit` block as its definition would write it, a
 //! response shaped like the provider's, a fixed `now`, and the exact normalized headers.
+//!
+//! The provider-shaped data (definitions, header names, bodies, case names) lives in
+//! `cases.json`, where the provider each definition imitates is named; the Rust here names
+//! definitions by the behaviour they exercise.
 
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue as HttpValue};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::*;
@@ -11,10 +18,10 @@ use super::*;
 mod behaviour;
 mod providers;
 use crate::registry::{
-    Expr, HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, Origin, RateLimit, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit,
+    Expr, HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit,
 };
 
-// ---------- builders: the Rust twin of a definition's YAML ----------
+// ---------- builders: the Rust twin of a definition's YAML, for definitions made in a test ----------
 
 pub(super) fn on(status: &[u16]) -> LimitedWhen {
     LimitedWhen { status: status.to_vec(), header: None, body: None }
@@ -22,18 +29,6 @@ pub(super) fn on(status: &[u16]) -> LimitedWhen {
 
 pub(super) fn on_header(status: &[u16], name: &str, equals: Option<&str>) -> LimitedWhen {
     LimitedWhen { header: Some(HeaderEquals { name: name.into(), equals: equals.map(Into::into) }), ..on(status) }
-}
-
-pub(super) fn on_body(status: &[u16], expr: &str) -> LimitedWhen {
-    LimitedWhen { body: Some(Expr { source: expr.into(), origin: Origin::default() }), ..on(status) }
-}
-
-pub(super) fn number(header: &str) -> Option<HeaderValue> {
-    Some(HeaderValue { header: header.into(), format: NumberFormat::Number, prefix: None })
-}
-
-pub(super) fn ratio(header: &str, prefix: Option<&str>) -> Option<HeaderValue> {
-    Some(HeaderValue { header: header.into(), format: NumberFormat::UsedOfLimit, prefix: prefix.map(Into::into) })
 }
 
 pub(super) fn reset(header: &str, unit: TimeUnit) -> Option<ResetHeader> {
@@ -48,102 +43,86 @@ pub(super) fn def(limited_when: Vec<LimitedWhen>) -> RateLimit {
     RateLimit { limited_when, limit: None, remaining: None, reset: None, retry_after: RetryAfter::default(), window_seconds: None }
 }
 
+// ---------- the data file ----------
+
+/// `cases.json`: definitions by behaviour, and the limited-and-not cases.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Data {
+    #[serde(rename = "_about")]
+    _about: String,
+    pub(super) definitions: BTreeMap<String, Definition>,
+    pub(super) limited_and_not: Vec<Case>,
+}
+
+/// A `rate_limit` block, in the shape a definition writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Definition {
+    /// The provider whose definition this block imitates.
+    pub(super) imitates: String,
+    /// How that provider limits.
+    #[allow(dead_code)]
+    about: String,
+    pub(super) rate_limit: RateLimit,
+}
+
+pub(super) static DATA: LazyLock<Data> =
+    LazyLock::new(|| serde_json::from_str(include_str!("cases.json")).unwrap_or_else(|e| panic!("cases.json: {e}")));
+
+/// The definition stored under `key`, with what it imitates for failure messages.
+pub(super) fn definition(key: &str) -> &'static Definition {
+    DATA.definitions.get(key).unwrap_or_else(|| panic!("cases.json has no definition `{key}`"))
+}
+
+/// The header a definition reads a field from.
+pub(super) fn header_of(value: &Option<HeaderValue>) -> &str {
+    &value.as_ref().expect("the definition reads this field").header
+}
+
+pub(super) fn reset_header_of(def: &RateLimit) -> &str {
+    &def.reset.as_ref().expect("the definition reads a reset").header
+}
+
+// The definitions these tests use by hand, named by behaviour; `cases.json` names the provider
+// each imitates.
+
 // HubSpot: 429; Max / Remaining / Interval-Milliseconds (delta_millis); a 10 s window.
-pub(super) fn hubspot() -> RateLimit {
-    RateLimit {
-        limit: number("X-HubSpot-RateLimit-Max"),
-        remaining: number("X-HubSpot-RateLimit-Remaining"),
-        reset: reset("X-HubSpot-RateLimit-Interval-Milliseconds", TimeUnit::DeltaMillis),
-        window_seconds: Some(10),
-        ..def(vec![on(&[429])])
-    }
+pub(super) fn interval_millis_limits() -> RateLimit {
+    definition("interval_millis_limits").rate_limit.clone()
 }
 
 // GitHub: 429; 403 with remaining 0 (primary); 403 with retry-after (secondary).
-pub(super) fn github() -> RateLimit {
-    RateLimit {
-        limit: number("x-ratelimit-limit"),
-        remaining: number("x-ratelimit-remaining"),
-        reset: reset("x-ratelimit-reset", TimeUnit::EpochSeconds),
-        retry_after: retry("retry-after", RetryAfterUnit::DeltaSeconds),
-        ..def(vec![on(&[429]), on_header(&[403], "x-ratelimit-remaining", Some("0")), on_header(&[403], "retry-after", None)])
-    }
+pub(super) fn remaining_zero_or_retry_after_on_403() -> RateLimit {
+    definition("remaining_zero_or_retry_after_on_403").rate_limit.clone()
 }
 
 // Shopify: 429; the `used/limit` bucket header; float Retry-After.
-pub(super) fn shopify() -> RateLimit {
-    RateLimit {
-        limit: ratio("X-Shopify-Shop-Api-Call-Limit", None),
-        remaining: ratio("X-Shopify-Shop-Api-Call-Limit", None),
-        retry_after: retry("Retry-After", RetryAfterUnit::DeltaSeconds),
-        ..def(vec![on(&[429])])
-    }
+pub(super) fn used_of_limit_bucket() -> RateLimit {
+    definition("used_of_limit_bucket").rate_limit.clone()
 }
 
 // Attio: 429 with an HTTP-date Retry-After.
-pub(super) fn attio() -> RateLimit {
-    RateLimit { retry_after: retry("Retry-After", RetryAfterUnit::HttpDate), ..def(vec![on(&[429])]) }
+pub(super) fn http_date_retry_after() -> RateLimit {
+    definition("http_date_retry_after").rate_limit.clone()
 }
 
 // Jira: 429; ISO reset; Retry-After seconds.
-pub(super) fn jira() -> RateLimit {
-    RateLimit {
-        limit: number("X-RateLimit-Limit"),
-        remaining: number("X-RateLimit-Remaining"),
-        reset: reset("X-RateLimit-Reset", TimeUnit::Iso8601),
-        retry_after: retry("Retry-After", RetryAfterUnit::DeltaSeconds),
-        ..def(vec![on(&[429])])
-    }
+pub(super) fn iso8601_reset() -> RateLimit {
+    definition("iso8601_reset").rate_limit.clone()
 }
 
-pub(super) const SALESFORCE_BODY_CONDITION: &str = r#""REQUEST_LIMIT_EXCEEDED" in errorCode"#;
+/// The body condition of `body_error_code_on_403`, emulated by [`body_matches`].
+pub(super) const BODY_ERROR_CODE_CONDITION: &str = r#""REQUEST_LIMIT_EXCEEDED" in errorCode"#;
 
 // Salesforce: 403 with errorCode REQUEST_LIMIT_EXCEEDED; usage as `api-usage=used/limit`.
-pub(super) fn salesforce() -> RateLimit {
-    RateLimit {
-        limit: ratio("Sforce-Limit-Info", Some("api-usage=")),
-        remaining: ratio("Sforce-Limit-Info", Some("api-usage=")),
-        ..def(vec![on_body(&[403], SALESFORCE_BODY_CONDITION)])
-    }
-}
-
-// Zendesk: 429 with Retry-After; X-Rate-Limit(-Remaining) on every response, `ratelimit-reset`
-// (seconds) on list endpoints only.
-pub(super) fn zendesk() -> RateLimit {
-    RateLimit {
-        limit: number("X-Rate-Limit"),
-        remaining: number("X-Rate-Limit-Remaining"),
-        reset: reset("ratelimit-reset", TimeUnit::DeltaSeconds),
-        ..def(vec![on(&[429])])
-    }
-}
-
-// BambooHR: 503 with Retry-After (429 from 2026-09-16); a 503 without it is an outage.
-pub(super) fn bamboohr() -> RateLimit {
-    def(vec![on_header(&[503], "Retry-After", None), on(&[429])])
+pub(super) fn body_error_code_on_403() -> RateLimit {
+    definition("body_error_code_on_403").rate_limit.clone()
 }
 
 // Pipedrive: 429; x-ratelimit-reset in delta seconds; a 2 s window.
-pub(super) fn pipedrive() -> RateLimit {
-    RateLimit {
-        limit: number("x-ratelimit-limit"),
-        remaining: number("x-ratelimit-remaining"),
-        reset: reset("x-ratelimit-reset", TimeUnit::DeltaSeconds),
-        window_seconds: Some(2),
-        ..def(vec![on(&[429])])
-    }
-}
-
-// Greenhouse: 429 with Retry-After seconds and X-RateLimit-Reset epoch; a rolling 10 s window.
-pub(super) fn greenhouse() -> RateLimit {
-    RateLimit {
-        limit: number("X-RateLimit-Limit"),
-        remaining: number("X-RateLimit-Remaining"),
-        reset: reset("X-RateLimit-Reset", TimeUnit::EpochSeconds),
-        retry_after: retry("Retry-After", RetryAfterUnit::DeltaSeconds),
-        window_seconds: Some(10),
-        ..def(vec![on(&[429])])
-    }
+pub(super) fn delta_seconds_reset_short_window() -> RateLimit {
+    definition("delta_seconds_reset_short_window").rate_limit.clone()
 }
 
 // ---------- the test harness ----------
@@ -154,10 +133,10 @@ pub(super) fn at(rfc3339: &str) -> SystemTime {
     UNIX_EPOCH + Duration::new(t.timestamp() as u64, t.timestamp_subsec_nanos())
 }
 
-pub(super) fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
+pub(super) fn header_map<N: AsRef<str>, V: AsRef<str>>(headers: &[(N, V)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        map.append(HeaderName::try_from(*name).unwrap(), HttpValue::from_str(value).unwrap());
+        map.append(HeaderName::try_from(name.as_ref()).unwrap(), HttpValue::from_str(value.as_ref()).unwrap());
     }
     map
 }
@@ -166,7 +145,7 @@ pub(super) fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
 pub(super) fn body_matches(expr: &Expr, body: &Value) -> bool {
     match expr.source.as_str() {
         // JSONata maps `errorCode` over an array body: true when any element has the code.
-        SALESFORCE_BODY_CONDITION => {
+        BODY_ERROR_CODE_CONDITION => {
             let items = match body {
                 Value::Array(items) => items.as_slice(),
                 other => std::slice::from_ref(other),
@@ -177,15 +156,59 @@ pub(super) fn body_matches(expr: &Expr, body: &Value) -> bool {
     }
 }
 
+/// A response (status, headers, body) at a fixed `now`, and exactly what it must normalize to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct Case {
-    name: &'static str,
-    def: RateLimit,
+    name: String,
+    /// Why the expected values are what they are, where it takes arithmetic.
+    #[serde(default)]
+    #[allow(dead_code)]
+    note: Option<String>,
+    /// A key of `definitions`.
+    definition: String,
     status: u16,
-    headers: &'static [(&'static str, &'static str)],
+    headers: Vec<(String, String)>,
+    #[serde(default)]
     body: Option<Value>,
-    now: SystemTime,
-    expect: RateLimitStatus,
-    headers_out: &'static [(&'static str, &'static str)],
+    now: Now,
+    expect: Expected,
+    headers_out: Vec<(String, String)>,
+}
+
+/// An RFC 3339 timestamp, or Unix milliseconds.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Now {
+    Rfc3339(String),
+    UnixMillis(u64),
+}
+
+impl Now {
+    fn time(&self) -> SystemTime {
+        match self {
+            Now::Rfc3339(text) => at(text),
+            Now::UnixMillis(millis) => UNIX_EPOCH + Duration::from_millis(*millis),
+        }
+    }
+}
+
+/// A [`RateLimitStatus`], every field spelled out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    limited: bool,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset_seconds: Option<u64>,
+    retry_after_seconds: Option<u64>,
+    window_seconds: Option<u64>,
+}
+
+impl Expected {
+    fn status(&self) -> RateLimitStatus {
+        expect(self.limited, self.limit, self.remaining, self.reset_seconds, self.retry_after_seconds, self.window_seconds)
+    }
 }
 
 pub(super) fn expect(
@@ -199,16 +222,19 @@ pub(super) fn expect(
     RateLimitStatus { limited, limit, remaining, reset_seconds: reset, retry_after_seconds: retry, window_seconds: window }
 }
 
-pub(super) fn run(cases: Vec<Case>) {
+pub(super) fn run(cases: &[Case]) {
+    assert!(!cases.is_empty(), "cases.json has no cases");
     let mut failures = Vec::new();
     for case in cases {
-        let headers = header_map(case.headers);
+        let def = &definition(&case.definition).rate_limit;
+        let headers = header_map(&case.headers);
         let response = ResponseParts { status: case.status, headers: &headers, body: case.body.as_ref() };
-        let got = inspect_detailed(&case.def, &response, case.now, &body_matches);
+        let got = inspect_detailed(def, &response, case.now.time(), &body_matches);
         let got_headers = got.status.headers();
-        let want_headers: Vec<(&str, String)> = case.headers_out.iter().map(|(n, v)| (*n, v.to_string())).collect();
-        if got.status != case.expect {
-            failures.push(format!("{}: status\n  got  {:?}\n  want {:?}", case.name, got.status, case.expect));
+        let want_headers: Vec<(&str, String)> = case.headers_out.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+        let want = case.expect.status();
+        if got.status != want {
+            failures.push(format!("{}: status\n  got  {:?}\n  want {:?}", case.name, got.status, want));
         }
         if got_headers != want_headers {
             failures.push(format!("{}: headers\n  got  {:?}\n  want {:?}", case.name, got_headers, want_headers));
