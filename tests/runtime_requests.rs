@@ -335,3 +335,26 @@ async fn verify_makes_the_definitions_test_call() {
     assert_eq!((sent.method.as_str(), sent.path.as_str(), sent.raw_query.as_deref()), ("GET", "/crm/v3/objects/contacts", Some("limit=1")));
     assert_eq!(sent.app_headers(), pairs(&[("accept", "application/json"), ("authorization", "Bearer pat-na1-imported")]));
 }
+
+#[tokio::test]
+async fn a_dynamic_change_to_null_removes_the_parameter() {
+    // Page 1 is asked with `start=1`; the definition's `next` moves to a token and sets
+    // `start` to null, which must drop it rather than send the text "null".
+    let mock = Mock::start(|request, _| {
+        if request.query("token").is_some() {
+            Reply::json(200, json!({ "items": [] }))
+        } else {
+            Reply::json(200, json!({ "items": [{ "id": "1" }], "next_token": "t2" }))
+        }
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let account = account("dynamic_token", &[], &[("token", "t")]);
+    let first = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    let cursor = first.next_cursor.expect("a second page");
+    engine.list(&account, "crm", "contacts", &ListRequest { cursor: Some(cursor), ..ListRequest::default() }).await.unwrap();
+    let requests = mock.requests();
+    assert_eq!(requests[0].query("start"), Some("1"));
+    assert_eq!(requests[1].query("start"), None, "{:?}", requests[1].query);
+    assert_eq!(requests[1].query("token"), Some("t2"));
+}

@@ -182,21 +182,25 @@ fn place_position(
     query: &mut Vec<(String, String)>,
     body: &mut Option<Value>,
 ) -> Result<Option<url::Url>, RuntimeError> {
+    // A null value removes the parameter: a dynamic pagination can drop one (Zoho's `page`
+    // once it moves to `page_token`).
     let mut set = |placement: ParamIn, name: &str, value: Value| match placement {
         ParamIn::Query => {
             query.retain(|(n, _)| n != name);
-            query.push((
-                name.to_string(),
-                match &value {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                },
-            ));
+            match &value {
+                Value::Null => {}
+                Value::String(s) => query.push((name.to_string(), s.clone())),
+                other => query.push((name.to_string(), other.to_string())),
+            }
         }
         ParamIn::Body => {
             let object = body.get_or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(map) = object {
-                map.insert(name.to_string(), value);
+                if value.is_null() {
+                    map.shift_remove(name);
+                } else {
+                    map.insert(name.to_string(), value);
+                }
             }
         }
     };

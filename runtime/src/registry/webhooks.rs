@@ -99,6 +99,8 @@ pub struct TimestampRule {
 pub enum TimestampUnit {
     EpochSeconds,
     EpochMillis,
+    /// An ISO 8601 date-time (`2024-06-01T09:00:00Z`).
+    Iso8601,
 }
 
 fn default_tolerance() -> u64 {
