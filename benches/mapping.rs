@@ -15,6 +15,8 @@
 //! Not a test: it asserts only that both engines print the same records. `BENCH_PROFILE=N` maps
 //! N pages with our engine only and exits, for a profiler.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../tests/differential/support.rs"]
 mod support;
 
@@ -44,9 +46,16 @@ impl Rng {
     }
 }
 
-/// A page as `GET /crm/v3/objects/contacts?limit=100&properties=…` returns it: every property a
-/// string, unset ones `null` or `""`, a few custom and `hs_` properties.
-fn hubspot_page() -> Value {
+/// A list page of the example integration's contacts (tests/examples.json) as its list
+/// endpoint returns it with `limit=100` and the mapped properties requested: every property a
+/// string, unset ones `null` or `""`, a few custom and provider-internal properties. Property
+/// names and the paging block come from `bench` in tests/examples.json.
+fn contacts_page() -> Value {
+    let example = common::example();
+    let names = example.get("bench.properties");
+    let name = |role: &str| -> String {
+        names[role].as_str().unwrap_or_else(|| panic!("tests/examples.json: no bench property for `{role}`")).to_string()
+    };
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let first = ["Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances", "Émilie", "Hedy", "Claude", "Radia"];
     let last =
@@ -77,33 +86,33 @@ fn hubspot_page() -> Value {
             }
         };
         let mut properties = serde_json::Map::new();
-        properties.insert("createdate".into(), json!(created));
-        properties.insert("email".into(), json!(email));
-        properties.insert("firstname".into(), json!(f));
-        properties.insert("lastname".into(), json!(l));
-        properties.insert("jobtitle".into(), json!(rng.pick(&titles)));
-        properties.insert("phone".into(), opt(&mut rng, format!("+1 555 01{:02}", i % 100)));
-        properties.insert("mobilephone".into(), opt(&mut rng, format!("+44 7700 900{:03}", i)));
-        properties.insert("fax".into(), if rng.chance(10) { json!("+1 555 0199") } else { Value::Null });
-        properties.insert("address".into(), opt(&mut rng, format!("{} Engine Rd", 1 + i)));
-        properties.insert("city".into(), json!(city));
-        properties.insert("state".into(), Value::Null);
-        properties.insert("zip".into(), json!(zip));
-        properties.insert("country".into(), json!(country));
+        properties.insert(name("created"), json!(created));
+        properties.insert(name("email"), json!(email));
+        properties.insert(name("first_name"), json!(f));
+        properties.insert(name("last_name"), json!(l));
+        properties.insert(name("job_title"), json!(rng.pick(&titles)));
+        properties.insert(name("phone"), opt(&mut rng, format!("+1 555 01{:02}", i % 100)));
+        properties.insert(name("mobile_phone"), opt(&mut rng, format!("+44 7700 900{:03}", i)));
+        properties.insert(name("fax"), if rng.chance(10) { json!("+1 555 0199") } else { Value::Null });
+        properties.insert(name("address"), opt(&mut rng, format!("{} Engine Rd", 1 + i)));
+        properties.insert(name("city"), json!(city));
+        properties.insert(name("state"), Value::Null);
+        properties.insert(name("zip"), json!(zip));
+        properties.insert(name("country"), json!(country));
         properties.insert(
-            "hs_additional_emails".into(),
+            name("additional_emails"),
             if rng.chance(30) {
                 json!(format!("{}@personal.example;{}.{}@old.example", f.to_lowercase(), f.to_lowercase(), i))
             } else {
                 Value::Null
             },
         );
-        properties.insert("hubspot_owner_id".into(), opt(&mut rng, format!("7361622{}", i % 5)));
-        properties.insert("associatedcompanyid".into(), opt(&mut rng, format!("90{:02}", i % 40)));
-        properties.insert("notes_last_updated".into(), opt(&mut rng, updated.clone()));
-        properties.insert("lastmodifieddate".into(), json!(updated));
-        properties.insert("hs_object_id".into(), json!(id));
-        properties.insert("hs_analytics_source".into(), json!(rng.pick(&["ORGANIC_SEARCH", "DIRECT_TRAFFIC", "OFFLINE"])));
+        properties.insert(name("owner_id"), opt(&mut rng, format!("7361622{}", i % 5)));
+        properties.insert(name("company_id"), opt(&mut rng, format!("90{:02}", i % 40)));
+        properties.insert(name("last_activity"), opt(&mut rng, updated.clone()));
+        properties.insert(name("updated"), json!(updated));
+        properties.insert(name("object_id"), json!(id));
+        properties.insert(name("source"), json!(rng.pick(&["ORGANIC_SEARCH", "DIRECT_TRAFFIC", "OFFLINE"])));
         properties.insert("seats".into(), json!((rng.next() % 50).to_string()));
         properties.insert("loyalty_tier".into(), json!(rng.pick(&["Gold", "Silver", "Bronze", ""])));
         results.push(json!({
@@ -114,10 +123,10 @@ fn hubspot_page() -> Value {
             "archived": false
         }));
     }
-    json!({
-        "results": results,
-        "paging": {"next": {"after": "NzUx", "link": "https://api.hubapi.com/crm/v3/objects/contacts?limit=100&after=NzUx"}}
-    })
+    let mut page = serde_json::Map::new();
+    page.insert(example.records.clone(), Value::Array(results));
+    page.extend(example.get("bench.paging").as_object().expect("bench.paging is an object").clone());
+    Value::Object(page)
 }
 
 /// CPU time this thread has used, in seconds (Linux `/proc/thread-self/schedstat`), so that
@@ -152,14 +161,14 @@ fn rate(budget: Duration, mut f: impl FnMut()) -> f64 {
 /// straight into the engine's values, each record mapped with one evaluator, the results
 /// written straight to text.
 fn ours(mapping: &Mapping, page_text: &str, bindings: &Bindings, options: &EvalOptions) -> String {
-    mapping::evaluate_page_json_str(mapping, page_text, "results", bindings, options).expect("the mapping succeeds")
+    mapping::evaluate_page_json_str(mapping, page_text, &common::example().records, bindings, options).expect("the mapping succeeds")
 }
 
 /// Ours from bytes through `serde_json::Value` (`evaluate_each`): what a caller that has already
 /// parsed the page does.
 fn ours_values(mapping: &Mapping, page_text: &str, bindings: &Bindings, options: &EvalOptions) -> String {
     let mut page: Value = serde_json::from_str(page_text).expect("the page is JSON");
-    let Some(Value::Array(records)) = page.get_mut("results").map(Value::take) else { panic!("the page has results") };
+    let Some(Value::Array(records)) = page.get_mut(&common::example().records).map(Value::take) else { panic!("the page has records") };
     let mapped = mapping::evaluate_each(mapping, &records, bindings, options).expect("the mapping succeeds");
     serde_json::to_string(&mapped).unwrap()
 }
@@ -167,10 +176,11 @@ fn ours_values(mapping: &Mapping, page_text: &str, bindings: &Bindings, options:
 fn main() {
     let budget = Duration::from_secs_f64(std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0));
     let registry = support::registry();
-    let (source, origin) = support::hubspot_contacts_list_response(&registry);
+    let example = common::example();
+    let (source, origin) = support::list_response(&registry, &example.integration, &example.model, &example.resource);
     let origin: Origin = serde_json::from_value(origin).unwrap();
     let mapping = Mapping::compile(&Expr { source: source.clone(), origin }).expect("the bundled mapping compiles");
-    let page = hubspot_page();
+    let page = contacts_page();
     let page_text = serde_json::to_string(&page).unwrap();
     let query = json!({"include_remote_data": "false"});
     let bindings = Bindings::new()
@@ -182,8 +192,11 @@ fn main() {
     let options = EvalOptions::default();
 
     println!(
-        "mapping benchmark: {RECORDS}-record HubSpot contacts page ({} bytes), bundled contacts list.response mapping",
-        page_text.len()
+        "mapping benchmark: {RECORDS}-record {} {} page ({} bytes), bundled {} list.response mapping",
+        example.integration,
+        example.resource,
+        page_text.len(),
+        example.resource
     );
     println!("  ({:.1} s per measurement; BENCH_SECONDS changes it)", budget.as_secs_f64());
 
@@ -224,13 +237,14 @@ fn main() {
     // For scale: the same page through the short mapping of the product brief's example
     // (field copies and one array literal, no functions).
     println!("\nsame page, the brief's example mapping (no function calls):");
-    let simple = Mapping::compile(&Expr { source: SIMPLE.to_string(), origin: Origin::default() }).unwrap();
+    let simple_source = simple();
+    let simple = Mapping::compile(&Expr { source: simple_source.to_string(), origin: Origin::default() }).unwrap();
     let simple_output = ours(&simple, &page_text, &bindings, &options);
     let simple_rate = rate(budget, || {
         black_box(ours(&simple, black_box(&page_text), &bindings, &options));
     });
     println!("  ours (page text -> mapped JSON text):        {simple_rate:>9.1} pages/s  ({:.1} µs/page)", 1e6 / simple_rate);
-    let simple_reference = reference(SIMPLE, &page_text, &bindings, budget, &simple_output);
+    let simple_reference = reference(simple_source, &page_text, &bindings, budget, &simple_output);
     if let Some(reference) = simple_reference {
         println!(
             "  reference (npm jsonata {}, node):         {reference:>9.1} pages/s  ({:.1} µs/page)",
@@ -241,15 +255,11 @@ fn main() {
     ratios(simple_rate, simple_reference, ceiling_rate);
 }
 
-/// The unified mapping sketched in the product brief.
-const SIMPLE: &str = r#"{
-  "id": id,
-  "first_name": properties.firstname,
-  "last_name": properties.lastname,
-  "emails": [{ "email": properties.email, "type": "work" }],
-  "created_at": createdAt,
-  "updated_at": updatedAt
-}"#;
+/// The unified mapping sketched in the product brief (`bench.simple_mapping` in
+/// tests/examples.json: it reads the example integration's properties).
+fn simple() -> &'static str {
+    common::example().str("bench.simple_mapping")
+}
 
 fn ratios(ours: f64, reference: Option<f64>, ceiling: f64) {
     match reference {
@@ -280,7 +290,7 @@ fn reference(source: &str, page_text: &str, bindings: &Bindings, budget: Duratio
     let output = std::process::Command::new("node")
         .arg(support::repo().join("bench/mapping.js"))
         .args([&mapping_file, &page_file])
-        .arg("results")
+        .arg(&common::example().records)
         .arg(&bindings_file)
         .arg(budget.as_secs_f64().to_string())
         .env("NODE_PATH", node_path)

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::copy_dir;
+use common::{copy_dir, example};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -15,7 +15,7 @@ fn broken_bundled_definition_fails_cargo_build_with_the_diagnostic() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo.join("integrations"), &dir.path().join("integrations"));
     copy_dir(&repo.join("schemas"), &dir.path().join("schemas"));
-    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let file = dir.path().join(example().definition());
     let text = std::fs::read_to_string(&file).unwrap().replacen("\npagination:", "\npagnation:", 1);
     std::fs::write(&file, &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("pagnation:")).unwrap() + 1;
@@ -26,7 +26,7 @@ fn broken_bundled_definition_fails_cargo_build_with_the_diagnostic() {
     assert_eq!(check.status.code(), Some(1));
     let check_output = String::from_utf8_lossy(&check.stderr).to_string();
     let diagnostic = check_output.split("\n\n").next().unwrap().to_string();
-    assert!(diagnostic.contains(&format!("integrations/hubspot/integration.yaml:{line}:1")), "{diagnostic}");
+    assert!(diagnostic.contains(&format!("{}:{line}:1", example().definition())), "{diagnostic}");
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let build = Command::new(cargo)

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{project_copy, repo};
+use common::{example, project_copy, repo};
 use std::path::Path;
 use std::process::Command;
 use switchyard_runtime::registry::Registry;
@@ -23,7 +23,7 @@ fn bundled_integrations_check_clean() {
 #[test]
 fn invalid_definitions_exit_1_with_rustc_style_output() {
     let dir = project_copy();
-    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let file = dir.path().join(example().definition());
     let text = std::fs::read_to_string(&file).unwrap().replacen("\npagination:", "\npagnation:", 1);
     std::fs::write(&file, &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("pagnation:")).unwrap() + 1;
@@ -32,7 +32,7 @@ fn invalid_definitions_exit_1_with_rustc_style_output() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("error[E0201]: unknown key `pagnation` in the top level"), "{stderr}");
-    assert!(stderr.contains(&format!("--> integrations/hubspot/integration.yaml:{line}:1")), "{stderr}");
+    assert!(stderr.contains(&format!("--> {}:{line}:1", example().definition())), "{stderr}");
     assert!(stderr.contains(&format!("{line} | pagnation:")), "{stderr}");
     assert!(stderr.contains("^^^^^^^^^ not allowed here"), "{stderr}");
     assert!(stderr.contains("= help: did you mean `pagination`?"), "{stderr}");
@@ -45,7 +45,7 @@ fn invalid_definitions_exit_1_with_rustc_style_output() {
     assert_eq!(report["errors"], 1);
     let d = &report["diagnostics"][0];
     assert_eq!(d["code"], "E0201");
-    assert_eq!(d["location"]["file"], "integrations/hubspot/integration.yaml");
+    assert_eq!(d["location"]["file"], example().definition());
     assert_eq!(d["location"]["line"], line);
     assert_eq!(d["location"]["column"], 1);
     assert_eq!(d["help"], "did you mean `pagination`?");
@@ -54,7 +54,7 @@ fn invalid_definitions_exit_1_with_rustc_style_output() {
 #[test]
 fn warnings_pass_unless_denied() {
     let dir = project_copy();
-    let file = dir.path().join("integrations/hubspot/integration.yaml");
+    let file = dir.path().join(example().definition());
     let text =
         std::fs::read_to_string(&file).unwrap().replacen("\nauth:", "\nconnection:\n  fields:\n    portal_id: { type: text }\nauth:", 1);
     std::fs::write(&file, text).unwrap();
@@ -110,19 +110,23 @@ fn compile_is_deterministic_and_round_trips() {
     let text = String::from_utf8(a).unwrap();
     let registry = Registry::from_json(&text).expect("the artifact loads");
     assert_eq!(registry.to_json(), text, "load + save is the identity");
-    let hubspot = registry.integration("hubspot").expect("hubspot is compiled");
-    assert!(hubspot.unified.contains_key("crm"));
-    assert!(registry.models.contains_key("crm"));
+    let example = example();
+    let integration = registry.integration(&example.integration).expect("the example integration is compiled");
+    assert!(integration.unified.contains_key(&example.model));
+    assert!(registry.models.contains_key(&example.model));
     // The list method received the integration's default pagination.
-    assert!(hubspot.resources["contacts"].methods["list"].pagination.is_some());
-    assert!(hubspot.resources["contacts"].methods["get"].pagination.is_none());
+    assert!(integration.resources[&example.resource].methods["list"].pagination.is_some());
+    assert!(integration.resources[&example.resource].methods["get"].pagination.is_none());
 }
 
 #[test]
 fn compile_of_invalid_definitions_writes_nothing() {
     let dir = project_copy();
-    let file = dir.path().join("integrations/hubspot/integration.yaml");
-    let text = std::fs::read_to_string(&file).unwrap().replacen("base_url: https://api.hubapi.com", "base_url: http://api.hubapi.com", 1);
+    let file = dir.path().join(example().definition());
+    let base_url = example().str("base_url");
+    let insecure = base_url.replacen("https://", "http://", 1);
+    assert_ne!(insecure, base_url, "the example's base URL is https");
+    let text = std::fs::read_to_string(&file).unwrap().replacen(&format!("base_url: {base_url}"), &format!("base_url: {insecure}"), 1);
     std::fs::write(&file, text).unwrap();
     let out = switchyard(&["compile", "--out", "registry.json"], dir.path());
     assert_eq!(out.status.code(), Some(1));

@@ -1,6 +1,9 @@
 //! The mapping API as other modules use it: errors with code and place, sharing between
 //! threads, key order, undefined results, and the page fast path.
 
+mod common;
+
+use common::example;
 use serde_json::{json, Value};
 use switchyard_runtime::mapping::{
     evaluate, evaluate_each, evaluate_json_str, evaluate_page_json_str, Bindings, EvalOptions, Mapping, MappingErrorKind,
@@ -64,18 +67,15 @@ fn undefined_is_null_and_keys_keep_the_mapping_order() {
 
 #[test]
 fn the_page_fast_path_maps_like_evaluate_each() {
-    let sample: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/samples/hubspot/contacts.json")).unwrap(),
-    )
-    .unwrap();
+    let example = example();
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(example.sample()).unwrap()).unwrap();
     let page = &sample["page"];
-    let records = page["results"].as_array().unwrap();
-    let source =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential/hubspot_contacts_list_response.jsonata")).unwrap();
+    let records = page[&example.records].as_array().unwrap();
+    let source = std::fs::read_to_string(common::repo().join(example.str("extracted_list_response"))).unwrap();
     let m = mapping(&source);
     let bindings = Bindings::new().with("query", json!({"include_remote_data": "true"}));
     let each = evaluate_each(&m, records, &bindings, &options()).unwrap();
-    let text = evaluate_page_json_str(&m, &page.to_string(), "results", &bindings, &options()).unwrap();
+    let text = evaluate_page_json_str(&m, &page.to_string(), &example.records, &bindings, &options()).unwrap();
     assert_eq!(text, serde_json::to_string(&each).unwrap());
     // `$page` is the page itself; a missing records path is an empty page; a non-array is refused.
     let m = mapping(r#"{"id": id, "next": $page.paging.next.after, "of": $count($page.data.items)}"#);

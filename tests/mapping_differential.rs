@@ -6,6 +6,7 @@
 //!
 //! Skips, saying so, only when node or npm is not installed; CI has both.
 
+mod common;
 #[path = "differential/support.rs"]
 mod support;
 
@@ -45,8 +46,9 @@ fn sample(integration: &str, name: &str) -> Value {
     let path = support::repo().join(format!("tests/differential/samples/{integration}/{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}\nevery bundled expression needs sample data: add this file (see tests/differential/samples/hubspot/)",
-            path.display()
+            "{}: {e}\nevery bundled expression needs sample data: add this file (see tests/differential/samples/{}/)",
+            path.display(),
+            common::example().integration
         )
     });
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

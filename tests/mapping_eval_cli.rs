@@ -1,8 +1,11 @@
 //! `switchyard eval` end to end, and the byte-identical output of a bundled mapping across
 //! processes.
 
+mod common;
 #[path = "differential/support.rs"]
 mod support;
+
+use common::example;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -26,22 +29,29 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-const EXTRACTED: &str = "tests/differential/hubspot_contacts_list_response.jsonata";
+/// The committed copy of the example integration's list response mapping
+/// (`extracted_list_response` in tests/examples.json).
+fn extracted() -> &'static str {
+    example().str("extracted_list_response")
+}
 
-/// The committed copy of the bundled HubSpot contacts response mapping is the one the binary
-/// embeds (regenerate with `UPDATE_FIXTURES=1 cargo test --test mapping_eval_cli`).
+/// The committed copy of the example integration's bundled list response mapping is the one
+/// the binary embeds (regenerate with `UPDATE_FIXTURES=1 cargo test --test mapping_eval_cli`).
 #[test]
 fn extracted_mapping_matches_the_bundled_registry() {
-    let (source, origin) = support::hubspot_contacts_list_response(&support::registry());
-    assert_eq!(origin["file"], "integrations/hubspot/unified/crm.yaml");
-    let path = support::repo().join(EXTRACTED);
+    let example = example();
+    let (source, origin) = support::list_response(&support::registry(), &example.integration, &example.model, &example.resource);
+    assert_eq!(origin["file"], example.mapping_file());
+    let path = support::repo().join(extracted());
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
         std::fs::write(&path, &source).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == source,
-        "{EXTRACTED} differs from the bundled crm.yaml: run `UPDATE_FIXTURES=1 cargo test --test mapping_eval_cli`"
+        "{} differs from the bundled {}: run `UPDATE_FIXTURES=1 cargo test --test mapping_eval_cli`",
+        extracted(),
+        example.mapping_file()
     );
 }
 
@@ -49,13 +59,12 @@ fn extracted_mapping_matches_the_bundled_registry() {
 #[test]
 fn a_bundled_mapping_gives_byte_identical_output_in_separate_processes() {
     let dir = tempfile::tempdir().unwrap();
-    let sample: Value =
-        serde_json::from_str(&std::fs::read_to_string(support::repo().join("tests/differential/samples/hubspot/contacts.json")).unwrap())
-            .unwrap();
-    let record = &sample["page"]["results"][0];
+    let example = example();
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(example.sample()).unwrap()).unwrap();
+    let record = &sample["page"][&example.records][0];
     let input = write(dir.path(), "contact.json", &serde_json::to_string_pretty(record).unwrap());
     let query = write(dir.path(), "query.json", r#"{"include_remote_data": "true"}"#);
-    let mapping = support::repo().join(EXTRACTED);
+    let mapping = support::repo().join(extracted());
     let bind = format!("query={}", query.display());
     let args = [mapping.to_str().unwrap(), input.to_str().unwrap(), "--bind", &bind];
     let first = eval(&args, dir.path());

@@ -13,7 +13,8 @@ use switchyard_compiler::project::{self, Options};
 use switchyard_runtime::registry::{Auth, Segment, Template};
 
 /// Words that appear in provider domains but name nothing in particular.
-const GENERIC: &[&str] = &["api", "app", "apps", "www", "auth", "login", "oauth", "com", "io", "net", "org", "dev", "rest", "admin", "v1", "v2", "v3"];
+const GENERIC: &[&str] =
+    &["api", "app", "apps", "www", "auth", "login", "oauth", "com", "io", "net", "org", "dev", "rest", "admin", "v1", "v2", "v3"];
 
 fn provider_names() -> BTreeSet<String> {
     let repo = common::repo();
@@ -116,7 +117,10 @@ fn code_only(source: &str) -> String {
 
 fn words(code: &str) -> impl Iterator<Item = (usize, String)> + '_ {
     code.lines().enumerate().flat_map(|(n, line)| {
-        line.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(move |w| (n + 1, w.to_lowercase())).collect::<Vec<_>>()
+        line.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(move |w| (n + 1, w.to_lowercase()))
+            .collect::<Vec<_>>()
     })
 }
 
@@ -136,5 +140,10 @@ fn no_rust_source_outside_integrations_names_a_provider() {
             }
         }
     }
-    assert!(found.is_empty(), "Rust code names providers ({} places); integration-specific behaviour belongs in YAML:\n{}", found.len(), found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "Rust code names providers ({} places); integration-specific behaviour belongs in YAML:\n{}",
+        found.len(),
+        found.join("\n")
+    );
 }

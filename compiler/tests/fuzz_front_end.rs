@@ -10,8 +10,17 @@ use switchyard_compiler::source::SourceFile;
 use switchyard_compiler::yaml::{self, Limits};
 use switchyard_compiler::{jsonata, template};
 
-fn hubspot() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../integrations/hubspot/integration.yaml");
+/// The bundled integration the generic tests exercise (`integration` in tests/examples.json).
+fn example_integration() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/examples.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let data: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    data["integration"].as_str().expect("tests/examples.json names an integration").to_string()
+}
+
+/// The example integration's definition, valid, for the mutations to start from.
+fn definition() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../integrations/{}/integration.yaml", example_integration()));
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -49,7 +58,7 @@ fn yamlish() -> impl Strategy<Value = String> {
 
 /// A mutation of a valid definition: cut, insert, duplicate or swap lines.
 fn mutated() -> impl Strategy<Value = String> {
-    let base = hubspot();
+    let base = definition();
     let lines = base.lines().count();
     (0..4u8, 0..lines, 0..lines, yamlish()).prop_map(move |(kind, a, b, noise)| {
         let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
@@ -124,7 +133,7 @@ proptest! {
     #[test]
     fn checker_never_panics_on_mutated_definitions(text in mutated()) {
         let dir = tempfile::tempdir().unwrap();
-        let folder = dir.path().join("integrations/hubspot");
+        let folder = dir.path().join("integrations").join(example_integration());
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("integration.yaml"), &text).unwrap();
         let mut options = Options::new(dir.path().join("integrations"));

@@ -57,10 +57,16 @@ pub fn registry() -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("the registry is JSON")
 }
 
-/// `integrations[].unified.crm.resources.contacts.list.response` of the bundled HubSpot definition.
-pub fn hubspot_contacts_list_response(registry: &serde_json::Value) -> (String, serde_json::Value) {
-    let integration = registry["integrations"].as_array().unwrap().iter().find(|i| i["name"] == "hubspot").expect("hubspot is bundled");
-    let expr = &integration["unified"]["crm"]["resources"]["contacts"]["list"]["response"];
+/// `integrations[].unified.<model>.resources.<resource>.list.response` of a bundled integration:
+/// its source and its origin.
+pub fn list_response(registry: &serde_json::Value, integration: &str, model: &str, resource: &str) -> (String, serde_json::Value) {
+    let definition = registry["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == integration)
+        .unwrap_or_else(|| panic!("{integration} is not bundled"));
+    let expr = &definition["unified"][model]["resources"][resource]["list"]["response"];
     (expr["source"].as_str().expect("the mapping has a response").to_string(), expr["origin"].clone())
 }
 

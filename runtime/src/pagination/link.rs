@@ -44,8 +44,14 @@ mod tests {
     #[test]
     fn links_with_next_last_and_previous() {
         let numbered = r#"<https://api.example.com/repositories/1300192/issues?per_page=100&page=3>; rel="next", <https://api.example.com/repositories/1300192/issues?per_page=100&page=9>; rel="last""#;
-        assert_eq!(next_link([numbered], "next").as_deref(), Some("https://api.example.com/repositories/1300192/issues?per_page=100&page=3"));
-        assert_eq!(next_link([numbered], "last").as_deref(), Some("https://api.example.com/repositories/1300192/issues?per_page=100&page=9"));
+        assert_eq!(
+            next_link([numbered], "next").as_deref(),
+            Some("https://api.example.com/repositories/1300192/issues?per_page=100&page=3")
+        );
+        assert_eq!(
+            next_link([numbered], "last").as_deref(),
+            Some("https://api.example.com/repositories/1300192/issues?per_page=100&page=9")
+        );
         let opaque = r#"<https://shop.example-store.com/admin/api/2025-01/customers.json?limit=50&page_info=abc>; rel="previous", <https://shop.example-store.com/admin/api/2025-01/customers.json?limit=50&page_info=def>; rel="next""#;
         assert_eq!(
             next_link([opaque], "next").as_deref(),
