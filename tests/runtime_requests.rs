@@ -358,3 +358,12 @@ async fn a_dynamic_change_to_null_removes_the_parameter() {
     assert_eq!(requests[1].query("start"), None, "{:?}", requests[1].query);
     assert_eq!(requests[1].query("token"), Some("t2"));
 }
+
+#[tokio::test]
+async fn a_record_mapped_to_nothing_is_left_out_of_the_page() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "items": [{ "id": "1" }, { "id": "2", "skip": true }, { "id": "3" }] }))).await;
+    let engine = engine(registry(), &mock);
+    let account = account("dropping_records", &[], &[("token", "t")]);
+    let page = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    assert_eq!(page.results, vec![json!({ "id": "1" }), json!({ "id": "3" })]);
+}

@@ -249,7 +249,10 @@ impl Engine {
                     .bindings(account, &call.params, query)
                     .with("headers", headers_json(&response.headers))
                     .with("page", response.body.clone());
-                self.eval_each(expr, records, &bindings)
+                // A record the mapping maps to nothing (undefined or null) is left out of
+                // the page: how a definition drops records (pull requests in an issue list).
+                let mapped = self.eval_each(expr, records, &bindings)?;
+                Ok(mapped.into_iter().filter(|record| !record.is_null()).collect())
             }
             None => Ok(records.to_vec()),
         }
