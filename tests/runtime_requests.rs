@@ -367,3 +367,23 @@ async fn a_record_mapped_to_nothing_is_left_out_of_the_page() {
     let page = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
     assert_eq!(page.results, vec![json!({ "id": "1" }), json!({ "id": "3" })]);
 }
+
+#[tokio::test]
+async fn an_offset_list_ends_when_the_records_reach_the_total() {
+    // 4 records in pages of 2: the second page is full, but the total says it is the last,
+    // so no third (empty) request is made.
+    let mock = Mock::start(|request, _| {
+        let start: usize = request.query("startAt").unwrap().parse().unwrap();
+        let comments: Vec<_> = (start..(start + 2).min(4)).map(|i| json!({ "id": i.to_string() })).collect();
+        Reply::json(200, json!({ "startAt": start, "maxResults": 2, "total": 4, "comments": comments }))
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let account = account("offset_total", &[], &[("token", "t")]);
+    let first = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    let second =
+        engine.list(&account, "crm", "contacts", &ListRequest { cursor: first.next_cursor, ..ListRequest::default() }).await.unwrap();
+    assert_eq!(second.results, vec![json!({ "id": "2" }), json!({ "id": "3" })]);
+    assert_eq!(second.next_cursor, None);
+    assert_eq!(mock.requests().len(), 2);
+}

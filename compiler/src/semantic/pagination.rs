@@ -111,15 +111,32 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
                 ));
             }
             let stop = &common.stop;
-            if stop.has_more.is_none() && stop.is_last.is_none() && !stop.empty_page && !stop.short_page {
+            if stop.has_more.is_none() && stop.is_last.is_none() && stop.total.is_none() && !stop.empty_page && !stop.short_page {
                 problems.push((
                     vec![],
                     format!("`{}` pagination without a stop condition never ends", p.type_name()),
-                    "add `stop:` with `empty_page`, `short_page`, `has_more` or `is_last`".into(),
+                    "add `stop:` with `empty_page`, `short_page`, `has_more`, `is_last` or `total`".into(),
+                ));
+            }
+            if let Pagination::Page { .. } = p {
+                if common.stop.total.is_some() && common.page_size.is_none() {
+                    problems.push((
+                        vec!["stop", "total"],
+                        "`total` with `page` pagination needs `page_size`: the records fetched are pages times the size".into(),
+                        "add `page_size:` with its `param` and `max`".into(),
+                    ));
+                }
+            }
+        }
+        _ => {
+            if common.stop.total.is_some() {
+                problems.push((
+                    vec!["stop", "total"],
+                    format!("`total` only works with `page` or `offset` pagination, not `{}`", p.type_name()),
+                    "remove `total`: this kind ends when there is no next position".into(),
                 ));
             }
         }
-        _ => {}
     }
     if let (Pagination::Page { request, .. } | Pagination::Offset { request, .. } | Pagination::Cursor { request, .. }, Some(size)) =
         (p, &common.page_size)

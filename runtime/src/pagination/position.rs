@@ -72,6 +72,18 @@ pub fn next_position(
     if stop.short_page && page_size.is_some_and(|size| (view.records.len() as u64) < size) {
         return Ok(Step::End);
     }
+    if let Some(total) = stop.total.as_ref().and_then(|p| p.lookup(view.body)).and_then(Value::as_f64) {
+        // Records fetched so far: everything before this page, plus this page.
+        let before = match (pagination, current) {
+            (Pagination::Offset { .. }, Position::Offset(n)) => *n as f64,
+            (Pagination::Offset { start, .. }, _) => *start as f64,
+            (Pagination::Page { start, .. }, Position::Page(n)) => ((n - start) as f64) * page_size.unwrap_or(0) as f64,
+            _ => 0.0,
+        };
+        if before + view.records.len() as f64 >= total {
+            return Ok(Step::End);
+        }
+    }
     let step = match pagination {
         Pagination::None {} => Step::End,
         Pagination::Cursor { cursor, .. } => {

@@ -153,6 +153,10 @@ pub struct StopWhen {
     pub short_page: bool,
     #[serde(default)]
     pub missing_cursor: bool,
+    /// With page or offset pagination: the total number of records; stop once the records
+    /// fetched reach it (Jira's `startAt`/`total`).
+    #[serde(default)]
+    pub total: Option<Path>,
 }
 
 fn one() -> i64 {
