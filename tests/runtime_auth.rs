@@ -807,3 +807,22 @@ async fn a_refresh_token_refused_in_a_200_answer_needs_reauth() {
     assert_eq!(mock.requests().len(), 1, "no API call with no token");
     assert_eq!(error.kind, ErrorKind::NeedsReauth, "{error}");
 }
+
+#[tokio::test]
+async fn a_json_token_request_with_per_account_params_and_client() {
+    let mock = Mock::start(|request, _| {
+        if request.path == "/token" {
+            Reply::json(200, json!({ "access_token": "fresh", "expires_in": 3600 }))
+        } else {
+            Reply::json(200, json!({ "items": [{ "id": "1" }] }))
+        }
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let account = account("json_token", &[("user_id", "4080"), ("client_id", "cid"), ("client_secret", "csecret")], &[]);
+    engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    let token = &mock.requests()[0];
+    assert_eq!(token.path, "/token");
+    assert_eq!(token.header("content-type"), Some("application/json"));
+    assert_eq!(token.json(), json!({ "grant_type": "client_credentials", "sub": "4080", "client_id": "cid", "client_secret": "csecret" }));
+}

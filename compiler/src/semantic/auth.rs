@@ -75,6 +75,9 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
             }
             templates::check(ctx, &mut o.token_url, &["auth", "token_url"], &[Scope::Connection]);
             templates::check(ctx, &mut o.apply.value, &["auth", "apply", "value"], VALUE_SCOPES);
+            templates::check(ctx, &mut o.client_id, &["auth", "client_id"], &[Scope::Install, Scope::Connection]);
+            templates::check(ctx, &mut o.client_secret, &["auth", "client_secret"], &[Scope::Install, Scope::Connection]);
+            templates::check_map(ctx, &mut o.token_params, &["auth", "token_params"], &[Scope::Connection, Scope::Install]);
             let declared = ctx.declared.connection.clone();
             for field in o.token_response.store.keys() {
                 if declared.contains(field) {

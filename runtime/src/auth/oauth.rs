@@ -4,7 +4,7 @@ use super::apply::basic;
 use crate::account::Account;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
-use crate::registry::{ClientAuth, HttpMethod, OAuth2, QueryArrayFormat};
+use crate::registry::{ClientAuth, HttpMethod, OAuth2, QueryArrayFormat, TokenFormat};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
 
@@ -35,8 +35,6 @@ pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Resu
         Scopes { connection: &account.connection, credentials: &account.credentials, params: &params, install: Some(&account.install) };
     let token_url = render(&def.token_url, &scopes, Encoding::BaseUrl)?;
     let url = build_url(&token_url, "", &[])?;
-    let client_id = account.install.client_id.clone().unwrap_or_default();
-    let client_secret = account.install.client_secret.as_ref().map(|s| s.expose().to_string()).unwrap_or_default();
     let mut form = Map::new();
     match grant {
         TokenGrant::RefreshToken => {
@@ -57,8 +55,12 @@ pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Resu
         }
     }
     for (name, value) in &def.token_params {
-        form.insert(name.clone(), value.clone().into());
+        form.insert(name.clone(), render(value, &scopes, Encoding::Raw)?.into());
     }
+    // After the grant's own checks: an account without a refresh token needs reauth,
+    // whatever its client.
+    let client_id = render(&def.client_id, &scopes, Encoding::Raw)?;
+    let client_secret = render(&def.client_secret, &scopes, Encoding::Raw)?;
     let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
     match def.client_auth {
         ClientAuth::Body => {
@@ -67,7 +69,11 @@ pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Resu
         }
         ClientAuth::BasicHeader => headers.push(("Authorization".to_string(), basic(&client_id, &client_secret))),
     }
-    Ok(UpstreamRequest { method: HttpMethod::Post, url, headers, body: Some(Body::form(&Value::Object(form), QueryArrayFormat::Repeat)) })
+    let body = match def.token_format {
+        TokenFormat::Form => Body::form(&Value::Object(form), QueryArrayFormat::Repeat),
+        TokenFormat::Json => Body::json(&Value::Object(form)),
+    };
+    Ok(UpstreamRequest { method: HttpMethod::Post, url, headers, body: Some(body) })
 }
 
 /// Reads a token response (JSON, or form-encoded as some providers answer by default).

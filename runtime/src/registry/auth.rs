@@ -126,6 +126,17 @@ pub enum OAuthGrant {
     ClientCredentials,
 }
 
+/// The encoding of a token request's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenFormat {
+    /// `application/x-www-form-urlencoded`, as RFC 6749 says.
+    #[default]
+    Form,
+    /// A JSON object, which some providers document instead.
+    Json,
+}
+
 /// How the OAuth client authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,8 +160,19 @@ pub struct OAuth2 {
     pub scope_separator: String,
     #[serde(default)]
     pub authorize_params: IndexMap<String, String>,
+    /// Extra token-request parameters; templates, so one may vary per account (Greenhouse's
+    /// `sub`).
     #[serde(default)]
-    pub token_params: IndexMap<String, String>,
+    pub token_params: IndexMap<String, Template>,
+    /// How the token request's parameters are sent.
+    #[serde(default)]
+    pub token_format: TokenFormat,
+    /// The OAuth client; by default the install's (the team's own app). A provider whose
+    /// customers each issue their own client reads it from connection fields.
+    #[serde(default = "default_client_id")]
+    pub client_id: Template,
+    #[serde(default = "default_client_secret")]
+    pub client_secret: Template,
     #[serde(default)]
     pub client_auth: ClientAuth,
     #[serde(default)]
@@ -221,6 +243,12 @@ fn default_basic_username() -> Template {
 }
 fn default_basic_password() -> Template {
     Template::unparsed("{{credentials.password}}")
+}
+fn default_client_id() -> Template {
+    Template::unparsed("{{install.client_id}}")
+}
+fn default_client_secret() -> Template {
+    Template::unparsed("{{install.client_secret}}")
 }
 fn default_scope_separator() -> String {
     " ".to_string()
