@@ -26,6 +26,11 @@ fn first_page() -> ListRequest {
 fn oauth(integration: &str, connection: &[(&str, &str)]) -> Account {
     let mut account = account(integration, connection, &[("access_token", "access-1"), ("refresh_token", "refresh-1")]);
     account.credentials.expires_at = Some(now() + Duration::from_secs(3600));
+    account.install = switchyard_runtime::account::Install {
+        client_id: Some("client-1".into()),
+        client_secret: Some(switchyard_runtime::account::Secret::new("client-secret-1")),
+        webhook_secret: None,
+    };
     account
 }
 

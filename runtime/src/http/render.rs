@@ -50,7 +50,14 @@ pub fn render(template: &Template, scopes: &Scopes, encoding: Encoding) -> Resul
 
 fn lookup(scopes: &Scopes, scope: Scope, field: &[String]) -> Result<String, RuntimeError> {
     let name = field.join(".");
-    let missing = || RuntimeError::new(ErrorKind::InvalidRequest, format!("`{}.{name}` has no value for this call", scope.name()));
+    let missing = || {
+        let message = match scope {
+            Scope::Install => format!("the integration's install has no `{name}`: configure its OAuth client (client id and secret) first"),
+            Scope::Connection => format!("the account has no connection field `{name}`"),
+            _ => format!("`{}.{name}` has no value for this call", scope.name()),
+        };
+        RuntimeError::new(ErrorKind::InvalidRequest, message)
+    };
     let value = match scope {
         Scope::Connection => scopes.connection.get(&name).map(str::to_string),
         Scope::Credentials => scopes.credentials.get(&name).map(str::to_string),
