@@ -45,11 +45,12 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
         ));
     }
     if let (Some(reset), Some(remaining)) = (&rl.reset, &rl.remaining) {
-        if reset.header.eq_ignore_ascii_case(&remaining.header) {
+        // One list header may hold both (`limit=…, remaining=…, reset=…`), told apart by prefix.
+        if reset.header.eq_ignore_ascii_case(&remaining.header) && reset.prefix == remaining.prefix {
             problems.push((
                 vec!["reset".into(), "header".into()],
-                "`reset` and `remaining` read the same header".into(),
-                "name the header that holds the reset time".into(),
+                "`reset` and `remaining` read the same value".into(),
+                "name the header that holds the reset time, or select its entry with `prefix`".into(),
             ));
         }
     }

@@ -182,10 +182,13 @@ pub fn inspect_detailed(
         def.remaining.as_ref().and_then(|v| read(Field::Remaining, &v.header, &|text| read_count(v, text, parse::parse_remaining)));
     let reset_seconds = def.reset.as_ref().and_then(|r| {
         let unit = Unit::from(r.unit);
-        read(Field::Reset, &r.header, &|text| parse::parse_seconds_until(text, unit, now))
+        read(Field::Reset, &r.header, &|text| parse::parse_seconds_until(parse::strip_prefix(text, r.prefix.as_deref())?, unit, now))
     });
     let retry_unit = Unit::from(def.retry_after.unit);
-    let retry_after_seconds = read(Field::RetryAfter, &def.retry_after.header, &|text| parse::parse_seconds_until(text, retry_unit, now));
+    let retry_prefix = def.retry_after.prefix.as_deref();
+    let retry_after_seconds = read(Field::RetryAfter, &def.retry_after.header, &|text| {
+        parse::parse_seconds_until(parse::strip_prefix(text, retry_prefix)?, retry_unit, now)
+    });
 
     let limited = def.limited_when.iter().any(|rule| rule_matches(rule, response, body_matches));
     Inspection {

@@ -64,6 +64,10 @@ pub enum NumberFormat {
 pub struct ResetHeader {
     pub header: String,
     pub unit: TimeUnit,
+    /// Selects one `,`/`;`-separated entry of a list header (`reset=` in Close's
+    /// `ratelimit: limit=240, remaining=0, reset=4`), as for limit and remaining.
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,11 +77,13 @@ pub struct RetryAfter {
     pub header: String,
     #[serde(default)]
     pub unit: RetryAfterUnit,
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 impl Default for RetryAfter {
     fn default() -> Self {
-        RetryAfter { header: retry_after_header(), unit: RetryAfterUnit::Auto }
+        RetryAfter { header: retry_after_header(), unit: RetryAfterUnit::Auto, prefix: None }
     }
 }
 

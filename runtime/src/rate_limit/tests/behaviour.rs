@@ -525,3 +525,20 @@ fn inspect_never_panics_on_odd_values() {
         }
     }
 }
+
+#[test]
+fn one_list_header_holds_limit_remaining_and_reset() {
+    let entry = |prefix: &str| Some(HeaderValue { header: "ratelimit".into(), format: NumberFormat::Number, prefix: Some(prefix.into()) });
+    let def = RateLimit {
+        limited_when: vec![on(&[429])],
+        limit: entry("limit="),
+        remaining: entry("remaining="),
+        reset: Some(ResetHeader { header: "ratelimit".into(), unit: TimeUnit::DeltaSeconds, prefix: Some("reset=".into()) }),
+        retry_after: retry("Retry-After", RetryAfterUnit::Auto),
+        window_seconds: Some(60),
+    };
+    let headers = header_map(&[("ratelimit", "limit=240, remaining=0, reset=4")]);
+    let response = ResponseParts { status: 429, headers: &headers, body: None };
+    let status = inspect(&def, &response, SystemTime::UNIX_EPOCH + Duration::from_secs(1_717_232_400), &|_, _| false);
+    assert_eq!((status.limited, status.limit, status.remaining, status.reset_seconds), (true, Some(240), Some(0), Some(4)));
+}

@@ -32,11 +32,11 @@ pub(super) fn on_header(status: &[u16], name: &str, equals: Option<&str>) -> Lim
 }
 
 pub(super) fn reset(header: &str, unit: TimeUnit) -> Option<ResetHeader> {
-    Some(ResetHeader { header: header.into(), unit })
+    Some(ResetHeader { header: header.into(), unit, prefix: None })
 }
 
 pub(super) fn retry(header: &str, unit: RetryAfterUnit) -> RetryAfter {
-    RetryAfter { header: header.into(), unit }
+    RetryAfter { header: header.into(), unit, prefix: None }
 }
 
 pub(super) fn def(limited_when: Vec<LimitedWhen>) -> RateLimit {
