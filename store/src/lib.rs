@@ -1,0 +1,29 @@
+//! Switchyard's storage foundation: environments and their hashed API keys, installs of an integration
+//! (bring-your-own OAuth app), accounts with sealed credentials, a refresh lease with fencing, and the
+//! upstream exchange log.
+//!
+//! The [`Store`] trait is the interface the server programs against; [`SqliteStore`] is the embedded
+//! implementation (a Postgres one slots in behind the same trait). The store never sees a plaintext
+//! secret: callers seal values with a [`Keyring`] (AES-256-GCM, associated data = row id + field name)
+//! and hand the store [`SealedValue`]s.
+
+pub mod apikey;
+pub mod crypto;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod redact;
+pub mod secret;
+pub mod sqlite;
+pub mod store;
+
+pub use apikey::{ApiKey, ApiKeyHash};
+pub use crypto::{KeySource, Keyring, LoadedKeyring, SealedValue};
+pub use error::{CryptoError, StoreError};
+pub use model::{
+    Account, AccountPatch, AccountStatus, Environment, ExchangeEntry, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange,
+    RefreshLease, RefreshState, SealedCredentials, UpsertOutcome,
+};
+pub use secret::SecretString;
+pub use sqlite::SqliteStore;
+pub use store::Store;

@@ -1,0 +1,101 @@
+//! The storage interface the server programs against. [`crate::SqliteStore`] implements it; a Postgres
+//! implementation slots in behind the same trait.
+//!
+//! Rules every implementation keeps:
+//! - every read and write of an environment's rows is scoped by `environment_id`: a row of another
+//!   environment answers [`StoreError::NotFound`], exactly like a missing one;
+//! - every write runs in one transaction: on error nothing is half-written;
+//! - the store never sees plaintext secrets, only [`crate::SealedValue`]s and API key hashes.
+//!
+//! The methods are blocking; an async server calls them from `spawn_blocking`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::apikey::ApiKeyHash;
+#[allow(unused_imports)]
+use crate::error::{Result, StoreError};
+use crate::model::{
+    Account, AccountPatch, Environment, ExchangeEntry, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange, SealedCredentials,
+    UpsertOutcome,
+};
+
+pub trait Store: Send + Sync {
+    // --- environments and API keys ---
+    /// Creates an environment; [`StoreError::Conflict`] if the name is taken.
+    fn create_environment(&self, name: &str) -> Result<Environment>;
+    fn get_environment(&self, id: &str) -> Result<Environment>;
+    fn environment_by_name(&self, name: &str) -> Result<Environment>;
+    fn list_environments(&self) -> Result<Vec<Environment>>;
+    /// Stores the hash of a new API key of an environment.
+    fn add_api_key(&self, environment_id: &str, hash: &ApiKeyHash) -> Result<()>;
+    /// The environment a presented key (hashed) belongs to; [`StoreError::NotFound`] for unknown keys.
+    fn environment_by_api_key(&self, hash: &ApiKeyHash) -> Result<Environment>;
+    fn revoke_api_key(&self, hash: &ApiKeyHash) -> Result<()>;
+
+    // --- installs ---
+    /// Creates or replaces the install of `input.integration` in the environment.
+    fn upsert_install(&self, environment_id: &str, input: InstallInput) -> Result<Install>;
+    fn get_install(&self, environment_id: &str, integration: &str) -> Result<Install>;
+    fn list_installs(&self, environment_id: &str) -> Result<Vec<Install>>;
+    fn delete_install(&self, environment_id: &str, integration: &str) -> Result<()>;
+
+    // --- accounts ---
+    /// Creates an account; [`StoreError::Conflict`] if its external id is taken in the environment.
+    fn create_account(&self, environment_id: &str, account: NewAccount) -> Result<Account>;
+    /// Idempotent import: creates the account, or returns the existing one with the same external id
+    /// unchanged. `account.external_id` is required.
+    fn import_account(&self, environment_id: &str, account: NewAccount) -> Result<(Account, UpsertOutcome)>;
+    fn get_account(&self, environment_id: &str, account_id: &str) -> Result<Account>;
+    fn account_by_external_id(&self, environment_id: &str, external_id: &str) -> Result<Account>;
+    fn list_accounts(&self, environment_id: &str, integration: Option<&str>) -> Result<Vec<Account>>;
+    fn update_account(&self, environment_id: &str, account_id: &str, patch: AccountPatch) -> Result<Account>;
+    fn delete_account(&self, environment_id: &str, account_id: &str) -> Result<()>;
+    /// Replaces the credentials outside a refresh (a reconnect, a manual PATCH): a `needs_reauth` account
+    /// becomes `active` again (a `disabled` one stays disabled), the refresh failures are reset, and any
+    /// refresh lease in flight is invalidated (its `complete_refresh` will be rejected).
+    fn replace_credentials(
+        &self,
+        environment_id: &str,
+        account_id: &str,
+        credentials: SealedCredentials,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Account>;
+
+    // --- refresh lease with fencing ---
+    /// Takes the refresh lease of an account for `ttl` if nobody holds an unexpired one. On success the
+    /// fencing token is incremented and returned with the account re-read in the same transaction.
+    /// The lease is granted whatever the account's status: check `lease.account` (status, `expires_at`) and
+    /// release it if there is nothing to do. Lease expiry is judged by each process's wall clock.
+    fn acquire_refresh_lease(&self, environment_id: &str, account_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome>;
+    /// Stores refreshed credentials and releases the lease, only if `token` is still the account's current
+    /// fencing token (nobody took the lease over, no credentials were replaced since). Otherwise
+    /// [`StoreError::LeaseLost`] and nothing is written. A holder whose lease expired but was not taken
+    /// over may still complete: nobody else can have refreshed in between.
+    fn complete_refresh(
+        &self,
+        environment_id: &str,
+        account_id: &str,
+        token: i64,
+        credentials: SealedCredentials,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Account>;
+    /// Records a failed refresh and releases the lease (fenced like `complete_refresh`). With
+    /// `needs_reauth` an active account becomes `needs_reauth` (e.g. on `invalid_grant`) and is not retried
+    /// (a `disabled` one stays disabled). The credentials are left as they are.
+    fn fail_refresh(&self, environment_id: &str, account_id: &str, token: i64, error: &str, needs_reauth: bool) -> Result<Account>;
+
+    /// Releases a lease without writing credentials (the re-read showed another refresher already did
+    /// the work). Fenced like `complete_refresh`.
+    fn release_refresh_lease(&self, environment_id: &str, account_id: &str, token: i64) -> Result<()>;
+
+    // --- exchange log ---
+    /// Appends an upstream exchange, replacing every occurrence of each of `secrets` (and their
+    /// URL-encoded forms) and sensitive headers by `[REDACTED]`, then truncating bodies and headers.
+    fn append_exchange(&self, environment_id: &str, exchange: NewExchange, secrets: &[&str]) -> Result<i64>;
+    /// Recent exchanges of the environment, newest first, optionally of one account.
+    fn list_exchanges(&self, environment_id: &str, account_id: Option<&str>, limit: usize) -> Result<Vec<ExchangeEntry>>;
+    /// Deletes exchanges logged before `before`; returns how many.
+    fn prune_exchanges(&self, before: DateTime<Utc>) -> Result<usize>;
+}

@@ -1,0 +1,331 @@
+//! Round trips of every entity, idempotent import, tenant isolation and the exchange log, on real
+//! SQLite files.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use switchyard_store::sqlite::MIGRATIONS;
+use switchyard_store::{
+    AccountPatch, AccountStatus, ApiKey, ApiKeyHash, Install, InstallInput, NewExchange, SqliteStore, Store, StoreError, UpsertOutcome,
+};
+
+#[test]
+fn environments_and_api_keys_round_trip() {
+    let f = fixture();
+    let store = f.open();
+    let prod = store.create_environment("production").unwrap();
+    assert!(prod.id.starts_with("env_"));
+    assert_eq!(store.get_environment(&prod.id).unwrap(), prod);
+    assert_eq!(store.environment_by_name("production").unwrap(), prod);
+    assert!(matches!(store.create_environment("production"), Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_environment(" "), Err(StoreError::Invalid(_))));
+    let staging = store.create_environment("staging").unwrap();
+    assert_eq!(store.list_environments().unwrap(), vec![prod.clone(), staging.clone()]);
+
+    let key = ApiKey::generate();
+    store.add_api_key(&prod.id, &key.hash()).unwrap();
+    assert_eq!(store.environment_by_api_key(&ApiKeyHash::of(key.expose())).unwrap(), prod);
+    assert!(matches!(store.environment_by_api_key(&ApiKeyHash::of("sy_wrong")), Err(StoreError::NotFound(_))));
+    assert!(matches!(store.add_api_key("env_missing", &ApiKey::generate().hash()), Err(StoreError::NotFound(_))));
+
+    // Only the hash is on disk.
+    drop(store);
+    let bytes = std::fs::read(&f.path).unwrap();
+    assert!(!contains(&bytes, key.expose().as_bytes()));
+
+    let store = f.open();
+    assert_eq!(store.environment_by_api_key(&key.hash()).unwrap(), prod);
+    store.revoke_api_key(&key.hash()).unwrap();
+    assert!(matches!(store.environment_by_api_key(&key.hash()), Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn installs_round_trip() {
+    let f = fixture();
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+    let row = Install::seal_row(&env.id, "hubspot");
+    let secret = f.keyring.seal(&row, Install::CLIENT_SECRET_FIELD, b"client-secret-1").unwrap();
+    let input = InstallInput {
+        integration: "hubspot".into(),
+        oauth_client_id: Some("client-1".into()),
+        oauth_client_secret: Some(secret.clone()),
+        settings: json!({ "scopes": ["crm.objects.contacts.read"] }),
+    };
+    let created = store.upsert_install(&env.id, input.clone()).unwrap();
+    assert_eq!(created.oauth_client_id.as_deref(), Some("client-1"));
+    assert_eq!(created.oauth_client_secret.as_ref(), Some(&secret));
+    assert_eq!(
+        f.keyring.open(&row, Install::CLIENT_SECRET_FIELD, created.oauth_client_secret.as_ref().unwrap()).unwrap(),
+        b"client-secret-1"
+    );
+    assert_eq!(store.get_install(&env.id, "hubspot").unwrap(), created);
+
+    let replaced = store.upsert_install(&env.id, InstallInput { oauth_client_id: Some("client-2".into()), ..input.clone() }).unwrap();
+    assert_eq!(replaced.oauth_client_id.as_deref(), Some("client-2"));
+    assert_eq!(replaced.created_at, created.created_at);
+    assert_eq!(store.list_installs(&env.id).unwrap(), vec![replaced]);
+
+    assert!(matches!(store.upsert_install(&env.id, InstallInput { settings: json!([1]), ..input.clone() }), Err(StoreError::Invalid(_))));
+    assert!(matches!(store.upsert_install("env_missing", input), Err(StoreError::NotFound(_))));
+    store.delete_install(&env.id, "hubspot").unwrap();
+    assert!(matches!(store.get_install(&env.id, "hubspot"), Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_install(&env.id, "hubspot"), Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn accounts_round_trip_and_survive_reopen() {
+    let f = fixture();
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+    let new = new_account(&f.keyring, "hubspot", Some("legacy-1"), "at-1", "rt-1");
+    let created = store.create_account(&env.id, new.clone()).unwrap();
+    assert_eq!(created.id, new.id);
+    assert_eq!(created.environment_id, env.id);
+    assert_eq!(created.integration, "hubspot");
+    assert_eq!(created.external_id.as_deref(), Some("legacy-1"));
+    assert_eq!(created.connection, json!({ "subdomain": "acme" }));
+    assert_eq!(created.credentials, new.credentials);
+    assert_eq!(created.expires_at, new.expires_at);
+    assert_eq!(created.status, AccountStatus::Active);
+    assert_eq!(created.refresh.fence, 0);
+    assert_eq!(open_creds(&f.keyring, &created)["refresh_token"], "rt-1");
+    drop(store);
+
+    let store = f.open();
+    assert_eq!(store.get_account(&env.id, &created.id).unwrap(), created);
+    assert_eq!(store.account_by_external_id(&env.id, "legacy-1").unwrap(), created);
+    let other = store.create_account(&env.id, new_account(&f.keyring, "zendesk", None, "at-2", "rt-2")).unwrap();
+    assert_eq!(store.list_accounts(&env.id, None).unwrap().len(), 2);
+    assert_eq!(store.list_accounts(&env.id, Some("zendesk")).unwrap(), vec![other.clone()]);
+
+    let patched = store
+        .update_account(
+            &env.id,
+            &created.id,
+            AccountPatch { status: Some(AccountStatus::Disabled), status_reason: Some("paused by admin".into()), ..Default::default() },
+        )
+        .unwrap();
+    assert_eq!(patched.status, AccountStatus::Disabled);
+    assert_eq!(patched.status_reason.as_deref(), Some("paused by admin"));
+    assert_eq!(patched.connection, created.connection);
+    let patched = store
+        .update_account(&env.id, &created.id, AccountPatch { connection: Some(json!({"subdomain": "beta"})), ..Default::default() })
+        .unwrap();
+    assert_eq!(patched.status, AccountStatus::Disabled);
+    assert_eq!(patched.connection, json!({"subdomain": "beta"}));
+
+    // A duplicate external id is a conflict and writes nothing.
+    let dup = new_account(&f.keyring, "hubspot", Some("legacy-1"), "x", "y");
+    assert!(matches!(store.create_account(&env.id, dup.clone()), Err(StoreError::Conflict(_))));
+    assert!(matches!(store.get_account(&env.id, &dup.id), Err(StoreError::NotFound(_))));
+
+    // Replacing credentials keeps a disabled account disabled, and reactivates one that needed reauth.
+    let fresh = switchyard_store::SealedCredentials::seal(&f.keyring, &created.id, &creds(&[("access_token", "at-new")])).unwrap();
+    let replaced = store.replace_credentials(&env.id, &created.id, fresh.clone(), None).unwrap();
+    assert_eq!(replaced.credentials, fresh);
+    assert_eq!(replaced.status, AccountStatus::Disabled);
+    assert_eq!(replaced.expires_at, None);
+    store
+        .update_account(
+            &env.id,
+            &created.id,
+            AccountPatch { status: Some(AccountStatus::NeedsReauth), status_reason: Some("invalid_grant".into()), ..Default::default() },
+        )
+        .unwrap();
+    let reconnected = store.replace_credentials(&env.id, &created.id, fresh, None).unwrap();
+    assert_eq!((reconnected.status, reconnected.status_reason), (AccountStatus::Active, None));
+
+    store.delete_account(&env.id, &other.id).unwrap();
+    assert!(matches!(store.get_account(&env.id, &other.id), Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_account(&env.id, &other.id), Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn import_is_idempotent_on_external_id() {
+    let f = fixture();
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+    let first = new_account(&f.keyring, "hubspot", Some("merge-acc-42"), "at-1", "rt-1");
+    let (a, outcome) = store.import_account(&env.id, first.clone()).unwrap();
+    assert_eq!(outcome, UpsertOutcome::Created);
+
+    // A re-run (e.g. after a partial failure) returns the existing account untouched: its refresh token
+    // may have rotated since the export, so the import's older credentials must not overwrite it.
+    let rerun = new_account(&f.keyring, "hubspot", Some("merge-acc-42"), "at-old", "rt-old");
+    let (b, outcome) = store.import_account(&env.id, rerun.clone()).unwrap();
+    assert_eq!(outcome, UpsertOutcome::AlreadyExists);
+    assert_eq!(b, a);
+    assert_eq!(open_creds(&f.keyring, &b)["refresh_token"], "rt-1");
+    assert!(matches!(store.get_account(&env.id, &rerun.id), Err(StoreError::NotFound(_))));
+    assert_eq!(store.list_accounts(&env.id, None).unwrap().len(), 1);
+
+    // The same external id in another environment is another account.
+    let env2 = store.create_environment("staging").unwrap();
+    let (_, outcome) = store.import_account(&env2.id, rerun).unwrap();
+    assert_eq!(outcome, UpsertOutcome::Created);
+
+    let mut no_ext = first;
+    no_ext.external_id = None;
+    assert!(matches!(store.import_account(&env.id, no_ext), Err(StoreError::Invalid(_))));
+}
+
+#[test]
+fn concurrent_imports_of_one_external_id_create_one_account() {
+    let f = fixture();
+    let env = f.open().create_environment("production").unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let path = f.path.clone();
+            let env = env.id.clone();
+            let acct = new_account(&f.keyring, "hubspot", Some("ext-1"), "at", "rt");
+            std::thread::spawn(move || SqliteStore::open(&path).unwrap().import_account(&env, acct).unwrap().1)
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == UpsertOutcome::Created).count(), 1);
+    assert_eq!(f.open().list_accounts(&env.id, None).unwrap().len(), 1);
+}
+
+#[test]
+fn every_read_and_write_is_scoped_by_environment() {
+    let f = fixture();
+    let store = f.open();
+    let a = store.create_environment("tenant-a").unwrap();
+    let b = store.create_environment("tenant-b").unwrap();
+    let acct = store.create_account(&a.id, new_account(&f.keyring, "hubspot", Some("ext"), "at", "rt")).unwrap();
+    store
+        .upsert_install(
+            &a.id,
+            InstallInput { integration: "hubspot".into(), oauth_client_id: None, oauth_client_secret: None, settings: json!({}) },
+        )
+        .unwrap();
+    store.append_exchange(&a.id, exchange(Some(&acct.id), "body"), &[]).unwrap();
+
+    let nf = |r: Result<_, StoreError>| matches!(r, Err(StoreError::NotFound(_)));
+    assert!(nf(store.get_account(&b.id, &acct.id).map(|_| ())));
+    assert!(nf(store.account_by_external_id(&b.id, "ext").map(|_| ())));
+    assert!(store.list_accounts(&b.id, None).unwrap().is_empty());
+    assert!(nf(store
+        .update_account(&b.id, &acct.id, AccountPatch { status: Some(AccountStatus::Disabled), ..Default::default() })
+        .map(|_| ())));
+    assert!(nf(store.replace_credentials(&b.id, &acct.id, Default::default(), None).map(|_| ())));
+    assert!(nf(store.acquire_refresh_lease(&b.id, &acct.id, "p", Duration::from_secs(5)).map(|_| ())));
+    assert!(nf(store.complete_refresh(&b.id, &acct.id, 1, Default::default(), None).map(|_| ())));
+    assert!(nf(store.fail_refresh(&b.id, &acct.id, 1, "x", true).map(|_| ())));
+    assert!(nf(store.delete_account(&b.id, &acct.id)));
+    assert!(nf(store.get_install(&b.id, "hubspot").map(|_| ())));
+    assert!(store.list_installs(&b.id).unwrap().is_empty());
+    assert!(store.list_exchanges(&b.id, None, 10).unwrap().is_empty());
+    assert!(store.list_exchanges(&b.id, Some(&acct.id), 10).unwrap().is_empty());
+    assert!(nf(store.append_exchange(&b.id, exchange(Some(&acct.id), "x"), &[]).map(|_| ())));
+
+    // Tenant A still sees everything, untouched.
+    let again = store.get_account(&a.id, &acct.id).unwrap();
+    assert_eq!(again, acct);
+    assert_eq!(store.list_exchanges(&a.id, Some(&acct.id), 10).unwrap().len(), 1);
+}
+
+fn exchange(account: Option<&str>, body: &str) -> NewExchange {
+    NewExchange {
+        account_id: account.map(str::to_owned),
+        integration: "hubspot".into(),
+        method: "GET".into(),
+        url: "https://api.hubapi.com/crm/v3/objects/contacts?limit=1".into(),
+        status: Some(200),
+        latency: Duration::from_millis(42),
+        request_headers: vec![("accept".into(), "application/json".into())],
+        request_body: None,
+        response_headers: vec![("content-type".into(), "application/json".into())],
+        response_body: Some(body.into()),
+        error: None,
+    }
+}
+
+#[test]
+fn exchange_log_redacts_and_truncates() {
+    let f = fixture();
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-SECRET-1", "rt/SECRET+2")).unwrap();
+    let secrets = ["at-SECRET-1", "rt/SECRET+2", "client-SECRET-3"];
+    let ex = NewExchange {
+        account_id: Some(acct.id.clone()),
+        integration: "hubspot".into(),
+        method: "POST".into(),
+        url: "https://api.hubapi.com/oauth/v1/token?hapikey=at-SECRET-1".into(),
+        status: Some(200),
+        latency: Duration::from_millis(87),
+        request_headers: vec![
+            ("Authorization".into(), "Basic Y2xpZW50OnNlY3JldA==".into()),
+            ("X-Echo".into(), "token at-SECRET-1 here".into()),
+        ],
+        request_body: Some("grant_type=refresh_token&refresh_token=rt%2FSECRET%2B2&client_secret=client-SECRET-3".into()),
+        response_headers: vec![("Set-Cookie".into(), "session=abc".into())],
+        response_body: Some(format!(r#"{{"access_token":"at-SECRET-1","refresh_token":"rt/SECRET+2","pad":"{}"}}"#, "x".repeat(40_000))),
+        error: None,
+    };
+    let id = store.append_exchange(&env.id, ex, &secrets).unwrap();
+    let logged = store.list_exchanges(&env.id, Some(&acct.id), 10).unwrap();
+    assert_eq!(logged.len(), 1);
+    let e = &logged[0];
+    assert_eq!(e.id, id);
+    assert_eq!((e.method.as_str(), e.status, e.latency_ms), ("POST", Some(200), 87));
+    assert_eq!(e.url, "https://api.hubapi.com/oauth/v1/token?hapikey=[REDACTED]");
+    assert_eq!(e.request_headers[0], ("Authorization".into(), "[REDACTED]".into()));
+    assert_eq!(e.request_headers[1].1, "token [REDACTED] here");
+    assert_eq!(e.response_headers[0].1, "[REDACTED]");
+    assert_eq!(e.request_body.as_deref(), Some("grant_type=refresh_token&refresh_token=[REDACTED]&client_secret=[REDACTED]"));
+    let body = e.response_body.as_deref().unwrap();
+    assert!(body.starts_with(r#"{"access_token":"[REDACTED]","refresh_token":"[REDACTED]""#));
+    assert!(body.contains("[truncated") && body.len() < 17_000);
+    let all = format!("{e:?}");
+    for s in secrets {
+        assert!(!all.contains(s), "{s} leaked into the log");
+    }
+    drop(store);
+    let bytes = std::fs::read(&f.path).unwrap();
+    for s in secrets {
+        assert!(!contains(&bytes, s.as_bytes()));
+    }
+
+    let store = f.open();
+    // Newest first, limit, per account filter, pruning.
+    store.append_exchange(&env.id, exchange(None, "second"), &[]).unwrap();
+    let recent = store.list_exchanges(&env.id, None, 1).unwrap();
+    assert_eq!(recent[0].response_body.as_deref(), Some("second"));
+    assert_eq!(store.list_exchanges(&env.id, Some(&acct.id), 10).unwrap().len(), 1);
+    assert_eq!(store.prune_exchanges(chrono::Utc::now() + chrono::Duration::seconds(1)).unwrap(), 2);
+    assert!(store.list_exchanges(&env.id, None, 10).unwrap().is_empty());
+}
+
+#[test]
+fn migrations_are_versioned_and_rerunnable() {
+    let f = fixture();
+    let store = f.open();
+    let latest = MIGRATIONS.last().unwrap().0;
+    assert_eq!(store.schema_version().unwrap(), latest);
+    let second = f.open(); // a second process on the same file migrates nothing
+    assert_eq!(second.schema_version().unwrap(), latest);
+    drop((store, second));
+    let conn = rusqlite::Connection::open(&f.path).unwrap();
+    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, MIGRATIONS.len() as i64);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+
+    // A database migrated by a newer build is refused with a clear error, not misread.
+    conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)", []).unwrap();
+    drop(conn);
+    match SqliteStore::open(&f.path) {
+        Err(StoreError::Invalid(m)) => assert!(m.contains("newer"), "{m}"),
+        other => panic!("expected a schema version error, got {other:?}"),
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

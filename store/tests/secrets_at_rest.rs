@@ -1,0 +1,160 @@
+//! Secrets at rest: sealed values open only for their own account and field, and the database files
+//! (main file, `-wal` and `-shm`) never hold a plaintext token.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use switchyard_store::{CryptoError, Install, InstallInput, LeaseOutcome, NewExchange, SealedCredentials, Store};
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn db_files(path: &Path) -> Vec<(String, Vec<u8>)> {
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .filter_map(|suffix| {
+            let p = format!("{}{suffix}", path.display());
+            std::fs::read(&p).ok().map(|b| (p, b))
+        })
+        .collect()
+}
+
+#[test]
+fn a_sealed_credential_opens_only_for_its_account_and_field() {
+    let f = fixture();
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+    let a = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-A", "rt-A")).unwrap();
+    let b = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-B", "rt-B")).unwrap();
+    assert_eq!(open_creds(&f.keyring, &a)["access_token"], "at-A");
+
+    let a_access = a.credentials.get("access_token").unwrap();
+    assert_eq!(a_access.key_version(), 1);
+    // Moved to another row: fails.
+    assert!(matches!(f.keyring.open("access_token", &b.id, a_access), Err(CryptoError::OpenFailed)));
+    assert!(matches!(f.keyring.open(&b.id, "access_token", a_access), Err(CryptoError::OpenFailed)));
+    // Moved to another field of the same row: fails.
+    assert!(matches!(f.keyring.open(&a.id, "refresh_token", a_access), Err(CryptoError::OpenFailed)));
+
+    // Swapping ciphertexts between rows in the database is detected when opening.
+    let mut swapped = b.credentials.clone();
+    swapped.0.insert("access_token".into(), a_access.clone());
+    let tampered = store.replace_credentials(&env.id, &b.id, swapped, None).unwrap();
+    assert!(tampered.credentials.open(&f.keyring, &b.id).is_err());
+    // Another key cannot open anything.
+    assert!(a.credentials.open(&switchyard_store::Keyring::generate(1), &a.id).is_err());
+}
+
+#[test]
+fn the_database_files_hold_no_plaintext_token() {
+    let f = fixture();
+    let tokens = [
+        "PLAINTEXT-ACCESS-TOKEN-7f3a9c",
+        "PLAINTEXT-REFRESH-TOKEN-1b2e4d",
+        "PLAINTEXT-ROTATED-REFRESH-TOKEN-88aa",
+        "PLAINTEXT-CLIENT-SECRET-55cc",
+        "PLAINTEXT-API-KEY-0099",
+    ];
+    let marker = "connection-marker-not-secret-31337";
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+
+    let row = Install::seal_row(&env.id, "hubspot");
+    let secret = f.keyring.seal(&row, Install::CLIENT_SECRET_FIELD, tokens[3].as_bytes()).unwrap();
+    store
+        .upsert_install(
+            &env.id,
+            InstallInput {
+                integration: "hubspot".into(),
+                oauth_client_id: Some("cid".into()),
+                oauth_client_secret: Some(secret),
+                settings: json!({}),
+            },
+        )
+        .unwrap();
+
+    let mut new = new_account(&f.keyring, "hubspot", Some("ext-1"), tokens[0], tokens[1]);
+    new.connection = json!({ "subdomain": marker });
+    let acct = store.create_account(&env.id, new).unwrap();
+    let api = switchyard_store::ids::account_id();
+    let api_creds = SealedCredentials::seal(&f.keyring, &api, &creds(&[("api_key", tokens[4])])).unwrap();
+    let mut api_account = new_account(&f.keyring, "pipedrive", None, "a", "b");
+    api_account.id = api.clone();
+    api_account.credentials = api_creds;
+    store.create_account(&env.id, api_account).unwrap();
+
+    // A refresh that rotates the refresh token, through a second store instance.
+    let other = f.open();
+    let LeaseOutcome::Acquired(lease) = other.acquire_refresh_lease(&env.id, &acct.id, "p2", Duration::from_secs(30)).unwrap() else {
+        panic!("lease not acquired")
+    };
+    let rotated =
+        SealedCredentials::seal(&f.keyring, &acct.id, &creds(&[("access_token", tokens[0]), ("refresh_token", tokens[2])])).unwrap();
+    other.complete_refresh(&env.id, &acct.id, lease.token, rotated, None).unwrap();
+
+    // The exchange log of that refresh, redacted by the caller's list of secrets.
+    store
+        .append_exchange(
+            &env.id,
+            NewExchange {
+                account_id: Some(acct.id.clone()),
+                integration: "hubspot".into(),
+                method: "POST".into(),
+                url: format!("https://api.hubapi.com/oauth/v1/token?client_secret={}", tokens[3]),
+                status: Some(200),
+                request_body: Some(format!("grant_type=refresh_token&refresh_token={}", tokens[1])),
+                response_body: Some(format!(r#"{{"access_token":"{}","refresh_token":"{}"}}"#, tokens[0], tokens[2])),
+                ..Default::default()
+            },
+            &tokens,
+        )
+        .unwrap();
+
+    // While both stores are open, the recent writes live in the -wal file: check every file.
+    let files = db_files(&f.path);
+    assert!(files.iter().any(|(p, b)| p.ends_with("-wal") && !b.is_empty()), "expected a non-empty -wal file");
+    let all: Vec<u8> = files.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+    assert!(contains(&all, marker.as_bytes()), "control: the non-secret connection field must be found, or the grep proves nothing");
+    for (path, bytes) in &files {
+        for t in tokens {
+            assert!(!contains(bytes, t.as_bytes()), "{t} found in plaintext in {path}");
+        }
+    }
+
+    // After a checkpoint (both closed), the main file alone.
+    drop(store);
+    drop(other);
+    for (path, bytes) in db_files(&f.path) {
+        for t in tokens {
+            assert!(!contains(&bytes, t.as_bytes()), "{t} found in plaintext in {path}");
+        }
+    }
+
+    // And the values are all still there for whoever holds the key.
+    let store = f.open();
+    let acct = store.get_account(&env.id, &acct.id).unwrap();
+    assert_eq!(open_creds(&f.keyring, &acct)["refresh_token"], tokens[2]);
+    assert_eq!(open_creds(&f.keyring, &store.get_account(&env.id, &api).unwrap())["api_key"], tokens[4]);
+    let install = store.get_install(&env.id, "hubspot").unwrap();
+    assert_eq!(
+        f.keyring.open(&row, Install::CLIENT_SECRET_FIELD, install.oauth_client_secret.as_ref().unwrap()).unwrap(),
+        tokens[3].as_bytes()
+    );
+}
+
+#[test]
+fn secrets_never_print() {
+    let f = fixture();
+    let store = f.open();
+    let env = store.create_environment("production").unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "PRINT-ME-NOT-1", "PRINT-ME-NOT-2")).unwrap();
+    let opened = acct.credentials.open(&f.keyring, &acct.id).unwrap();
+    let printed = format!("{acct:?} {opened:?} {:?}", f.keyring);
+    assert!(!printed.contains("PRINT-ME-NOT"), "{printed}");
+    assert!(printed.contains("REDACTED"));
+}
