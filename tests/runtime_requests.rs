@@ -387,3 +387,27 @@ async fn an_offset_list_ends_when_the_records_reach_the_total() {
     assert_eq!(second.next_cursor, None);
     assert_eq!(mock.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn verify_sends_its_body() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "data": [] }))).await;
+    let engine = engine(registry(), &mock);
+    engine.verify(&account("verify_body", &[], &[("token", "t")])).await.unwrap();
+    let sent = &mock.requests()[0];
+    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/records/query"));
+    assert_eq!(sent.json(), json!({ "limit": 1 }));
+}
+
+#[tokio::test]
+async fn a_header_reading_an_unset_optional_field_is_left_out() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "data": [] }))).await;
+    let engine = engine(registry(), &mock);
+    engine.list(&account("optional_header", &[], &[("token", "t")]), "crm", "contacts", &ListRequest::default()).await.unwrap();
+    engine
+        .list(&account("optional_header", &[("sub_account", "acct_1")], &[("token", "t")]), "crm", "contacts", &ListRequest::default())
+        .await
+        .unwrap();
+    let requests = mock.requests();
+    assert_eq!(requests[0].header("x-sub-account"), None);
+    assert_eq!(requests[1].header("x-sub-account"), Some("acct_1"));
+}

@@ -161,6 +161,11 @@ impl Engine {
         let mut request = UpstreamRequest { method: method.method, url, headers: Vec::new(), body: None };
         for (name, template) in integration.headers.iter().chain(&method.headers) {
             headers.retain(|(n, _): &(String, String)| !n.eq_ignore_ascii_case(name));
+            // A header that reads an optional connection field the account has not set is
+            // left out (Stripe's `Stripe-Account` for connected accounts only).
+            if unset_optional_field(integration, account, template) {
+                continue;
+            }
             headers.push((name.clone(), render(template, &scopes, Encoding::Raw)?));
         }
         request.headers = headers;
@@ -254,6 +259,16 @@ fn place_position(
         }
     }
     Ok(None)
+}
+
+/// Whether a template reads a connection field that is optional and has no value.
+fn unset_optional_field(integration: &Integration, account: &Account, template: &crate::registry::Template) -> bool {
+    template.vars().any(|(scope, field)| {
+        let name = field.join(".");
+        scope == crate::registry::Scope::Connection
+            && account.connection.get(&name).is_none_or(str::is_empty)
+            && integration.connection.fields.get(&name).is_some_and(|f| !f.required)
+    })
 }
 
 fn refreshable(integration: &Integration, account: &Account) -> bool {

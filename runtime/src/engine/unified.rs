@@ -353,6 +353,7 @@ impl Engine {
         for (name, template) in &verify.params {
             call.params.insert(name.clone(), Value::from(crate::http::render(template, &scopes, crate::http::Encoding::Raw)?));
         }
+        call.body = verify.body.clone();
         for (name, template) in &verify.query {
             call.query.insert(name.clone(), Value::from(crate::http::render(template, &scopes, crate::http::Encoding::Raw)?));
         }

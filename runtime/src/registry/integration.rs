@@ -102,6 +102,9 @@ pub struct VerifyCall {
     pub params: IndexMap<String, Template>,
     #[serde(default)]
     pub query: IndexMap<String, Template>,
+    /// The call's body, for methods that take one (a POST query endpoint).
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
