@@ -47,10 +47,10 @@ fn installs_round_trip() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let row = Install::seal_row(&env.id, "hubspot");
+    let row = Install::seal_row(&env.id, "acme_crm");
     let secret = f.keyring.seal(&row, Install::CLIENT_SECRET_FIELD, b"client-secret-1").unwrap();
     let input = InstallInput {
-        integration: "hubspot".into(),
+        integration: "acme_crm".into(),
         oauth_client_id: Some("client-1".into()),
         oauth_client_secret: Some(secret.clone()),
         settings: json!({ "scopes": ["crm.objects.contacts.read"] }),
@@ -62,7 +62,7 @@ fn installs_round_trip() {
         f.keyring.open(&row, Install::CLIENT_SECRET_FIELD, created.oauth_client_secret.as_ref().unwrap()).unwrap(),
         b"client-secret-1"
     );
-    assert_eq!(store.get_install(&env.id, "hubspot").unwrap(), created);
+    assert_eq!(store.get_install(&env.id, "acme_crm").unwrap(), created);
 
     let replaced = store.upsert_install(&env.id, InstallInput { oauth_client_id: Some("client-2".into()), ..input.clone() }).unwrap();
     assert_eq!(replaced.oauth_client_id.as_deref(), Some("client-2"));
@@ -71,9 +71,9 @@ fn installs_round_trip() {
 
     assert!(matches!(store.upsert_install(&env.id, InstallInput { settings: json!([1]), ..input.clone() }), Err(StoreError::Invalid(_))));
     assert!(matches!(store.upsert_install("env_missing", input), Err(StoreError::NotFound(_))));
-    store.delete_install(&env.id, "hubspot").unwrap();
-    assert!(matches!(store.get_install(&env.id, "hubspot"), Err(StoreError::NotFound(_))));
-    assert!(matches!(store.delete_install(&env.id, "hubspot"), Err(StoreError::NotFound(_))));
+    store.delete_install(&env.id, "acme_crm").unwrap();
+    assert!(matches!(store.get_install(&env.id, "acme_crm"), Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_install(&env.id, "acme_crm"), Err(StoreError::NotFound(_))));
 }
 
 #[test]
@@ -81,11 +81,11 @@ fn accounts_round_trip_and_survive_reopen() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let new = new_account(&f.keyring, "hubspot", Some("legacy-1"), "at-1", "rt-1");
+    let new = new_account(&f.keyring, "acme_crm", Some("legacy-1"), "at-1", "rt-1");
     let created = store.create_account(&env.id, new.clone()).unwrap();
     assert_eq!(created.id, new.id);
     assert_eq!(created.environment_id, env.id);
-    assert_eq!(created.integration, "hubspot");
+    assert_eq!(created.integration, "acme_crm");
     assert_eq!(created.external_id.as_deref(), Some("legacy-1"));
     assert_eq!(created.connection, json!({ "subdomain": "acme" }));
     assert_eq!(created.credentials, new.credentials);
@@ -98,9 +98,9 @@ fn accounts_round_trip_and_survive_reopen() {
     let store = f.open();
     assert_eq!(store.get_account(&env.id, &created.id).unwrap(), created);
     assert_eq!(store.account_by_external_id(&env.id, "legacy-1").unwrap(), created);
-    let other = store.create_account(&env.id, new_account(&f.keyring, "zendesk", None, "at-2", "rt-2")).unwrap();
+    let other = store.create_account(&env.id, new_account(&f.keyring, "acme_desk", None, "at-2", "rt-2")).unwrap();
     assert_eq!(store.list_accounts(&env.id, None).unwrap().len(), 2);
-    assert_eq!(store.list_accounts(&env.id, Some("zendesk")).unwrap(), vec![other.clone()]);
+    assert_eq!(store.list_accounts(&env.id, Some("acme_desk")).unwrap(), vec![other.clone()]);
 
     let patched = store
         .update_account(
@@ -119,7 +119,7 @@ fn accounts_round_trip_and_survive_reopen() {
     assert_eq!(patched.connection, json!({"subdomain": "beta"}));
 
     // A duplicate external id is a conflict and writes nothing.
-    let dup = new_account(&f.keyring, "hubspot", Some("legacy-1"), "x", "y");
+    let dup = new_account(&f.keyring, "acme_crm", Some("legacy-1"), "x", "y");
     assert!(matches!(store.create_account(&env.id, dup.clone()), Err(StoreError::Conflict(_))));
     assert!(matches!(store.get_account(&env.id, &dup.id), Err(StoreError::NotFound(_))));
 
@@ -149,13 +149,13 @@ fn import_is_idempotent_on_external_id() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let first = new_account(&f.keyring, "hubspot", Some("merge-acc-42"), "at-1", "rt-1");
+    let first = new_account(&f.keyring, "acme_crm", Some("merge-acc-42"), "at-1", "rt-1");
     let (a, outcome) = store.import_account(&env.id, first.clone()).unwrap();
     assert_eq!(outcome, UpsertOutcome::Created);
 
     // A re-run (e.g. after a partial failure) returns the existing account untouched: its refresh token
     // may have rotated since the export, so the import's older credentials must not overwrite it.
-    let rerun = new_account(&f.keyring, "hubspot", Some("merge-acc-42"), "at-old", "rt-old");
+    let rerun = new_account(&f.keyring, "acme_crm", Some("merge-acc-42"), "at-old", "rt-old");
     let (b, outcome) = store.import_account(&env.id, rerun.clone()).unwrap();
     assert_eq!(outcome, UpsertOutcome::AlreadyExists);
     assert_eq!(b, a);
@@ -181,7 +181,7 @@ fn concurrent_imports_of_one_external_id_create_one_account() {
         .map(|_| {
             let path = f.path.clone();
             let env = env.id.clone();
-            let acct = new_account(&f.keyring, "hubspot", Some("ext-1"), "at", "rt");
+            let acct = new_account(&f.keyring, "acme_crm", Some("ext-1"), "at", "rt");
             std::thread::spawn(move || SqliteStore::open(&path).unwrap().import_account(&env, acct).unwrap().1)
         })
         .collect();
@@ -196,11 +196,11 @@ fn every_read_and_write_is_scoped_by_environment() {
     let store = f.open();
     let a = store.create_environment("tenant-a").unwrap();
     let b = store.create_environment("tenant-b").unwrap();
-    let acct = store.create_account(&a.id, new_account(&f.keyring, "hubspot", Some("ext"), "at", "rt")).unwrap();
+    let acct = store.create_account(&a.id, new_account(&f.keyring, "acme_crm", Some("ext"), "at", "rt")).unwrap();
     store
         .upsert_install(
             &a.id,
-            InstallInput { integration: "hubspot".into(), oauth_client_id: None, oauth_client_secret: None, settings: json!({}) },
+            InstallInput { integration: "acme_crm".into(), oauth_client_id: None, oauth_client_secret: None, settings: json!({}) },
         )
         .unwrap();
     store.append_exchange(&a.id, exchange(Some(&acct.id), "body"), &[]).unwrap();
@@ -217,7 +217,7 @@ fn every_read_and_write_is_scoped_by_environment() {
     assert!(nf(store.complete_refresh(&b.id, &acct.id, 1, Default::default(), None).map(|_| ())));
     assert!(nf(store.fail_refresh(&b.id, &acct.id, 1, "x", true).map(|_| ())));
     assert!(nf(store.delete_account(&b.id, &acct.id)));
-    assert!(nf(store.get_install(&b.id, "hubspot").map(|_| ())));
+    assert!(nf(store.get_install(&b.id, "acme_crm").map(|_| ())));
     assert!(store.list_installs(&b.id).unwrap().is_empty());
     assert!(store.list_exchanges(&b.id, None, 10).unwrap().is_empty());
     assert!(store.list_exchanges(&b.id, Some(&acct.id), 10).unwrap().is_empty());
@@ -232,9 +232,9 @@ fn every_read_and_write_is_scoped_by_environment() {
 fn exchange(account: Option<&str>, body: &str) -> NewExchange {
     NewExchange {
         account_id: account.map(str::to_owned),
-        integration: "hubspot".into(),
+        integration: "acme_crm".into(),
         method: "GET".into(),
-        url: "https://api.hubapi.com/crm/v3/objects/contacts?limit=1".into(),
+        url: "https://api.acme-crm.example/crm/v3/objects/contacts?limit=1".into(),
         status: Some(200),
         latency: Duration::from_millis(42),
         request_headers: vec![("accept".into(), "application/json".into())],
@@ -250,13 +250,13 @@ fn exchange_log_redacts_and_truncates() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-SECRET-1", "rt/SECRET+2")).unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-SECRET-1", "rt/SECRET+2")).unwrap();
     let secrets = ["at-SECRET-1", "rt/SECRET+2", "client-SECRET-3"];
     let ex = NewExchange {
         account_id: Some(acct.id.clone()),
-        integration: "hubspot".into(),
+        integration: "acme_crm".into(),
         method: "POST".into(),
-        url: "https://api.hubapi.com/oauth/v1/token?hapikey=at-SECRET-1".into(),
+        url: "https://api.acme-crm.example/oauth/v1/token?hapikey=at-SECRET-1".into(),
         status: Some(200),
         latency: Duration::from_millis(87),
         request_headers: vec![
@@ -274,7 +274,7 @@ fn exchange_log_redacts_and_truncates() {
     let e = &logged[0];
     assert_eq!(e.id, id);
     assert_eq!((e.method.as_str(), e.status, e.latency_ms), ("POST", Some(200), 87));
-    assert_eq!(e.url, "https://api.hubapi.com/oauth/v1/token?hapikey=[REDACTED]");
+    assert_eq!(e.url, "https://api.acme-crm.example/oauth/v1/token?hapikey=[REDACTED]");
     assert_eq!(e.request_headers[0], ("Authorization".into(), "[REDACTED]".into()));
     assert_eq!(e.request_headers[1].1, "token [REDACTED] here");
     assert_eq!(e.response_headers[0].1, "[REDACTED]");

@@ -30,7 +30,7 @@ fn only_one_process_holds_the_lease() {
     let f = fixture();
     let (p1, p2) = (f.open(), f.open());
     let env = p1.create_environment("production").unwrap();
-    let acct = p1.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-0", "rt-0")).unwrap();
+    let acct = p1.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
 
     let lease = acquired(p1.acquire_refresh_lease(&env.id, &acct.id, "process-1", LONG).unwrap());
     assert_eq!(lease.owner, "process-1");
@@ -66,7 +66,7 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
     let f = fixture();
     let (p1, p2) = (f.open(), f.open());
     let env = p1.create_environment("production").unwrap();
-    let acct = p1.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-0", "rt-0")).unwrap();
+    let acct = p1.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
 
     let slow = acquired(p1.acquire_refresh_lease(&env.id, &acct.id, "slow", Duration::from_millis(50)).unwrap());
     std::thread::sleep(Duration::from_millis(120));
@@ -100,7 +100,7 @@ fn an_expired_lease_nobody_took_over_may_still_complete() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-0", "rt-0")).unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
     let lease = acquired(store.acquire_refresh_lease(&env.id, &acct.id, "p", Duration::from_millis(20)).unwrap());
     std::thread::sleep(Duration::from_millis(60));
     let done = store.complete_refresh(&env.id, &acct.id, lease.token, rotated(&f, &acct.id, "1"), None).unwrap();
@@ -112,7 +112,7 @@ fn replacing_credentials_fences_off_a_refresh_in_flight() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-0", "rt-0")).unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
     let lease = acquired(store.acquire_refresh_lease(&env.id, &acct.id, "p", LONG).unwrap());
     store.replace_credentials(&env.id, &acct.id, rotated(&f, &acct.id, "reconnect"), None).unwrap();
     assert!(matches!(
@@ -129,7 +129,7 @@ fn a_failed_refresh_records_the_error_and_invalid_grant_needs_reauth() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-0", "rt-0")).unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
 
     let lease = acquired(store.acquire_refresh_lease(&env.id, &acct.id, "p", LONG).unwrap());
     let a = store.fail_refresh(&env.id, &acct.id, lease.token, "upstream 503", false).unwrap();
@@ -183,7 +183,7 @@ fn refresher(
 
 fn expired_account(f: &Fixture, store: &SqliteStore) -> (String, String) {
     let env = store.create_environment("production").unwrap();
-    let mut new = new_account(&f.keyring, "hubspot", None, "at-0", "rt-0");
+    let mut new = new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0");
     new.expires_at = Some(Utc::now() - chrono::Duration::minutes(5));
     let acct = store.create_account(&env.id, new).unwrap();
     (env.id, acct.id)

@@ -29,8 +29,8 @@ fn a_sealed_credential_opens_only_for_its_account_and_field() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let a = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-A", "rt-A")).unwrap();
-    let b = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "at-B", "rt-B")).unwrap();
+    let a = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-A", "rt-A")).unwrap();
+    let b = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-B", "rt-B")).unwrap();
     assert_eq!(open_creds(&f.keyring, &a)["access_token"], "at-A");
 
     let a_access = a.credentials.get("access_token").unwrap();
@@ -64,13 +64,13 @@ fn the_database_files_hold_no_plaintext_token() {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
 
-    let row = Install::seal_row(&env.id, "hubspot");
+    let row = Install::seal_row(&env.id, "acme_crm");
     let secret = f.keyring.seal(&row, Install::CLIENT_SECRET_FIELD, tokens[3].as_bytes()).unwrap();
     store
         .upsert_install(
             &env.id,
             InstallInput {
-                integration: "hubspot".into(),
+                integration: "acme_crm".into(),
                 oauth_client_id: Some("cid".into()),
                 oauth_client_secret: Some(secret),
                 settings: json!({}),
@@ -78,12 +78,12 @@ fn the_database_files_hold_no_plaintext_token() {
         )
         .unwrap();
 
-    let mut new = new_account(&f.keyring, "hubspot", Some("ext-1"), tokens[0], tokens[1]);
+    let mut new = new_account(&f.keyring, "acme_crm", Some("ext-1"), tokens[0], tokens[1]);
     new.connection = json!({ "subdomain": marker });
     let acct = store.create_account(&env.id, new).unwrap();
     let api = switchyard_store::ids::account_id();
     let api_creds = SealedCredentials::seal(&f.keyring, &api, &creds(&[("api_key", tokens[4])])).unwrap();
-    let mut api_account = new_account(&f.keyring, "pipedrive", None, "a", "b");
+    let mut api_account = new_account(&f.keyring, "beta_crm", None, "a", "b");
     api_account.id = api.clone();
     api_account.credentials = api_creds;
     store.create_account(&env.id, api_account).unwrap();
@@ -103,9 +103,9 @@ fn the_database_files_hold_no_plaintext_token() {
             &env.id,
             NewExchange {
                 account_id: Some(acct.id.clone()),
-                integration: "hubspot".into(),
+                integration: "acme_crm".into(),
                 method: "POST".into(),
-                url: format!("https://api.hubapi.com/oauth/v1/token?client_secret={}", tokens[3]),
+                url: format!("https://api.acme-crm.example/oauth/v1/token?client_secret={}", tokens[3]),
                 status: Some(200),
                 request_body: Some(format!("grant_type=refresh_token&refresh_token={}", tokens[1])),
                 response_body: Some(format!(r#"{{"access_token":"{}","refresh_token":"{}"}}"#, tokens[0], tokens[2])),
@@ -140,7 +140,7 @@ fn the_database_files_hold_no_plaintext_token() {
     let acct = store.get_account(&env.id, &acct.id).unwrap();
     assert_eq!(open_creds(&f.keyring, &acct)["refresh_token"], tokens[2]);
     assert_eq!(open_creds(&f.keyring, &store.get_account(&env.id, &api).unwrap())["api_key"], tokens[4]);
-    let install = store.get_install(&env.id, "hubspot").unwrap();
+    let install = store.get_install(&env.id, "acme_crm").unwrap();
     assert_eq!(
         f.keyring.open(&row, Install::CLIENT_SECRET_FIELD, install.oauth_client_secret.as_ref().unwrap()).unwrap(),
         tokens[3].as_bytes()
@@ -152,7 +152,7 @@ fn secrets_never_print() {
     let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
-    let acct = store.create_account(&env.id, new_account(&f.keyring, "hubspot", None, "PRINT-ME-NOT-1", "PRINT-ME-NOT-2")).unwrap();
+    let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "PRINT-ME-NOT-1", "PRINT-ME-NOT-2")).unwrap();
     let opened = acct.credentials.open(&f.keyring, &acct.id).unwrap();
     let printed = format!("{acct:?} {opened:?} {:?}", f.keyring);
     assert!(!printed.contains("PRINT-ME-NOT"), "{printed}");
