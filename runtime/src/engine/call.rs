@@ -70,7 +70,7 @@ impl Engine {
         if response.status == 401 && refreshable(integration, &account) {
             if refreshed.is_some() {
                 // The token was refreshed for this very call and is still refused.
-                return Err(self.classify(integration, &response, true).unwrap_err_or_needs_reauth());
+                return Err(self.classify(integration, &response).unwrap_err_or_needs_reauth());
             }
             let fresh = self.refresher().refresh(self, &account, RefreshReason::Rejected).await?;
             apply_refresh(&mut account, &fresh);
@@ -78,10 +78,10 @@ impl Engine {
             let request = self.build_request(integration, method, &account, call)?;
             response = self.transport().send(request, self.timeout(integration)).await?;
             if response.status == 401 {
-                return Err(self.classify(integration, &response, true).unwrap_err_or_needs_reauth());
+                return Err(self.classify(integration, &response).unwrap_err_or_needs_reauth());
             }
         }
-        let mut answer = self.classify(integration, &response, false).map_err(|mut error| {
+        let mut answer = self.classify(integration, &response).map_err(|mut error| {
             // A 401 that no refresh can cure (an API key, no refresh token): the
             // credentials are dead and the customer must supply new ones.
             if response.status == 401 {

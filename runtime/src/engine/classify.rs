@@ -12,14 +12,10 @@ use crate::registry::Integration;
 use serde_json::Value;
 
 impl Engine {
-    pub(crate) fn classify(
-        &self,
-        integration: &Integration,
-        response: &UpstreamResponse,
-        _after_refresh: bool,
-    ) -> Result<ProviderResponse, RuntimeError> {
+    pub(crate) fn classify(&self, integration: &Integration, response: &UpstreamResponse) -> Result<ProviderResponse, RuntimeError> {
         let parsed = parse_body(response);
-        let body = parsed.as_ref().ok().cloned().unwrap_or(Value::Null);
+        // Borrowed for the error paths; the success path moves `parsed` (no copy of the page).
+        let body = parsed.as_ref().unwrap_or(&Value::Null);
         let rate_limit = match &integration.rate_limit {
             Some(def) => {
                 let parts = ResponseParts { status: response.status, headers: &response.headers, body: parsed.as_ref().ok() };
@@ -34,7 +30,7 @@ impl Engine {
         // With a rate_limit block its rules decide (Stripe's lock_timeout 429 is not a limit);
         // without one, a 429 is the only signal there is.
         if rate_limit.limited || (integration.rate_limit.is_none() && status == 429) {
-            let mut error = self.provider_error(integration, ErrorKind::RateLimited, response, &body);
+            let mut error = self.provider_error(integration, ErrorKind::RateLimited, response, body);
             error.message = match rate_limit.retry_after_seconds.or(rate_limit.reset_seconds) {
                 Some(wait) => format!("the provider's rate limit was reached; retry in {wait} s ({})", error.message),
                 None => format!("the provider's rate limit was reached ({})", error.message),
@@ -50,7 +46,7 @@ impl Engine {
                 400..=499 => ErrorKind::Validation,
                 _ => ErrorKind::Upstream,
             };
-            let mut error = self.provider_error(integration, kind, response, &body);
+            let mut error = self.provider_error(integration, kind, response, body);
             error.rate_limit = Some(rate_limit);
             return Err(error);
         }

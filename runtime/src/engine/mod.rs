@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{HttpTransport, Transport, TransportLimits};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};
 use crate::pagination::CursorKey;
-use crate::registry::{Auth, Expr, Integration, OAuthGrant, Pagination, Registry};
+use crate::registry::{Auth, Expr, Integration, OAuthGrant, Origin, Pagination, Registry};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -52,15 +52,12 @@ impl Default for EngineConfig {
 
 pub struct Engine {
     registry: Arc<Registry>,
-    /// Every expression of the registry, parsed once, by where it was written.
-    mappings: HashMap<String, Mapping>,
+    /// Every expression of the registry, parsed once, by where it was written (a list,
+    /// in case two expressions share a place, as hand-built registries may).
+    mappings: HashMap<Origin, Vec<Mapping>>,
     transport: Arc<dyn Transport>,
     refresher: Arc<dyn TokenRefresher>,
     config: EngineConfig,
-}
-
-fn key(expr: &Expr) -> String {
-    format!("{}\u{0}{}", expr.origin, expr.source)
 }
 
 impl Engine {
@@ -77,11 +74,13 @@ impl Engine {
         transport: Arc<dyn Transport>,
         refresher: Arc<dyn TokenRefresher>,
     ) -> Result<Engine, RuntimeError> {
-        let mut mappings = HashMap::new();
+        let mut mappings: HashMap<Origin, Vec<Mapping>> = HashMap::new();
         for integration in &registry.integrations {
             for expr in expressions(integration) {
-                let compiled = Mapping::compile(expr).map_err(|e| RuntimeError::new(ErrorKind::Mapping, e.to_string()))?;
-                mappings.insert(key(expr), compiled);
+                let known = mappings.entry(expr.origin.clone()).or_default();
+                if !known.iter().any(|m| m.source() == expr.source) {
+                    known.push(Mapping::compile(expr).map_err(|e| RuntimeError::new(ErrorKind::Mapping, e.to_string()))?);
+                }
             }
         }
         Ok(Engine { registry, mappings, transport, refresher, config })
@@ -122,8 +121,10 @@ impl Engine {
     }
 
     fn mapping(&self, expr: &Expr) -> Result<&Mapping, RuntimeError> {
+        // Looked up on every evaluation: by reference, no key to build.
         self.mappings
-            .get(&key(expr))
+            .get(&expr.origin)
+            .and_then(|known| known.iter().find(|m| m.source() == expr.source))
             .ok_or_else(|| RuntimeError::new(ErrorKind::Mapping, format!("the expression at {} is not in the registry", expr.origin)))
     }
 

@@ -10,7 +10,7 @@ pub struct Expr {
     pub origin: Origin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Origin {
     /// Relative to the parent of the integrations directory (`integrations/hubspot/integration.yaml`), with `/` separators.
