@@ -18,116 +18,15 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "../tests/differential/support.rs"]
+mod differential;
 mod support;
 
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use support::RECORDS;
 use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping};
 use switchyard_runtime::registry::{Expr, Origin};
-
-const RECORDS: usize = 100;
-
-/// A deterministic pseudo-random generator (xorshift), so every run maps the same page.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
-/// A list page of the example integration's contacts (tests/examples.json) as its list
-/// endpoint returns it with `limit=100` and the mapped properties requested: every property a
-/// string, unset ones `null` or `""`, a few custom and provider-internal properties. Property
-/// names and the paging block come from `bench` in tests/examples.json.
-fn contacts_page() -> Value {
-    let example = common::example();
-    let names = example.get("bench.properties");
-    let name = |role: &str| -> String {
-        names[role].as_str().unwrap_or_else(|| panic!("tests/examples.json: no bench property for `{role}`")).to_string()
-    };
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
-    let first = ["Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Frances", "Émilie", "Hedy", "Claude", "Radia"];
-    let last =
-        ["Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Allen", "du Châtelet", "Lamarr", "Shannon", "Perlman"];
-    let titles = ["Analyst", "Engineer", "VP Sales", "", "Head of Operations", "CTO"];
-    let cities = [
-        ("London", "United Kingdom", "N1 9GU"),
-        ("Paris", "France", "75002"),
-        ("Boston", "United States", "02110"),
-        ("Berlin", "Germany", "10115"),
-    ];
-    let mut results = Vec::with_capacity(RECORDS);
-    for i in 0..RECORDS {
-        let id = (51 + i * 7).to_string();
-        let (f, l) = (rng.pick(&first), rng.pick(&last));
-        let email = format!("{}.{}@example.com", f.to_lowercase(), l.to_lowercase().replace(' ', ""));
-        let (city, country, zip) = cities[(rng.next() % cities.len() as u64) as usize];
-        let created =
-            format!("2024-0{}-{:02}T{:02}:{:02}:07.517Z", 1 + rng.next() % 5, 1 + rng.next() % 28, rng.next() % 24, rng.next() % 60);
-        let updated = format!("2024-06-{:02}T09:00:00.000Z", 1 + rng.next() % 28);
-        let opt = |rng: &mut Rng, value: String| {
-            if rng.chance(70) {
-                json!(value)
-            } else if rng.chance(50) {
-                json!("")
-            } else {
-                Value::Null
-            }
-        };
-        let mut properties = serde_json::Map::new();
-        properties.insert(name("created"), json!(created));
-        properties.insert(name("email"), json!(email));
-        properties.insert(name("first_name"), json!(f));
-        properties.insert(name("last_name"), json!(l));
-        properties.insert(name("job_title"), json!(rng.pick(&titles)));
-        properties.insert(name("phone"), opt(&mut rng, format!("+1 555 01{:02}", i % 100)));
-        properties.insert(name("mobile_phone"), opt(&mut rng, format!("+44 7700 900{:03}", i)));
-        properties.insert(name("fax"), if rng.chance(10) { json!("+1 555 0199") } else { Value::Null });
-        properties.insert(name("address"), opt(&mut rng, format!("{} Engine Rd", 1 + i)));
-        properties.insert(name("city"), json!(city));
-        properties.insert(name("state"), Value::Null);
-        properties.insert(name("zip"), json!(zip));
-        properties.insert(name("country"), json!(country));
-        properties.insert(
-            name("additional_emails"),
-            if rng.chance(30) {
-                json!(format!("{}@personal.example;{}.{}@old.example", f.to_lowercase(), f.to_lowercase(), i))
-            } else {
-                Value::Null
-            },
-        );
-        properties.insert(name("owner_id"), opt(&mut rng, format!("7361622{}", i % 5)));
-        properties.insert(name("company_id"), opt(&mut rng, format!("90{:02}", i % 40)));
-        properties.insert(name("last_activity"), opt(&mut rng, updated.clone()));
-        properties.insert(name("updated"), json!(updated));
-        properties.insert(name("object_id"), json!(id));
-        properties.insert(name("source"), json!(rng.pick(&["ORGANIC_SEARCH", "DIRECT_TRAFFIC", "OFFLINE"])));
-        properties.insert("seats".into(), json!((rng.next() % 50).to_string()));
-        properties.insert("loyalty_tier".into(), json!(rng.pick(&["Gold", "Silver", "Bronze", ""])));
-        results.push(json!({
-            "id": id,
-            "properties": properties,
-            "createdAt": created,
-            "updatedAt": updated,
-            "archived": false
-        }));
-    }
-    let mut page = serde_json::Map::new();
-    page.insert(example.records.clone(), Value::Array(results));
-    page.extend(example.get("bench.paging").as_object().expect("bench.paging is an object").clone());
-    Value::Object(page)
-}
 
 /// CPU time this thread has used, in seconds (Linux `/proc/thread-self/schedstat`), so that
 /// other processes on a shared machine do not change the numbers much; wall-clock elsewhere.
@@ -175,12 +74,12 @@ fn ours_values(mapping: &Mapping, page_text: &str, bindings: &Bindings, options:
 
 fn main() {
     let budget = Duration::from_secs_f64(std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0));
-    let registry = support::registry();
+    let registry = differential::registry();
     let example = common::example();
-    let (source, origin) = support::list_response(&registry, &example.integration, &example.model, &example.resource);
+    let (source, origin) = differential::list_response(&registry, &example.integration, &example.model, &example.resource);
     let origin: Origin = serde_json::from_value(origin).unwrap();
     let mapping = Mapping::compile(&Expr { source: source.clone(), origin }).expect("the bundled mapping compiles");
-    let page = contacts_page();
+    let page = support::contacts_page();
     let page_text = serde_json::to_string(&page).unwrap();
     let query = json!({"include_remote_data": "false"});
     let bindings = Bindings::new()
@@ -228,7 +127,7 @@ fn main() {
     if let Some(reference) = reference_rate {
         println!(
             "  reference (npm jsonata {}, node):         {reference:>9.1} pages/s  ({:.1} µs/page)",
-            support::JSONATA_VERSION,
+            differential::JSONATA_VERSION,
             1e6 / reference
         );
     }
@@ -248,7 +147,7 @@ fn main() {
     if let Some(reference) = simple_reference {
         println!(
             "  reference (npm jsonata {}, node):         {reference:>9.1} pages/s  ({:.1} µs/page)",
-            support::JSONATA_VERSION,
+            differential::JSONATA_VERSION,
             1e6 / reference
         );
     }
@@ -272,7 +171,7 @@ fn ratios(ours: f64, reference: Option<f64>, ceiling: f64) {
 /// Spawns node on `bench/mapping.js` with the same expression, page and bindings; checks that
 /// it printed the same records as ours.
 fn reference(source: &str, page_text: &str, bindings: &Bindings, budget: Duration, our_output: &str) -> Option<f64> {
-    let node_path = match support::reference() {
+    let node_path = match differential::reference() {
         Ok(path) => path,
         Err(reason) => {
             println!("  reference: skipped ({reason})");
@@ -288,7 +187,7 @@ fn reference(source: &str, page_text: &str, bindings: &Bindings, budget: Duratio
     let bound: serde_json::Map<String, Value> = bindings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     std::fs::write(&bindings_file, serde_json::to_vec(&bound).unwrap()).unwrap();
     let output = std::process::Command::new("node")
-        .arg(support::repo().join("bench/mapping.js"))
+        .arg(differential::repo().join("bench/mapping.js"))
         .args([&mapping_file, &page_file])
         .arg(&common::example().records)
         .arg(&bindings_file)
