@@ -1,4 +1,5 @@
-//! OAuth2 token requests (refresh grant, client credentials) and token responses.
+//! OAuth2 token requests (refresh grant, client credentials; the authorization-code grant
+//! is in `connect.rs`) and token responses.
 
 use super::apply::basic;
 use crate::account::Account;
@@ -30,30 +31,46 @@ pub struct TokenSet {
 
 /// Builds the token request for a grant.
 pub fn token_request(def: &OAuth2, account: &Account, grant: TokenGrant) -> Result<UpstreamRequest, RuntimeError> {
+    token_endpoint_request(def, account, |form| {
+        match grant {
+            TokenGrant::RefreshToken => {
+                let refresh = account.credentials.get("refresh_token").filter(|r| !r.is_empty()).ok_or_else(|| {
+                    RuntimeError::new(
+                        ErrorKind::NeedsReauth,
+                        "the access token expired and the account has no refresh token; the customer must reconnect",
+                    )
+                })?;
+                form.insert("grant_type".into(), "refresh_token".into());
+                form.insert("refresh_token".into(), refresh.into());
+            }
+            TokenGrant::ClientCredentials => {
+                form.insert("grant_type".into(), "client_credentials".into());
+                if !def.scopes.is_empty() {
+                    form.insert("scope".into(), def.scopes.join(&def.scope_separator).into());
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A request to the token endpoint, whatever the grant: the token URL rendered for the
+/// account, the grant's own parameters (`grant` fills them in, and may refuse), then the
+/// definition's `token_params`, then the client's credentials as `client_auth` says, all
+/// encoded as `token_format` says. The refresh, client-credentials and authorization-code
+/// grants all build their requests here.
+pub(crate) fn token_endpoint_request(
+    def: &OAuth2,
+    account: &Account,
+    grant: impl FnOnce(&mut Map<String, Value>) -> Result<(), RuntimeError>,
+) -> Result<UpstreamRequest, RuntimeError> {
     let params = Map::new();
     let scopes =
         Scopes { connection: &account.connection, credentials: &account.credentials, params: &params, install: Some(&account.install) };
     let token_url = render(&def.token_url, &scopes, Encoding::BaseUrl)?;
     let url = build_url(&token_url, "", &[])?;
     let mut form = Map::new();
-    match grant {
-        TokenGrant::RefreshToken => {
-            let refresh = account.credentials.get("refresh_token").filter(|r| !r.is_empty()).ok_or_else(|| {
-                RuntimeError::new(
-                    ErrorKind::NeedsReauth,
-                    "the access token expired and the account has no refresh token; the customer must reconnect",
-                )
-            })?;
-            form.insert("grant_type".into(), "refresh_token".into());
-            form.insert("refresh_token".into(), refresh.into());
-        }
-        TokenGrant::ClientCredentials => {
-            form.insert("grant_type".into(), "client_credentials".into());
-            if !def.scopes.is_empty() {
-                form.insert("scope".into(), def.scopes.join(&def.scope_separator).into());
-            }
-        }
-    }
+    grant(&mut form)?;
     for (name, value) in &def.token_params {
         form.insert(name.clone(), render(value, &scopes, Encoding::Raw)?.into());
     }

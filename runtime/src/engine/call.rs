@@ -7,11 +7,12 @@ use crate::account::Account;
 use crate::auth::{self, RefreshReason, Refreshed};
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::query_pairs;
-use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest};
+use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
 use crate::pagination::Position;
 use crate::rate_limit::RateLimitStatus;
 use crate::registry::{Auth, BodyFormat, Integration, Method, OAuthGrant, Pagination, ParamIn};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// What to send to one provider method.
@@ -25,6 +26,13 @@ pub struct MethodCall {
     pub body: Option<Value>,
     /// Where in the list this request starts, with the page size asked for.
     pub position: Option<(Position, Option<u64>)>,
+}
+
+/// An answer to a request sent with the account's credentials, before classification.
+pub(crate) struct Authorized {
+    pub response: UpstreamResponse,
+    /// New credentials when the call refreshed them.
+    pub refreshed: Option<Refreshed>,
 }
 
 /// A provider's answer, read and classified.
@@ -58,40 +66,62 @@ impl Engine {
         method: &Method,
         call: &MethodCall,
     ) -> Result<ProviderResponse, RuntimeError> {
-        let mut account = account.clone();
+        let sent = self.send_authorized(integration, account, |account| self.build_request(integration, method, account, call)).await?;
+        let mut answer = self.classify(integration, &sent.response)?;
+        answer.refreshed = sent.refreshed;
+        Ok(answer)
+    }
+
+    /// Sends the request `build` makes from the account's credentials: refreshed first when
+    /// they are due, and refreshed once more and the request rebuilt and resent after a 401
+    /// when they can be. A 401 that survives this (a 401 right after a refresh, or one no
+    /// refresh can cure) is `needs_reauth`. Every other answer is returned as it came, with
+    /// the new credentials when the call changed them. Unified calls and the raw proxy both
+    /// send through here.
+    pub(crate) async fn send_authorized(
+        &self,
+        integration: &Integration,
+        account: &Account,
+        build: impl Fn(&Account) -> Result<UpstreamRequest, RuntimeError>,
+    ) -> Result<Authorized, RuntimeError> {
+        let mut account = Cow::Borrowed(account);
         let mut refreshed = None;
         if let Some(reason) = self.refresh_due(integration, &account) {
             let fresh = self.refresher().refresh(self, &account, reason).await?;
-            apply_refresh(&mut account, &fresh);
+            apply_refresh(account.to_mut(), &fresh);
             refreshed = Some(fresh);
         }
-        let request = self.build_request(integration, method, &account, call)?;
-        let mut response = self.transport().send(request, self.timeout(integration)).await?;
-        if response.status == 401 && refreshable(integration, &account) {
-            if refreshed.is_some() {
-                // The token was refreshed for this very call and is still refused.
-                return Err(self.classify(integration, &response).unwrap_err_or_needs_reauth());
-            }
+        let mut response = self.transport().send(build(&account)?, self.timeout(integration)).await?;
+        if response.status == 401 && refreshed.is_none() && refreshable(integration, &account) {
             let fresh = self.refresher().refresh(self, &account, RefreshReason::Rejected).await?;
-            apply_refresh(&mut account, &fresh);
+            apply_refresh(account.to_mut(), &fresh);
             refreshed = Some(fresh);
-            let request = self.build_request(integration, method, &account, call)?;
-            response = self.transport().send(request, self.timeout(integration)).await?;
-            if response.status == 401 {
-                return Err(self.classify(integration, &response).unwrap_err_or_needs_reauth());
-            }
+            response = self.transport().send(build(&account)?, self.timeout(integration)).await?;
         }
-        let mut answer = self.classify(integration, &response).map_err(|mut error| {
-            // A 401 that no refresh can cure (an API key, no refresh token): the
-            // credentials are dead and the customer must supply new ones.
-            if response.status == 401 {
-                error.kind = ErrorKind::NeedsReauth;
-                error.message = format!("the provider rejected the credentials ({}); the customer must reconnect", error.message);
-            }
-            error
-        })?;
-        answer.refreshed = refreshed;
-        Ok(answer)
+        if response.status == 401 {
+            return Err(self.rejected(integration, &response, refreshed.is_some()));
+        }
+        Ok(Authorized { response, refreshed })
+    }
+
+    /// The `needs_reauth` error for a 401 the engine could not cure, carrying the provider's
+    /// status, body excerpt and mapped error.
+    fn rejected(&self, integration: &Integration, response: &UpstreamResponse, after_refresh: bool) -> RuntimeError {
+        let mut error = match self.classify(integration, response) {
+            Err(error) => error,
+            Ok(_) => RuntimeError::new(ErrorKind::NeedsReauth, format!("the provider answered HTTP {}", response.status))
+                .with_response(response.status, &response.body),
+        };
+        error.kind = ErrorKind::NeedsReauth;
+        error.message = if after_refresh {
+            // The token was refreshed for this very call and is still refused.
+            format!("the provider refused a freshly refreshed token ({}); the customer must reconnect", error.message)
+        } else {
+            // An API key, no refresh token: the credentials are dead and the customer must
+            // supply new ones.
+            format!("the provider rejected the credentials ({}); the customer must reconnect", error.message)
+        };
+        error
     }
 
     fn timeout(&self, integration: &Integration) -> Duration {
@@ -262,7 +292,7 @@ fn place_position(
 }
 
 /// Whether a template reads a connection field that is optional and has no value.
-fn unset_optional_field(integration: &Integration, account: &Account, template: &crate::registry::Template) -> bool {
+pub(crate) fn unset_optional_field(integration: &Integration, account: &Account, template: &crate::registry::Template) -> bool {
     template.vars().any(|(scope, field)| {
         let name = field.join(".");
         scope == crate::registry::Scope::Connection
@@ -283,21 +313,4 @@ fn refreshable(integration: &Integration, account: &Account) -> bool {
 fn apply_refresh(account: &mut Account, fresh: &Refreshed) {
     account.credentials = fresh.credentials.clone();
     account.connection = fresh.connection.clone();
-}
-
-/// A 401 after a fresh token: the account cannot be used until the customer reconnects.
-trait NeedsReauth {
-    fn unwrap_err_or_needs_reauth(self) -> RuntimeError;
-}
-
-impl NeedsReauth for Result<ProviderResponse, RuntimeError> {
-    fn unwrap_err_or_needs_reauth(self) -> RuntimeError {
-        let mut error = match self {
-            Err(e) => e,
-            Ok(_) => RuntimeError::new(ErrorKind::NeedsReauth, ""),
-        };
-        error.kind = ErrorKind::NeedsReauth;
-        error.message = format!("the provider refused a freshly refreshed token ({}); the customer must reconnect", error.message);
-        error
-    }
 }

@@ -16,16 +16,7 @@ impl Engine {
         let parsed = parse_body(response);
         // Borrowed for the error paths; the success path moves `parsed` (no copy of the page).
         let body = parsed.as_ref().unwrap_or(&Value::Null);
-        let rate_limit = match &integration.rate_limit {
-            Some(def) => {
-                let parts = ResponseParts { status: response.status, headers: &response.headers, body: parsed.as_ref().ok() };
-                let matches = |expr: &crate::registry::Expr, body: &Value| {
-                    self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false)
-                };
-                rate_limit::inspect(def, &parts, self.now(), &matches)
-            }
-            None => RateLimitStatus::default(),
-        };
+        let rate_limit = self.rate_limit_status(integration, response, parsed.as_ref().ok());
         let status = response.status;
         // With a rate_limit block its rules decide (Stripe's lock_timeout 429 is not a limit);
         // without one, a 429 is the only signal there is.
@@ -60,6 +51,26 @@ impl Engine {
             rate_limit,
             refreshed: None,
         })
+    }
+
+    /// The response's rate-limit state per the definition (`body` is the parsed JSON body,
+    /// if any: a rule with a `body` condition never matches without one).
+    pub(crate) fn rate_limit_status(
+        &self,
+        integration: &Integration,
+        response: &UpstreamResponse,
+        body: Option<&Value>,
+    ) -> RateLimitStatus {
+        match &integration.rate_limit {
+            Some(def) => {
+                let parts = ResponseParts { status: response.status, headers: &response.headers, body };
+                let matches = |expr: &crate::registry::Expr, body: &Value| {
+                    self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false)
+                };
+                rate_limit::inspect(def, &parts, self.now(), &matches)
+            }
+            None => RateLimitStatus::default(),
+        }
     }
 
     /// An error carrying the provider's status, body excerpt, and what the definition's

@@ -4,9 +4,11 @@
 
 mod call;
 mod classify;
+mod proxy;
 mod unified;
 
 pub use call::{MethodCall, ProviderResponse};
+pub use proxy::{ProxyRequest, ProxyResponse};
 pub use unified::{ListRequest, UnifiedPage, UnifiedRecord, WriteRequest};
 
 use crate::account::{Account, Credentials};

@@ -77,7 +77,12 @@ impl Transport for HttpTransport {
                 builder = builder.header(name.as_str(), value.as_str());
             }
             if let Some(body) = &request.body {
-                builder = builder.header("content-type", body.content_type).body(body.bytes.clone());
+                // A Content-Type header on the request (the raw proxy's caller's) wins over the
+                // body's; reqwest appends headers, so setting both would send two.
+                if request.header("content-type").is_none() {
+                    builder = builder.header("content-type", body.content_type);
+                }
+                builder = builder.body(body.bytes.clone());
             }
             let response = builder.send().await.map_err(|e| classify(e, &request.url))?;
             let status = response.status().as_u16();

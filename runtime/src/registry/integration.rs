@@ -154,6 +154,10 @@ pub enum HttpMethod {
     Put,
     Patch,
     Delete,
+    /// `HEAD` and `OPTIONS` are only sent by the raw proxy: the DSL's schema does not let a
+    /// definition's method use them.
+    Head,
+    Options,
 }
 
 impl HttpMethod {
@@ -164,6 +168,8 @@ impl HttpMethod {
             HttpMethod::Put => "PUT",
             HttpMethod::Patch => "PATCH",
             HttpMethod::Delete => "DELETE",
+            HttpMethod::Head => "HEAD",
+            HttpMethod::Options => "OPTIONS",
         }
     }
 }
