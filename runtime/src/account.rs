@@ -114,6 +114,10 @@ impl Install {
 /// An account as a call sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Account {
+    /// The stored account's id and its environment's, when the account is stored (a
+    /// server's refresher needs them; fixtures and the CLI leave them unset).
+    pub id: Option<String>,
+    pub environment: Option<String>,
     pub integration: String,
     pub connection: Connection,
     pub credentials: Credentials,

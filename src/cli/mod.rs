@@ -4,6 +4,8 @@ mod check;
 mod eval;
 mod explain;
 mod record;
+mod sandbox;
+mod serve;
 mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -38,6 +40,14 @@ pub enum Command {
     Test(test::TestArgs),
     /// Record a fixture from a live upstream, with secrets replaced by fake values.
     Record(record::RecordArgs),
+    /// Run the unified API server (SQLite by default, the bundled integrations).
+    Serve(serve::ServeArgs),
+    /// Manage environments of a server's database.
+    #[command(subcommand)]
+    Env(serve::EnvCommand),
+    /// Serve an integration's recorded fixtures as a mock provider on loopback (for trying the
+    /// server without a live account).
+    Sandbox(sandbox::SandboxArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -71,6 +81,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Eval(args) => eval::eval(&args),
         Command::Test(args) => test::test(&args),
         Command::Record(args) => record::record(&args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Env(command) => serve::env(command),
+        Command::Sandbox(args) => sandbox::sandbox(&args),
         Command::Registry => {
             print!("{}", crate::bundled::REGISTRY_JSON);
             EXIT_OK

@@ -7,6 +7,7 @@
 //!
 //! Encoding of a sealed value: `[format 0x01][key version u32 BE][nonce 12 bytes][ciphertext + tag]`.
 
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -73,6 +74,9 @@ impl fmt::Debug for SealedValue {
 pub struct Keyring {
     current: u32,
     keys: BTreeMap<u32, Aes256Gcm>,
+    /// Seed of [`Keyring::derive`]: a hash of the current key, so the key itself is not kept
+    /// twice and a derived key reveals nothing of it.
+    subkey_seed: [u8; 32],
 }
 
 impl fmt::Debug for Keyring {
@@ -103,7 +107,19 @@ impl Keyring {
     pub fn new(version: u32, key: &[u8; 32]) -> Self {
         let mut keys = BTreeMap::new();
         keys.insert(version, Aes256Gcm::new(key.into()));
-        Keyring { current: version, keys }
+        let mut seed = Sha256::new();
+        seed.update(b"switchyard keyring subkeys\0");
+        seed.update(key);
+        Keyring { current: version, keys, subkey_seed: seed.finalize().into() }
+    }
+
+    /// A 32-byte key for another purpose (signing cursors), derived from the current key and
+    /// `purpose`: every process with the same secret key derives the same one.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(self.subkey_seed);
+        hash.update(purpose.as_bytes());
+        hash.finalize().into()
     }
 
     /// Adds an older key, used only to open values sealed with it.

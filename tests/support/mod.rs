@@ -325,6 +325,7 @@ pub fn account(integration: &str, connection: &[(&str, &str)], credentials: &[(&
         connection: connection.iter().copied().collect(),
         credentials: credentials.iter().copied().collect(),
         install: Default::default(),
+        ..Default::default()
     }
 }
 
@@ -344,3 +345,5 @@ pub fn engine_configured(registry: Arc<Registry>, origin: &str, limits: Transpor
     let transport = HttpTransport::new(limits).unwrap();
     Engine::with_parts(registry, config, Arc::new(transport), Arc::new(DirectRefresher)).expect("the engine starts")
 }
+
+pub mod server;

@@ -142,6 +142,7 @@ impl AccountSpec {
                 client_secret: self.install.client_secret.clone().map(Secret::new),
                 webhook_secret: self.install.webhook_secret.clone().map(Secret::new),
             },
+            ..Account::default()
         })
     }
 }

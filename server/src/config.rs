@@ -1,0 +1,126 @@
+//! What the server runs with. The command line fills it from flags, the environment and a file;
+//! this module only says what each setting means and parses the database URL.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Where the server keeps its rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file (`./switchyard.db`, `sqlite://path`, `sqlite:///abs/path`).
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Parses `--db`: a bare path, or a `sqlite:` URL. Postgres is named so the error can say when it
+    /// comes rather than "bad URL".
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("the database URL is empty; give a file path such as ./switchyard.db".into());
+        }
+        if let Some(rest) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or(rest);
+            if path.is_empty() {
+                return Err(format!("`{text}` names no file; write sqlite://./switchyard.db"));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Err("Postgres is not supported yet: the storage interface is ready for it, the driver is not. \
+                        Use an SQLite file (the default ./switchyard.db)"
+                .into());
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(format!("unknown database scheme `{scheme}`; use a file path or sqlite://PATH"));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(text)))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database: DatabaseUrl,
+    /// Replaces the origin of every URL an integration calls (API and OAuth alike).
+    pub upstreams: HashMap<String, Url>,
+    /// The server's address as browsers reach it: the OAuth redirect URI is
+    /// `{public_url}/v1/connect/callback`. Defaults to `http://{listen}`.
+    pub public_url: Option<Url>,
+    /// How long a refresh lease is held before another process may take it over.
+    pub refresh_lease: Duration,
+    pub request_timeout: Duration,
+    /// Exchanges older than this are pruned from the log.
+    pub log_retention: Duration,
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, database: DatabaseUrl) -> ServerConfig {
+        ServerConfig {
+            listen,
+            database,
+            upstreams: HashMap::new(),
+            public_url: None,
+            refresh_lease: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            log_retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+
+    /// `NAME=ORIGIN` as given to `--upstream`: only an origin (scheme, host, port) is accepted, since
+    /// paths of the definition's URLs are kept.
+    pub fn parse_upstream(text: &str) -> Result<(String, Url), String> {
+        let (name, origin) =
+            text.split_once('=').ok_or_else(|| format!("`{text}`: expected NAME=ORIGIN, e.g. crm=http://127.0.0.1:9100"))?;
+        let url = Url::parse(origin.trim()).map_err(|e| format!("`{origin}` is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!("`{origin}`: expected an origin like http://127.0.0.1:9100"));
+        }
+        if url.path() != "/" || url.query().is_some() {
+            return Err(format!("`{origin}`: give only scheme://host:port; the definition's paths are kept"));
+        }
+        Ok((name.trim().to_string(), url))
+    }
+
+    pub fn redirect_uri(&self) -> String {
+        let base = match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        };
+        format!("{base}/v1/connect/callback")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(DatabaseUrl::parse("./x.db").unwrap(), DatabaseUrl::Sqlite("./x.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite://./x.db").unwrap(), DatabaseUrl::Sqlite("./x.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert!(DatabaseUrl::parse("postgres://u@h/db").unwrap_err().contains("not supported yet"));
+        assert!(DatabaseUrl::parse("mysql://h/db").unwrap_err().contains("unknown database scheme"));
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+
+    #[test]
+    fn upstreams_are_origins() {
+        let (name, url) = ServerConfig::parse_upstream("crm=http://127.0.0.1:9100").unwrap();
+        assert_eq!((name.as_str(), url.as_str()), ("crm", "http://127.0.0.1:9100/"));
+        assert!(ServerConfig::parse_upstream("crm").is_err());
+        assert!(ServerConfig::parse_upstream("crm=http://h/path").is_err());
+        assert!(ServerConfig::parse_upstream("crm=ftp://h").is_err());
+    }
+}

@@ -1,0 +1,372 @@
+//! The log of upstream exchanges: every request the engine sends, with its response, redacted and
+//! written off the request path by one writer thread.
+//!
+//! The engine's transport knows nothing of accounts, so the server runs each engine call inside a
+//! [`CallContext`] (a task-local): which environment and account it is for, and the secret values
+//! in play. The context also learns secrets as they appear: a token response's new access and
+//! refresh tokens are redacted in its own log entry and in every later one of the same call.
+
+use crate::metrics::Metrics;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use switchyard_runtime::error::RuntimeError;
+use switchyard_runtime::http::{SendFuture, Transport, UpstreamRequest, UpstreamResponse};
+use switchyard_store::{NewExchange, Store};
+
+/// Bodies are cut to this before redaction (the store cuts further); a 30 MB page is not copied
+/// into the log.
+const BODY_PREFIX_BYTES: usize = 64 * 1024;
+/// Exchanges waiting for the writer; past this, new ones are dropped (and counted) rather than
+/// letting a slow disk hold requests up.
+const QUEUE_CAPACITY: usize = 10_000;
+
+tokio::task_local! {
+    static CALL: Arc<CallContext>;
+}
+
+/// Who an engine call is for.
+#[derive(Debug)]
+pub struct CallContext {
+    pub environment_id: String,
+    pub account_id: Option<String>,
+    pub integration: String,
+    secrets: Mutex<Vec<String>>,
+}
+
+impl CallContext {
+    pub fn new(environment_id: &str, account_id: Option<&str>, integration: &str, secrets: Vec<String>) -> Arc<CallContext> {
+        Arc::new(CallContext {
+            environment_id: environment_id.to_string(),
+            account_id: account_id.map(str::to_string),
+            integration: integration.to_string(),
+            secrets: Mutex::new(secrets.into_iter().filter(|s| !s.is_empty()).collect()),
+        })
+    }
+
+    fn learn(&self, values: Vec<String>) {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        for value in values {
+            if !value.is_empty() && !secrets.contains(&value) {
+                secrets.push(value);
+            }
+        }
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.secrets.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Runs `future` (an engine call) with `context`: its exchanges are logged for that account.
+pub async fn with_context<F: Future>(context: Arc<CallContext>, future: F) -> F::Output {
+    CALL.scope(context, future).await
+}
+
+enum Message {
+    Exchange {
+        environment_id: String,
+        exchange: NewExchange,
+        secrets: Vec<String>,
+    },
+    /// Answered once everything queued before it is written.
+    Flush(mpsc::Sender<()>),
+}
+
+/// The writer's handle: cheap to clone.
+#[derive(Clone)]
+pub struct ExchangeLog {
+    sender: mpsc::SyncSender<Message>,
+    metrics: Arc<Metrics>,
+}
+
+/// Joins the writer on shutdown, after every queued exchange is written.
+pub struct ExchangeLogWriter {
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ExchangeLog {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> (ExchangeLog, ExchangeLogWriter) {
+        let (sender, receiver) = mpsc::sync_channel::<Message>(QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("exchange-log".into())
+            .spawn(move || {
+                for message in receiver {
+                    match message {
+                        Message::Exchange { environment_id, exchange, secrets } => {
+                            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                            if let Err(error) = store.append_exchange(&environment_id, exchange, &refs) {
+                                tracing::warn!(%error, "could not log an upstream exchange");
+                            }
+                        }
+                        Message::Flush(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .expect("the exchange log writer thread starts");
+        (ExchangeLog { sender, metrics }, ExchangeLogWriter { thread: Some(thread) })
+    }
+
+    /// Waits until every exchange logged before this call is written, so a read of the log sees
+    /// the requests that came before it.
+    pub async fn flush(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = tokio::task::spawn_blocking(move || wait.recv_timeout(Duration::from_secs(10))).await;
+        }
+    }
+
+    fn record(&self, environment_id: String, exchange: NewExchange, secrets: Vec<String>) {
+        if self.sender.try_send(Message::Exchange { environment_id, exchange, secrets }).is_err() {
+            self.metrics.log_dropped();
+        }
+    }
+}
+
+impl ExchangeLogWriter {
+    /// Drops `log` (the last sender must go too) and waits for the queue to drain.
+    pub fn finish(mut self, log: ExchangeLog) {
+        drop(log);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A transport that logs each exchange of a call made inside a [`CallContext`] and times it
+/// for the upstream latency histogram.
+pub struct LoggingTransport {
+    inner: Arc<dyn Transport>,
+    log: ExchangeLog,
+    metrics: Arc<Metrics>,
+}
+
+impl LoggingTransport {
+    pub fn new(inner: Arc<dyn Transport>, log: ExchangeLog, metrics: Arc<Metrics>) -> LoggingTransport {
+        LoggingTransport { inner, log, metrics }
+    }
+}
+
+impl Transport for LoggingTransport {
+    fn send(&self, request: UpstreamRequest, timeout: Duration) -> SendFuture<'_> {
+        Box::pin(async move {
+            let context = CALL.try_with(Arc::clone).ok();
+            let Some(context) = context else {
+                return self.inner.send(request, timeout).await;
+            };
+            let logged = LoggedRequest::of(&request);
+            let started = Instant::now();
+            let result = self.inner.send(request, timeout).await;
+            let latency = started.elapsed();
+            self.metrics.upstream(&context.integration, result.as_ref().ok().map(|r| r.status), latency);
+            let exchange = exchange(&context, logged, &result, latency);
+            self.log.record(context.environment_id.clone(), exchange, context.secrets());
+            result
+        })
+    }
+}
+
+struct LoggedRequest {
+    method: &'static str,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+impl LoggedRequest {
+    fn of(request: &UpstreamRequest) -> LoggedRequest {
+        let mut headers = request.headers.clone();
+        if let Some(body) = &request.body {
+            headers.push(("Content-Type".into(), body.content_type.to_string()));
+        }
+        LoggedRequest {
+            method: request.method.as_str(),
+            url: scrub_url(request.url.as_str()),
+            headers,
+            body: request.body.as_ref().map(|b| scrub_body(&b.bytes)),
+        }
+    }
+}
+
+fn exchange(
+    context: &CallContext,
+    request: LoggedRequest,
+    result: &Result<UpstreamResponse, RuntimeError>,
+    latency: Duration,
+) -> NewExchange {
+    let mut exchange = NewExchange {
+        account_id: context.account_id.clone(),
+        integration: context.integration.clone(),
+        method: request.method.to_string(),
+        url: request.url,
+        status: None,
+        latency,
+        request_headers: request.headers,
+        request_body: request.body,
+        ..NewExchange::default()
+    };
+    match result {
+        Ok(response) => {
+            context.learn(sensitive_values(&response.body));
+            exchange.status = Some(response.status);
+            exchange.response_headers = response
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect();
+            exchange.response_body = (!response.body.is_empty()).then(|| scrub_body(&response.body));
+        }
+        Err(error) => exchange.error = Some(error.message.clone()),
+    }
+    exchange
+}
+
+/// Whether a JSON field's name says its value is a credential (`access_token`, `client_secret`,
+/// `password`, `api_key`, …).
+fn sensitive_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["token", "secret", "password", "passwd", "api_key", "apikey", "authorization", "assertion", "signature"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// The same for a form or query parameter, where an OAuth `code` or a bare `key` travels too (in a
+/// JSON body `code` is usually an error code, worth keeping).
+fn sensitive_param(name: &str) -> bool {
+    sensitive_name(name) || matches!(name.to_ascii_lowercase().as_str(), "code" | "code_verifier" | "key" | "sig")
+}
+
+/// The values of credential-named fields in a JSON or form body (a token response's new tokens).
+fn sensitive_values(body: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if body.len() > BODY_PREFIX_BYTES {
+        return out;
+    }
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        collect_sensitive(&value, &mut out, 0);
+    } else if let Ok(text) = std::str::from_utf8(body) {
+        if text.contains('=') && !text.contains(char::is_whitespace) {
+            out.extend(url::form_urlencoded::parse(text.as_bytes()).filter(|(k, _)| sensitive_param(k)).map(|(_, v)| v.into_owned()));
+        }
+    }
+    out
+}
+
+fn collect_sensitive(value: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > 16 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(s) if sensitive_name(key) && s.len() >= 6 => out.push(s.clone()),
+                    _ => collect_sensitive(value, out, depth + 1),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_sensitive(v, out, depth + 1)),
+        _ => {}
+    }
+}
+
+/// A body as logged: its start, with credential-named JSON or form fields masked.
+fn scrub_body(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(BODY_PREFIX_BYTES)];
+    if cut.len() == bytes.len() {
+        if let Ok(mut value) = serde_json::from_slice::<Value>(cut) {
+            mask_json(&mut value, 0);
+            return value.to_string();
+        }
+        if let Ok(text) = std::str::from_utf8(cut) {
+            if text.contains('=') && !text.trim().contains(char::is_whitespace) && !text.trim_start().starts_with('<') {
+                return mask_form(text);
+            }
+        }
+    }
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+fn mask_json(value: &mut Value, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if value.is_string() && sensitive_name(key) {
+                    *value = Value::from(switchyard_store::redact::REDACTED);
+                } else {
+                    mask_json(value, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_json(v, depth + 1)),
+        _ => {}
+    }
+}
+
+fn mask_form(text: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
+        if sensitive_param(&key) {
+            out.append_pair(&key, switchyard_store::redact::REDACTED);
+        } else {
+            out.append_pair(&key, &value);
+        }
+    }
+    out.finish()
+}
+
+fn scrub_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_string() };
+    if parsed.query().is_none() {
+        return url.to_string();
+    }
+    let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if !pairs.iter().any(|(k, _)| sensitive_param(k)) {
+        return url.to_string();
+    }
+    let mut query = parsed.query_pairs_mut();
+    query.clear();
+    for (key, value) in &pairs {
+        query.append_pair(key, if sensitive_param(key) { switchyard_store::redact::REDACTED } else { value });
+    }
+    drop(query);
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_responses_are_masked_and_learned() {
+        let body = br#"{"access_token":"at-123456","refresh_token":"rt-abcdef","expires_in":3600,"nested":{"id_token":"idt-999999"}}"#;
+        let masked = scrub_body(body);
+        assert!(!masked.contains("at-123456") && !masked.contains("rt-abcdef") && !masked.contains("idt-999999"), "{masked}");
+        assert!(masked.contains("3600"));
+        let mut learned = sensitive_values(body);
+        learned.sort();
+        assert_eq!(learned, ["at-123456", "idt-999999", "rt-abcdef"]);
+    }
+
+    #[test]
+    fn forms_and_urls_are_masked() {
+        let form = scrub_body(b"grant_type=refresh_token&refresh_token=rt-1&client_secret=s3cr3t");
+        assert_eq!(form, "grant_type=refresh_token&refresh_token=%5BREDACTED%5D&client_secret=%5BREDACTED%5D");
+        let url = scrub_url("https://h.test/x?limit=10&api_key=k-1");
+        assert_eq!(url, "https://h.test/x?limit=10&api_key=%5BREDACTED%5D");
+        assert_eq!(scrub_url("https://h.test/x?limit=10"), "https://h.test/x?limit=10");
+    }
+
+    #[test]
+    fn error_codes_in_json_stay() {
+        let masked = scrub_body(br#"{"error":"invalid_grant","code":"E1","message":"bad"}"#);
+        assert!(masked.contains("invalid_grant") && masked.contains("E1"));
+    }
+}

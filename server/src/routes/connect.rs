@@ -1,0 +1,220 @@
+//! OAuth connect: `GET /v1/connect/{integration}/authorize` sends the customer to the provider's
+//! consent screen (with state and PKCE), `GET /v1/connect/callback` exchanges the code and creates
+//! the account, or gives new tokens to the account with the same `external_id` (a reconnect).
+//!
+//! The redirect URI registered with the provider is `{public_url}/v1/connect/callback`. After the
+//! callback the browser goes to `return_to` when given, which must start with one of the
+//! install's `settings.return_urls` (no open redirect), with `account_id` added to its query.
+
+use super::accounts::{install_of, integration};
+use super::json;
+use crate::accounts::{self as convert, check_connection, view};
+use crate::connect_state::{ConnectState, LIFETIME_SECONDS};
+use crate::error::{upstream_details, ApiError, ApiResult};
+use crate::exchange_log::{with_context, CallContext};
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use switchyard_runtime::auth::Pkce;
+use switchyard_runtime::registry::{Auth, OAuthGrant};
+use switchyard_store::{AccountStatus, NewAccount, SecretString, StoreError};
+
+fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// Query: `external_id`, `return_to`, and connection fields as `connection.NAME=VALUE`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let definition = integration(&state, &name)?;
+    let Auth::OAuth2(oauth) = &definition.auth else {
+        return Err(ApiError::bad_request(format!("`{name}` does not use OAuth2; create its accounts with POST /v1/accounts")));
+    };
+    if oauth.grant != OAuthGrant::AuthorizationCode {
+        return Err(ApiError::bad_request(format!(
+            "`{name}` uses the client-credentials grant: there is no consent screen; use POST /v1/accounts"
+        )));
+    }
+    let mut external_id = None;
+    let mut return_to = None;
+    let mut connection = Map::new();
+    for (key, value) in query_pairs(&raw) {
+        match key.as_str() {
+            "external_id" => external_id = Some(value).filter(|v| !v.is_empty()),
+            "return_to" => return_to = Some(value).filter(|v| !v.is_empty()),
+            other => match other.strip_prefix("connection.") {
+                Some(field) => {
+                    connection.insert(field.to_string(), Value::from(value));
+                }
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown parameter `{other}`; authorize takes `external_id`, `return_to` and `connection.FIELD`"
+                    )))
+                }
+            },
+        }
+    }
+    let mut secrets = BTreeMap::new();
+    let checked = check_connection(definition, Some(&Value::Object(connection.clone())), &mut secrets, true)?;
+    let install = install_of(&state, tenant.id(), &name).await?;
+    if install.client_id.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "`{name}` is not installed with an OAuth client in this environment: PUT /v1/installs/{name} with `oauth_client` first"
+        )));
+    }
+    if let Some(target) = &return_to {
+        check_return_to(&state, tenant.id(), &name, target).await?;
+    }
+    let pkce = oauth.pkce.then(Pkce::generate);
+    let sealed_state = ConnectState {
+        environment_id: tenant.id().to_string(),
+        integration: name.clone(),
+        code_verifier: pkce.as_ref().map(|p| p.verifier.clone()),
+        external_id,
+        connection,
+        return_to,
+        expires_at: chrono::Utc::now().timestamp() + LIFETIME_SECONDS,
+        nonce: switchyard_store::ids::new_id("n"),
+    }
+    .seal(&state.keyring)
+    .map_err(ApiError::internal)?;
+    let input = convert::AccountInput { connection: checked, secrets, expires_at: None };
+    let account = convert::unsaved_runtime(&name, &input, install);
+    let url = state.engine.authorize_url(&account, &state.config.redirect_uri(), &sealed_state, pkce.as_ref())?;
+    let wants_json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/json"));
+    if wants_json {
+        return Ok(json(StatusCode::OK, json!({ "authorize_url": url.as_str() })));
+    }
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+async fn check_return_to(state: &AppState, environment: &str, integration: &str, target: &str) -> ApiResult<()> {
+    let (env, name) = (environment.to_string(), integration.to_string());
+    let settings = state
+        .db(move |store| match store.get_install(&env, &name) {
+            Ok(install) => Ok(install.settings),
+            Err(StoreError::NotFound(_)) => Ok(Value::Null),
+            Err(e) => Err(e),
+        })
+        .await?;
+    let allowed: Vec<&str> =
+        settings.get("return_urls").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let parsed = url::Url::parse(target).map_err(|_| ApiError::bad_request("`return_to` must be an absolute URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || !allowed.iter().any(|prefix| target.starts_with(prefix) && !prefix.is_empty()) {
+        return Err(ApiError::bad_request(format!(
+            "`return_to` is not one of the install's `settings.return_urls` ({}); add it with PUT /v1/installs/{integration}",
+            if allowed.is_empty() { "none set".to_string() } else { allowed.join(", ") }
+        )));
+    }
+    Ok(())
+}
+
+/// The provider sends the browser here with `code` and `state` (or `error`).
+pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+    let pairs = query_pairs(&raw);
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let text = get("state").ok_or_else(|| ApiError::bad_request("the callback has no `state`"))?;
+    let connect = ConnectState::open(&state.keyring, &text, chrono::Utc::now()).map_err(ApiError::bad_request)?;
+    if let Some(error) = get("error") {
+        let description = get("error_description").unwrap_or_default();
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_denied",
+            format!("the provider answered `{error}`: {description}"),
+        )
+        .with("upstream", json!({ "error": error, "error_description": description })));
+    }
+    let code = get("code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("the callback has neither `code` nor `error`"))?;
+    let definition = integration(&state, &connect.integration)?;
+    let mut secrets = BTreeMap::new();
+    let connection = check_connection(definition, Some(&Value::Object(connect.connection.clone())), &mut secrets, true)?;
+    let install = install_of(&state, &connect.environment_id, &connect.integration).await?;
+    let client_secret: Vec<String> = install.client_secret.iter().map(|s| s.expose().to_string()).collect();
+    let input = convert::AccountInput { connection, secrets, expires_at: None };
+    let account = convert::unsaved_runtime(&connect.integration, &input, install);
+    let context = CallContext::new(&connect.environment_id, None, &connect.integration, [vec![code.clone()], client_secret].concat());
+    let redirect_uri = state.config.redirect_uri();
+    let exchange = state.engine.exchange_code(&account, &code, &redirect_uri, connect.code_verifier.as_deref());
+    let tokens = with_context(context, exchange).await.map_err(|error| {
+        ApiError::new(StatusCode::BAD_GATEWAY, "code_exchange_failed", format!("the provider did not exchange the code: {}", error.message))
+            .with("upstream", upstream_details(&error))
+    })?;
+
+    let mut secrets = input.secrets;
+    secrets.insert("access_token".into(), SecretString::new(tokens.access_token.clone()));
+    if let Some(refresh) = &tokens.refresh_token {
+        secrets.insert("refresh_token".into(), SecretString::new(refresh.clone()));
+    }
+    let mut connection = input.connection;
+    for (field, value) in &tokens.connection_updates {
+        connection.insert(field.clone(), Value::from(value.clone()));
+    }
+    let expires_at = tokens.expires_at.map(convert::to_utc);
+    let env = connect.environment_id.clone();
+    let external_id = connect.external_id.clone();
+    let id = switchyard_store::ids::account_id();
+    let existing = match &external_id {
+        Some(external) => {
+            let (e, x) = (env.clone(), external.clone());
+            state
+                .db(move |store| match store.account_by_external_id(&e, &x) {
+                    Ok(a) => Ok(Some(a)),
+                    Err(StoreError::NotFound(_)) => Ok(None),
+                    Err(err) => Err(err),
+                })
+                .await?
+        }
+        None => None,
+    };
+    let account = match existing {
+        // A reconnect: new tokens for the account the customer already has.
+        Some(existing) if existing.integration == connect.integration => {
+            let sealed = convert::seal(&state.keyring, &existing.id, &secrets)?;
+            let (e, i) = (env.clone(), existing.id.clone());
+            let connection = Value::Object(connection);
+            state
+                .db(move |store| {
+                    store.replace_credentials(&e, &i, sealed, expires_at)?;
+                    store.update_account(&e, &i, switchyard_store::AccountPatch { connection: Some(connection), ..Default::default() })
+                })
+                .await?
+        }
+        Some(existing) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("external id is already used by an account of `{}`", existing.integration),
+            ))
+        }
+        None => {
+            let sealed = convert::seal(&state.keyring, &id, &secrets)?;
+            let new = NewAccount {
+                id,
+                integration: connect.integration.clone(),
+                external_id,
+                connection: Value::Object(connection),
+                credentials: sealed,
+                expires_at,
+                status: AccountStatus::Active,
+            };
+            state.db(move |store| store.create_account(&env, new)).await?
+        }
+    };
+    match &connect.return_to {
+        Some(target) => {
+            let mut url = url::Url::parse(target).map_err(|_| ApiError::bad_request("`return_to` is not a URL"))?;
+            url.query_pairs_mut().append_pair("account_id", &account.id);
+            Ok(Redirect::to(url.as_str()).into_response())
+        }
+        None => Ok(json(StatusCode::CREATED, view(&account))),
+    }
+}

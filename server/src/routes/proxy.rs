@@ -1,0 +1,50 @@
+//! `ANY /v1/proxy/{account_id}/{path…}`: a raw request to the account's provider with its auth
+//! injected. Only the integration's own origin, under its base URL, can be reached: the runtime
+//! refuses absolute URLs, `..` (plain or encoded) and anything that would leave it.
+
+use super::{engine_call, ensure_usable, load_account};
+use crate::error::{rate_limit_headers, ApiError, ApiResult};
+use crate::state::AppState;
+use crate::tenancy::Tenant;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use switchyard_runtime::engine::ProxyRequest;
+
+pub async fn proxy(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path((account_id, _)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    // The path as sent, still percent-encoded: the router's decoded copy would hide `%2e%2e`.
+    let path =
+        uri.path().strip_prefix("/v1/proxy/").and_then(|rest| rest.split_once('/')).map(|(_, path)| path).unwrap_or_default().to_string();
+    let (stored, account) = load_account(&state, &tenant, &account_id).await?;
+    ensure_usable(&stored)?;
+    let request = ProxyRequest {
+        method: method.as_str().to_string(),
+        path,
+        query: uri.query().map(str::to_string),
+        headers: headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_string(), v.to_string()))).collect(),
+        body: (!body.is_empty()).then_some(body),
+    };
+    let response = engine_call(&state, &stored, &account, state.engine.proxy(&account, request)).await?;
+    if response.rate_limit.limited {
+        state.metrics.rate_limited(&stored.integration);
+    }
+    let mut out = Response::builder().status(response.status);
+    if let Some(headers) = out.headers_mut() {
+        for (name, value) in response.headers.iter() {
+            headers.append(name, value.clone());
+        }
+        for (name, value) in rate_limit_headers(&response.rate_limit).iter() {
+            headers.insert(name, value.clone());
+        }
+    }
+    out.body(Body::from(response.body)).map_err(|e| ApiError::internal(format!("could not build the proxied response: {e}")))
+}

@@ -1,0 +1,209 @@
+//! Starting and stopping the server, and the one administrative action done outside the API:
+//! creating an environment with its first API key.
+
+use crate::config::{DatabaseUrl, ServerConfig};
+use crate::exchange_log::{ExchangeLog, LoggingTransport};
+use crate::metrics::Metrics;
+use crate::refresh::StoreRefresher;
+use crate::routes;
+use crate::state::AppState;
+use crate::tenancy::KeyCache;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_runtime::engine::{Engine, EngineConfig};
+use switchyard_runtime::http::{HttpTransport, TransportLimits};
+use switchyard_runtime::pagination::CursorKey;
+use switchyard_runtime::registry::Registry;
+use switchyard_store::{ApiKey, Keyring, SqliteStore, Store};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(#[from] switchyard_store::StoreError),
+    #[error("secret key: {0}")]
+    Crypto(#[from] switchyard_store::CryptoError),
+    #[error("{0}")]
+    Runtime(String),
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: std::io::Error },
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn open_store(database: &DatabaseUrl) -> Result<(Arc<SqliteStore>, std::path::PathBuf), ServeError> {
+    let DatabaseUrl::Sqlite(path) = database;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            return Err(ServeError::Config(format!("the database directory {} does not exist", parent.display())));
+        }
+    }
+    Ok((Arc::new(SqliteStore::open(path)?), path.clone()))
+}
+
+/// Creates an environment and its first API key; the key is in the answer and nowhere else
+/// (only its hash is stored).
+pub fn create_environment(database: &DatabaseUrl, name: &str) -> Result<Value, ServeError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(ServeError::Config(format!("`{name}`: an environment name is 1–64 letters, digits, `-` or `_`")));
+    }
+    let (store, _) = open_store(database)?;
+    let environment = store.create_environment(name)?;
+    let key = ApiKey::generate();
+    store.add_api_key(&environment.id, &key.hash())?;
+    Ok(json!({ "environment": { "id": environment.id, "name": environment.name }, "api_key": key.expose() }))
+}
+
+/// A server started by [`start`]: its address, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Stops taking connections, finishes the requests in flight and writes the exchanges still
+    /// queued.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(|e| ServeError::Runtime(format!("the server task failed: {e}")))?
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then stops gracefully.
+pub async fn serve(config: ServerConfig, registry: Arc<Registry>) -> Result<(), ServeError> {
+    let running = start(config, registry, None).await?;
+    // Scripts wait for this line on stdout to know the port (with --listen 127.0.0.1:0).
+    println!("listening on http://{}", running.addr);
+    tokio::select! {
+        _ = shutdown_signal() => running.stop().await,
+        // The server ended on its own (an accept loop error).
+        result = wait(&running) => result,
+    }
+}
+
+async fn wait(running: &Running) -> Result<(), ServeError> {
+    while !running.task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(ServeError::Runtime("the server stopped unexpectedly".into()))
+}
+
+/// Opens the database, loads the secret key (from `keyring`, else `SWITCHYARD_SECRET_KEY` or the
+/// key file beside the database), binds the address and serves in the background.
+pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Option<Keyring>) -> Result<Running, ServeError> {
+    let (store, path) = open_store(&config.database)?;
+    let keyring = match keyring {
+        Some(keyring) => keyring,
+        None => {
+            let loaded = Keyring::load(&path)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            loaded.keyring
+        }
+    };
+    let keyring = Arc::new(keyring);
+    let store: Arc<dyn Store> = store;
+    let metrics = Arc::new(Metrics::new());
+    let (log, writer) = ExchangeLog::start(store.clone(), metrics.clone());
+
+    for name in config.upstreams.keys() {
+        if registry.integration(name).is_none() {
+            return Err(ServeError::Config(format!("--upstream {name}=…: no integration `{name}` in the registry")));
+        }
+    }
+    let http = HttpTransport::new(TransportLimits::default()).map_err(|e| ServeError::Runtime(e.message))?;
+    let transport = Arc::new(LoggingTransport::new(Arc::new(http), log.clone(), metrics.clone()));
+    let refresher = Arc::new(StoreRefresher::new(store.clone(), keyring.clone(), metrics.clone(), config.refresh_lease));
+    let engine_config = EngineConfig {
+        cursor_key: cursor_key(&keyring),
+        request_timeout: config.request_timeout,
+        origin_overrides: config.upstreams.clone(),
+        ..EngineConfig::default()
+    };
+    let engine = Arc::new(
+        Engine::with_parts(registry.clone(), engine_config, transport, refresher.clone()).map_err(|e| ServeError::Runtime(e.message))?,
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| ServeError::Listen { addr: config.listen.to_string(), error })?;
+    let addr = listener.local_addr()?;
+    let mut config = config;
+    config.listen = addr;
+    let state = AppState {
+        engine,
+        store: store.clone(),
+        keyring,
+        metrics,
+        log: log.clone(),
+        keys: Arc::new(KeyCache::new()),
+        refresher,
+        config: Arc::new(config),
+    };
+    let pruner = tokio::spawn(prune_log(store.clone(), state.config.log_retention));
+    tracing::info!(listen = %addr, integrations = registry.integrations.len(), database = %path.display(), "switchyard is serving");
+    let app = routes::router(state);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        pruner.abort();
+        tracing::info!("stopping: writing the queued exchange log");
+        let finish = tokio::task::spawn_blocking(move || writer.finish(log));
+        let _ = tokio::time::timeout(Duration::from_secs(10), finish).await;
+        served.map_err(ServeError::from)
+    });
+    Ok(Running { addr, stop, task })
+}
+
+/// Cursors must survive a restart and be accepted by every process sharing the database, so the
+/// signing key is derived from the secret key rather than drawn at random.
+fn cursor_key(keyring: &Keyring) -> CursorKey {
+    CursorKey::new(keyring.derive("switchyard cursor signing v1"))
+}
+
+async fn prune_log(store: Arc<dyn Store>, retention: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.prune_exchanges(before)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "pruned old exchange log entries"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not prune the exchange log"),
+            _ => {}
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

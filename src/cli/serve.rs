@@ -1,0 +1,167 @@
+//! `switchyard serve` and `switchyard env create`. Settings come from flags, then the
+//! environment (`SWITCHYARD_*`), then a config file (`--config`, TOML), then defaults.
+
+use super::{EXIT_OK, EXIT_USAGE};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchyard_server::{DatabaseUrl, ServerConfig};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_DB: &str = "./switchyard.db";
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHYARD_LISTEN")]
+    pub listen: Option<String>,
+    /// Database: an SQLite file path or sqlite:// URL [default: ./switchyard.db].
+    #[arg(long, env = "SWITCHYARD_DB")]
+    pub db: Option<String>,
+    /// Replace the origin of every URL an integration calls: NAME=ORIGIN (repeatable).
+    #[arg(long = "upstream", value_name = "NAME=ORIGIN")]
+    pub upstreams: Vec<String>,
+    /// The server's URL as browsers reach it (OAuth redirect URI base) [default: http://LISTEN].
+    #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "SWITCHYARD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Serve a registry artifact written by `switchyard compile` instead of the bundled
+    /// integrations.
+    #[arg(long, env = "SWITCHYARD_REGISTRY")]
+    pub registry: Option<PathBuf>,
+    /// A TOML file with any of: listen, db, public_url, log_format, upstream = { NAME = "ORIGIN" },
+    /// request_timeout_seconds, refresh_lease_seconds, log_retention_days.
+    #[arg(long, env = "SWITCHYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EnvCommand {
+    /// Create an environment and print `{"environment": …, "api_key": …}` (the key is shown once).
+    Create {
+        name: String,
+        /// Database: an SQLite file path or sqlite:// URL [default: ./switchyard.db].
+        #[arg(long, env = "SWITCHYARD_DB")]
+        db: Option<String>,
+    },
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    db: Option<String>,
+    public_url: Option<String>,
+    log_format: Option<String>,
+    #[serde(default)]
+    upstream: std::collections::BTreeMap<String, String>,
+    request_timeout_seconds: Option<u64>,
+    refresh_lease_seconds: Option<u64>,
+    log_retention_days: Option<u64>,
+}
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    EXIT_USAGE
+}
+
+pub fn env(command: EnvCommand) -> u8 {
+    match command {
+        EnvCommand::Create { name, db } => {
+            let database = match DatabaseUrl::parse(db.as_deref().unwrap_or(DEFAULT_DB)) {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            match switchyard_server::create_environment(&database, &name) {
+                Ok(value) => {
+                    println!("{value}");
+                    EXIT_OK
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+fn build_config(args: ServeArgs) -> Result<(ServerConfig, String), String> {
+    let file: FileConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let listen_text = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen: SocketAddr =
+        listen_text.parse().map_err(|_| format!("--listen `{listen_text}` is not an address such as 127.0.0.1:8080"))?;
+    let database = DatabaseUrl::parse(&args.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.to_string()))?;
+    let mut config = ServerConfig::new(listen, database);
+    for (name, origin) in &file.upstream {
+        let (name, url) = ServerConfig::parse_upstream(&format!("{name}={origin}"))?;
+        config.upstreams.insert(name, url);
+    }
+    for text in &args.upstreams {
+        let (name, url) = ServerConfig::parse_upstream(text)?;
+        config.upstreams.insert(name, url);
+    }
+    if let Some(text) = args.public_url.or(file.public_url) {
+        config.public_url = Some(url::Url::parse(&text).map_err(|e| format!("--public-url `{text}`: {e}"))?);
+    }
+    if let Some(s) = file.request_timeout_seconds {
+        config.request_timeout = Duration::from_secs(s.max(1));
+    }
+    if let Some(s) = file.refresh_lease_seconds {
+        config.refresh_lease = Duration::from_secs(s.max(1));
+    }
+    if let Some(d) = file.log_retention_days {
+        config.log_retention = Duration::from_secs(d.max(1) * 86_400);
+    }
+    let log_format = args.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
+    if !matches!(log_format.as_str(), "text" | "json") {
+        return Err(format!("--log-format `{log_format}`: expected text or json"));
+    }
+    Ok((config, log_format))
+}
+
+pub fn serve(args: ServeArgs) -> u8 {
+    let registry_file = args.registry.clone();
+    let (config, log_format) = match build_config(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    init_tracing(&log_format);
+    let registry = match registry_file {
+        None => Arc::new(crate::bundled::registry()),
+        Some(path) => {
+            let loaded = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| switchyard_runtime::registry::Registry::from_json(&text).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(registry) => Arc::new(registry),
+                Err(e) => return fail(format!("--registry {}: {e}", path.display())),
+            }
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(switchyard_server::serve(config, registry)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.with_ansi(false).try_init() };
+}
