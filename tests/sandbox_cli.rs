@@ -2,7 +2,9 @@
 //! loopback port. Recorded requests get their recorded bodies (a token exchange too, whatever
 //! the client and tokens), an unknown path gets the JSON 404 listing what is recorded, and the
 //! runtime itself, pointed at the sandbox as `switchyard serve --upstream` points it, verifies
-//! the fixtures' account and walks a unified list to its second page.
+//! the fixtures' account and walks a unified list to its second page. Then the README's
+//! quickstart, as printed by the sandbox: `switchyard serve --upstream`, `env create`, the
+//! install and the verified account from the banner, and a unified list across two pages.
 
 mod common;
 
@@ -80,8 +82,23 @@ fn http(origin: &str, method: &str, target: &str, headers: &[(&str, &str)], body
     let (head, body) = text.split_once("\r\n\r\n").expect("a complete response");
     let mut lines = head.lines();
     let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
-    (status, headers, body.to_string())
+    let headers: HashMap<String, String> =
+        lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    let body = if headers.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) { dechunk(body) } else { body.to_string() };
+    (status, headers, body)
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    out
 }
 
 fn fixtures(integration: &str) -> Vec<(String, Fixture)> {
@@ -207,4 +224,84 @@ fn the_runtime_pointed_at_it_verifies_an_account_and_lists_two_pages() {
         let ids = |page: &[Value]| page.iter().map(|r| r["id"].clone()).collect::<Vec<_>>();
         assert_ne!(ids(&first.results), ids(&second.results), "page 2 is another page");
     });
+}
+
+/// The `-d '…'` bodies of the banner's curl commands, in order (install, then account).
+fn banner_bodies(banner: &str) -> Vec<Value> {
+    banner
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-d '").and_then(|rest| rest.strip_suffix('\'')))
+        .map(|json| serde_json::from_str(&json.replace("'\\''", "'")).expect("the banner's bodies are JSON"))
+        .collect()
+}
+
+/// `switchyard serve`, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_quickstart_runs_against_the_sandbox() {
+    let example = common::example();
+    let sandbox = start(&example.integration);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("quickstart.db").display().to_string();
+    let secret_key = "c3dpdGNoeWFyZC1xdWlja3N0YXJ0LXRlc3Qta2V5ISE="; // 32 bytes, base64
+    let binary = env!("CARGO_BIN_EXE_switchyard");
+
+    let created =
+        Command::new(binary).args(["env", "create", "demo", "--db", &db]).env("SWITCHYARD_SECRET_KEY", secret_key).output().unwrap();
+    assert!(created.status.success(), "env create: {}", String::from_utf8_lossy(&created.stderr));
+    let created: Value = serde_json::from_slice(&created.stdout).expect("env create prints JSON");
+    let key = created["api_key"].as_str().expect("an api_key").to_string();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server_origin = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        Command::new(binary)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db", &db, "--upstream"])
+            .arg(format!("{}={}", example.integration, sandbox.origin))
+            .env("SWITCHYARD_SECRET_KEY", secret_key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || http(&server_origin, "GET", "/healthz", &[], "").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let auth = format!("Bearer {key}");
+    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let bodies = banner_bodies(&sandbox.banner);
+    let (install, account) = match bodies.as_slice() {
+        [install, account] => (install, account),
+        other => panic!("expected an install and an account body in the banner, got {other:?}:\n{}", sandbox.banner),
+    };
+    assert_eq!(account["verify"], true);
+    let (status, _, body) = http(&server_origin, "PUT", &format!("/v1/installs/{}", example.integration), &headers, &install.to_string());
+    assert!((200..300).contains(&status), "PUT install: {status} {body}");
+    let (status, _, body) = http(&server_origin, "POST", "/v1/accounts", &headers, &account.to_string());
+    assert_eq!(status, 201, "POST /v1/accounts with verify: {body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().expect("the account's id").to_string();
+
+    let list = format!("/v1/unified/{}/{}?account_id={id}", example.model, example.resource);
+    let (status, _, body) = http(&server_origin, "GET", &list, &headers, "");
+    assert_eq!(status, 200, "page 1: {body}");
+    let first: Value = serde_json::from_str(&body).unwrap();
+    assert!(!first["results"].as_array().unwrap().is_empty(), "{first:#}");
+    let cursor = first["next_cursor"].as_str().expect("page 1 has a next_cursor");
+    let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+    let (status, _, body) = http(&server_origin, "GET", &format!("{list}&cursor={cursor}"), &headers, "");
+    assert_eq!(status, 200, "page 2: {body}");
+    let second: Value = serde_json::from_str(&body).unwrap();
+    assert!(!second["results"].as_array().unwrap().is_empty(), "{second:#}");
+    assert_ne!(first["results"][0]["id"], second["results"][0]["id"], "page 2 is another page");
 }

@@ -256,7 +256,10 @@ impl Sandbox {
             self.cases
         );
         out.push_str(&format!("Point a server at it (in another terminal):\n  switchyard serve --upstream {name}={origin}\n\n"));
-        out.push_str("Then, with the API key `switchyard env create demo` prints in KEY and the server's origin in SERVER:\n");
+        out.push_str(
+            "Then, with the API key `switchyard env create demo` prints in KEY and the server's origin in SERVER \
+             (http://127.0.0.1:8080 unless `serve --listen` says otherwise):\n",
+        );
         let curl = |method: &str, path: &str, body: &Value| {
             format!(
                 "  curl -X {method} \"$SERVER{path}\" -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n    -d '{}'\n",
