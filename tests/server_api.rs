@@ -374,6 +374,10 @@ async fn bad_requests_get_clear_errors() {
     assert!(no_account.body["error"]["message"].as_str().unwrap().contains("account_id"));
     server.get(&key, "/v1/unified/crm/contacts?account_id=acc_missing").await.expect(404);
     server.get(&key, "/v1/nowhere").await.expect(404);
+    let bad_limit = server.get(&key, "/v1/logs?limit=many").await.expect(400);
+    assert_eq!(bad_limit.body["error"]["code"], "invalid_request", "query errors are JSON too: {}", bad_limit.text);
+    let bad_verify = server.post(&key, "/v1/accounts/import?verify=perhaps", &json!([])).await.expect(400);
+    assert!(bad_verify.body["error"]["message"].as_str().unwrap().contains("verify"), "{}", bad_verify.text);
     assert_eq!(server.raw(server.request(reqwest::Method::GET, "/healthz")).await.expect(200).body["status"], "ok");
     let metrics = server.raw(server.request(reqwest::Method::GET, "/metrics")).await.expect(200);
     assert!(

@@ -1,14 +1,14 @@
 //! `/v1/accounts`: connect an account by importing its tokens (the hot swap of a migration: the
 //! exact expiry is kept, the customer does not reconnect), read, change, delete, refresh.
 
-use super::{engine_call, json, load_account, parse_json};
+use super::{engine_call, json, load_account, parse_json, Params};
 use crate::accounts::{self as convert, check_connection, parse_credentials, view, AccountInput};
 use crate::error::{upstream_details, ApiError, ApiResult};
 use crate::exchange_log::{with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -215,7 +215,7 @@ pub struct ListQuery {
     integration: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, tenant: Tenant, Query(query): Query<ListQuery>) -> ApiResult<Response> {
+pub async fn list(State(state): State<AppState>, tenant: Tenant, Params(query): Params<ListQuery>) -> ApiResult<Response> {
     let env = tenant.id().to_string();
     let accounts = state.db(move |store| store.list_accounts(&env, query.integration.as_deref())).await?;
     Ok(json(StatusCode::OK, json!({ "results": accounts.iter().map(view).collect::<Vec<_>>() })))

@@ -64,7 +64,15 @@ pub async fn authorize(
         }
     }
     let mut secrets = BTreeMap::new();
-    let checked = check_connection(definition, Some(&Value::Object(connection.clone())), &mut secrets, true)?;
+    let checked = check_connection(definition, Some(&Value::Object(connection.clone())), &mut secrets, false)?;
+    // Fields the token response fills in (an API domain) are not asked of the customer.
+    for (field, spec) in &definition.connection.fields {
+        let given = checked.contains_key(field) || secrets.contains_key(&format!("connection.{field}"));
+        if spec.required && spec.default.is_none() && !given && !oauth.token_response.store.contains_key(field) {
+            return Err(ApiError::bad_request(format!("`{name}` needs connection field `{field}`: pass it as `connection.{field}=…`"))
+                .with("field", Value::from(format!("connection.{field}"))));
+        }
+    }
     let install = install_of(&state, tenant.id(), &name).await?;
     if install.client_id.is_none() {
         return Err(ApiError::bad_request(format!(
@@ -136,7 +144,7 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     let code = get("code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("the callback has neither `code` nor `error`"))?;
     let definition = integration(&state, &connect.integration)?;
     let mut secrets = BTreeMap::new();
-    let connection = check_connection(definition, Some(&Value::Object(connect.connection.clone())), &mut secrets, true)?;
+    let connection = check_connection(definition, Some(&Value::Object(connect.connection.clone())), &mut secrets, false)?;
     let install = install_of(&state, &connect.environment_id, &connect.integration).await?;
     let client_secret: Vec<String> = install.client_secret.iter().map(|s| s.expose().to_string()).collect();
     let input = convert::AccountInput { connection, secrets, expires_at: None };
@@ -158,6 +166,9 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     for (field, value) in &tokens.connection_updates {
         connection.insert(field.clone(), Value::from(value.clone()));
     }
+    // Now every required field must be there, the token response's included.
+    let mut unused = BTreeMap::new();
+    let connection = check_connection(definition, Some(&Value::Object(connection)), &mut unused, true)?;
     let expires_at = tokens.expires_at.map(convert::to_utc);
     let env = connect.environment_id.clone();
     let external_id = connect.external_id.clone();

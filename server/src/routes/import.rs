@@ -5,12 +5,12 @@
 //! have rotated since).
 
 use super::accounts::{store_new, Submission};
-use super::json;
+use super::{json, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
@@ -30,7 +30,7 @@ pub struct ImportQuery {
 pub async fn import(
     State(state): State<AppState>,
     tenant: Tenant,
-    Query(query): Query<ImportQuery>,
+    Params(query): Params<ImportQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {

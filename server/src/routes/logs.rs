@@ -1,11 +1,11 @@
 //! `GET /v1/logs`: recent upstream exchanges of the environment (optionally of one account),
 //! newest first, redacted and truncated when they were written.
 
-use super::json;
+use super::{json, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ pub struct LogQuery {
     limit: Option<usize>,
 }
 
-pub async fn list(State(state): State<AppState>, tenant: Tenant, Query(query): Query<LogQuery>) -> ApiResult<Response> {
+pub async fn list(State(state): State<AppState>, tenant: Tenant, Params(query): Params<LogQuery>) -> ApiResult<Response> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!("`limit` must be from 1 to {MAX_LIMIT}")));

@@ -71,6 +71,26 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
+/// Query parameters read into `T`, with a JSON error (axum's own rejection is plain text).
+pub(crate) struct Params<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        parse_query(query).map(Params)
+    }
+}
+
+fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> ApiResult<T> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}").parse().map_err(|_| ApiError::bad_request("the query string is malformed"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| ApiError::bad_request(format!("bad query parameter: {}", e.body_text())))
+}
+
 /// A JSON request body, with a parse error that says where.
 pub(crate) fn parse_json(bytes: &Bytes) -> ApiResult<Value> {
     if bytes.is_empty() {
