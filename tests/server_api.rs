@@ -416,3 +416,42 @@ pub fn assert_no_plaintext(db: &std::path::Path, secrets: &[&str]) {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_429_comes_back_at_once_with_normalized_headers() {
+    let facts = facts("cursor_body");
+    let (limit, remaining, interval) = (
+        facts["limit_header"].as_str().unwrap().to_string(),
+        facts["remaining_header"].as_str().unwrap().to_string(),
+        facts["interval_header"].as_str().unwrap().to_string(),
+    );
+    let mock = Mock::start(move |_, _| {
+        Reply::json(429, json!({ "status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT", "correlationId": "0c1d2e3f-0000-4000-8000-000000000429", "policyName": "TEN_SECONDLY_ROLLING" }))
+            .header(&limit, "190")
+            .header(&remaining, "0")
+            .header(&interval, "10000")
+    })
+    .await;
+    let server = TestServer::start(registry(), &mock).await;
+    let key = server.environment("production");
+    let created = server.post(&key, "/v1/accounts", &account_body(GOOD_TOKEN, None, false)).await.expect(201);
+    let id = created.body["id"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    let limited = server.get(&key, &format!("/v1/unified/crm/contacts?account_id={id}")).await.expect(429);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "no waiting on a limit");
+    assert_eq!(mock.requests().len(), 1, "never retried");
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    assert_eq!(limited.body["error"]["upstream"]["error"]["code"], "RATE_LIMIT");
+    assert_eq!(limited.header("ratelimit-limit"), Some("190"));
+    assert_eq!(limited.header("ratelimit-remaining"), Some("0"));
+    assert_eq!(limited.header("ratelimit-reset"), Some("10"));
+    assert_eq!(limited.header("ratelimit"), Some("\"default\";r=0;t=10"));
+    let metrics = server.raw(server.request(reqwest::Method::GET, "/metrics")).await.expect(200);
+    assert!(metrics.text.contains("switchyard_rate_limited_responses_total{integration=\"cursor_body\"} 1"), "{}", metrics.text);
+    assert!(
+        metrics.text.contains("switchyard_upstream_request_duration_seconds_count{integration=\"cursor_body\",status=\"429\"} 1"),
+        "{}",
+        metrics.text
+    );
+    server.stop().await;
+}
