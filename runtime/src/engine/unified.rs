@@ -131,14 +131,14 @@ impl Engine {
         call.position = pagination.map(|_| (state.position.clone(), page_size));
         let response = self.call_method(account, target.integration, target.method, &call).await.map_err(|e| self.map_error(&target, e))?;
         let records = records(&response.body, target.method.records.as_ref())?;
-        let results = self.map_records(account, &target, &call, &request.query, &response, &records)?;
+        let results = self.map_records(account, &target, &call, &request.query, &response, records)?;
 
         let mut next_cursor = None;
         if let Some(p) = pagination {
-            let view = ResponseView { body: &response.body, headers: &response.headers, records: &records, request_url: &response.url };
+            let view = ResponseView { body: &response.body, headers: &response.headers, records, request_url: &response.url };
             let dynamic = |expr: &crate::registry::Expr, input: &Value| self.eval(expr, input, &Bindings::new());
             if let Step::Next(position) = next_position(p, &state.position, page_size, &view, &dynamic)? {
-                if !records.is_empty() && !state.remember(format!("page:{}", token::digest(&records))) {
+                if !records.is_empty() && !state.remember(format!("page:{}", token::digest(records))) {
                     return Err(loop_error("the provider returned the same page of records again"));
                 }
                 if !state.remember(format!("position:{}", token::digest(&position))) {
@@ -361,15 +361,15 @@ impl Engine {
     }
 }
 
-/// The records of a list response.
-fn records(body: &Value, path: Option<&Path>) -> Result<Vec<Value>, RuntimeError> {
+/// The records of a list response, borrowed from it (a page is not copied to be mapped).
+fn records<'a>(body: &'a Value, path: Option<&Path>) -> Result<&'a [Value], RuntimeError> {
     let found = match path {
         Some(path) => path.lookup(body),
         None => Some(body),
     };
     match found {
-        Some(Value::Array(items)) => Ok(items.clone()),
-        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items),
+        None | Some(Value::Null) => Ok(&[]),
         Some(other) => Err(RuntimeError::new(
             ErrorKind::Upstream,
             format!(

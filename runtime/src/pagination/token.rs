@@ -96,10 +96,22 @@ impl CursorState {
 }
 
 /// A short digest of any JSON value, for loop detection.
-pub fn digest(value: &impl Serialize) -> String {
+pub fn digest<T: Serialize + ?Sized>(value: &T) -> String {
     use sha2::Digest;
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let hash = Sha256::digest(bytes);
+    // Serialized straight into the hash: a page of records is not copied into a buffer first.
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    let _ = serde_json::to_writer(&mut hashing, value);
+    let hash = hashing.0.finalize();
     URL_SAFE_NO_PAD.encode(&hash[..12])
 }
 
