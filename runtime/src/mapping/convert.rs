@@ -167,7 +167,7 @@ pub(crate) fn to_value(value: &JValue, max_depth: usize) -> Result<serde_json::V
     })
 }
 
-fn number_value(n: f64) -> serde_json::Value {
+pub(crate) fn number_value(n: f64) -> serde_json::Value {
     if !n.is_finite() {
         serde_json::Value::Null
     } else if n.fract() == 0.0 && n.abs() < 9.2e18 {

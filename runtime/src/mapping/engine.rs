@@ -1,5 +1,6 @@
 //! The adapter itself: a parsed expression shared between threads, and one evaluator per call.
 
+use super::compiled::{self, Stop};
 use super::convert::{self, ConvertError};
 use super::error::{MappingError, MappingErrorKind};
 use super::functions::{self, Call, Function};
@@ -28,6 +29,8 @@ struct Inner {
     names: BTreeSet<String>,
     /// `$eval` can reach any name, so everything is provided.
     everything: bool,
+    /// The fast path, when every node of the expression is one it supports.
+    compiled: Option<compiled::Program>,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -55,7 +58,56 @@ impl Mapping {
         };
         let names = dollar_names(source);
         let everything = names.contains("eval");
-        Ok(Mapping { inner: Arc::new(Inner { ast, source: source.to_string(), origin: origin.clone(), names, everything }) })
+        let compiled = if everything { None } else { compiled::compile(&ast) };
+        Ok(Mapping { inner: Arc::new(Inner { ast, source: source.to_string(), origin: origin.clone(), names, everything, compiled }) })
+    }
+
+    /// Whether the expression runs on the compiled fast path (evaluated straight over
+    /// `serde_json::Value`, falling back to the engine case by case), rather than on the engine
+    /// for every evaluation.
+    pub fn is_compiled(&self) -> bool {
+        self.inner.compiled.is_some()
+    }
+
+    /// The same expression without the fast path: every evaluation on the engine. For tests
+    /// that compare the two.
+    #[doc(hidden)]
+    pub fn interpreted(&self) -> Mapping {
+        let inner = &self.inner;
+        Mapping {
+            inner: Arc::new(Inner {
+                ast: inner.ast.clone(),
+                source: inner.source.clone(),
+                origin: inner.origin.clone(),
+                names: inner.names.clone(),
+                everything: inner.everything,
+                compiled: None,
+            }),
+        }
+    }
+
+    /// The fast path alone, for tests: `None` when the expression is not compiled or this
+    /// evaluation falls back to the engine; otherwise its compact JSON text, or a limit error.
+    #[doc(hidden)]
+    pub fn evaluate_compiled(
+        &self,
+        input: &serde_json::Value,
+        bindings: &Bindings,
+        options: &EvalOptions,
+    ) -> Option<Result<String, MappingError>> {
+        let program = self.inner.compiled.as_ref()?;
+        let cancelled = cancel_check(options);
+        let mut session = compiled::Session::new(program, bindings, None, options, &cancelled)?;
+        let mut out = String::new();
+        match session.run(input, false).and_then(|v| session.write_json(&v, &mut out)) {
+            Ok(()) => Some(Ok(out)),
+            Err(Stop::Fallback) => None,
+            Err(Stop::Limit(message)) => Some(Err(self.limit_error(message))),
+        }
+    }
+
+    fn limit_error(&self, message: String) -> MappingError {
+        MappingError::from_engine(&EvaluatorError::EvaluationError(message), &self.inner.origin)
     }
 
     pub fn origin(&self) -> &Origin {
@@ -83,6 +135,11 @@ impl Mapping {
             ConvertError::Invalid(message) => self.error(MappingErrorKind::InvalidInput, format!("{what} is not valid JSON: {message}")),
         }
     }
+}
+
+/// Whether the caller's cancel token has fired.
+fn cancel_check(options: &EvalOptions) -> impl Fn() -> bool + '_ {
+    move || options.cancel.as_ref().is_some_and(|token| token.is_cancelled())
 }
 
 /// Every identifier written after a `$` in the source.
@@ -202,6 +259,16 @@ pub fn evaluate(
     bindings: &Bindings,
     options: &EvalOptions,
 ) -> Result<serde_json::Value, MappingError> {
+    if let Some(program) = &mapping.inner.compiled {
+        let cancelled = cancel_check(options);
+        if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
+            match fast.run(input, false).and_then(|v| fast.to_value(&v)) {
+                Ok(value) => return Ok(value),
+                Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                Err(Stop::Fallback) => {}
+            }
+        }
+    }
     let mut session = Session::new(mapping, bindings, options)?;
     let depth = options.limits.max_input_depth;
     let input = convert::from_value(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
@@ -217,10 +284,26 @@ pub fn evaluate_each(
     bindings: &Bindings,
     options: &EvalOptions,
 ) -> Result<Vec<serde_json::Value>, MappingError> {
-    let mut session = Session::new(mapping, bindings, options)?;
+    let cancelled = cancel_check(options);
+    let mut fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
+    let mut slow: Option<Session> = None;
     let depth = options.limits.max_input_depth;
     let mut out = Vec::with_capacity(inputs.len());
     for input in inputs {
+        if let Some(fast) = &mut fast {
+            match fast.run(input, false).and_then(|v| fast.to_value(&v)) {
+                Ok(value) => {
+                    out.push(value);
+                    continue;
+                }
+                Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                Err(Stop::Fallback) => {}
+            }
+        }
+        let session = match &mut slow {
+            Some(session) => session,
+            None => slow.insert(Session::new(mapping, bindings, options)?),
+        };
         let input = convert::from_value(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
         let result = session.run(&input)?;
         out.push(session.to_value(&result)?);
@@ -231,6 +314,19 @@ pub fn evaluate_each(
 /// JSON text in, compact JSON text out, with object keys in the order the mapping writes
 /// them and numbers written as JavaScript writes them. An undefined result is `null`.
 pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, options: &EvalOptions) -> Result<String, MappingError> {
+    if let Some(program) = &mapping.inner.compiled {
+        let cancelled = cancel_check(options);
+        if let Some(value) = compiled::parse(input, options.limits.max_input_depth) {
+            if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
+                let mut out = String::new();
+                match fast.run(&value, true).and_then(|v| fast.write_json(&v, &mut out)) {
+                    Ok(()) => return Ok(out),
+                    Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                    Err(Stop::Fallback) => {}
+                }
+            }
+        }
+    }
     let mut session = Session::new(mapping, bindings, options)?;
     let depth = options.limits.max_input_depth;
     let input = convert::parse_json(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
@@ -253,6 +349,13 @@ pub fn evaluate_page_json_str(
     bindings: &Bindings,
     options: &EvalOptions,
 ) -> Result<String, MappingError> {
+    if let Some(program) = &mapping.inner.compiled {
+        if let Some(page) = compiled::parse(page, options.limits.max_input_depth) {
+            if let Some(result) = compiled_page(mapping, program, &page, records, bindings, options) {
+                return result;
+            }
+        }
+    }
     let depth = options.limits.max_input_depth;
     let page = convert::parse_json(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?;
     let mut found = &page;
@@ -281,6 +384,69 @@ pub fn evaluate_page_json_str(
     }
     out.push(']');
     Ok(out)
+}
+
+/// `evaluate_page_json_str` on the fast path, each record that falls back evaluated on the
+/// engine. `None` when the page's records are not an array (the engine reports it) or the
+/// call cannot take the fast path.
+fn compiled_page(
+    mapping: &Mapping,
+    program: &compiled::Program,
+    page: &serde_json::Value,
+    records: &str,
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Option<Result<String, MappingError>> {
+    let mut found = Some(page);
+    for key in records.split('.').filter(|k| !k.is_empty()) {
+        found = found.and_then(|v| v.get(key));
+    }
+    let items: &[serde_json::Value] = match found {
+        Some(serde_json::Value::Array(items)) => items,
+        None | Some(serde_json::Value::Null) => &[],
+        Some(_) => return None,
+    };
+    let cancelled = cancel_check(options);
+    let page_binding = mapping.mentions("page").then_some(("page", page));
+    let mut fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
+    let mut slow: Option<Session> = None;
+    let depth = options.limits.max_input_depth;
+    let mut out = String::with_capacity(items.len() * 256);
+    out.push('[');
+    for (i, record) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let mark = out.len();
+        match fast.run(record, true).and_then(|v| fast.write_json(&v, &mut out)) {
+            Ok(()) => continue,
+            Err(Stop::Limit(message)) => return Some(Err(mapping.limit_error(message))),
+            Err(Stop::Fallback) => out.truncate(mark),
+        }
+        let result = (|| -> Result<(), MappingError> {
+            let session = match &mut slow {
+                Some(session) => session,
+                None => {
+                    let page = match page_binding {
+                        Some((name, page)) => {
+                            Some((name, convert::from_value(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?))
+                        }
+                        None => None,
+                    };
+                    slow.insert(Session::with_values(mapping, bindings, options, page)?)
+                }
+            };
+            let record = convert::from_value(record, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
+            let result = session.run(&record)?;
+            convert::write_json(&result, &mut out, session.result_depth)
+                .map_err(|e| mapping.convert_error(e, "result", session.result_depth))
+        })();
+        if let Err(error) = result {
+            return Some(Err(error));
+        }
+    }
+    out.push(']');
+    Some(Ok(out))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! The function library (`$removeEmpty`, `$parseDate`, …) is in [`functions`], one function per
 //! file; `docs/functions.md` is generated from it.
 
+mod compiled;
 mod convert;
 mod engine;
 mod error;

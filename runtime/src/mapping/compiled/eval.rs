@@ -1,0 +1,516 @@
+//! The interpreter: walks a [`Program`] over borrowed JSON with JSONata's semantics, or stops
+//! ([`Stop::Fallback`]) where it could not be sure to give the engine's answer.
+
+use super::builtins;
+use super::ir::{Arith, Filter, Hof, Node, Order, Path, Program, Step, StepNode, Stmt};
+use super::value::{equal, index_like, Arr, Kind, V};
+use crate::mapping::functions::Call;
+use indexmap::IndexMap;
+use jsonata_core::functions::string;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Why an evaluation stopped.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Not decided here: the engine evaluates it (evaluation is pure, so this is safe).
+    Fallback,
+    /// A limit (time, cancel): the engine's error message, code first.
+    Limit(String),
+}
+
+/// The state of one evaluation.
+pub(crate) struct Env<'a, 'c> {
+    pub program: &'a Program,
+    pub slots: Vec<V<'a>>,
+    pub globals: Vec<V<'a>>,
+    pub root: V<'a>,
+    pub max_sequence: usize,
+    pub started: Instant,
+    pub timeout_ms: u64,
+    pub cancelled: &'c dyn Fn() -> bool,
+    pub ticks: u32,
+    /// What our library's functions see of the evaluation.
+    pub call: Call,
+}
+
+impl<'a, 'c> Env<'a, 'c> {
+    /// Evaluates the program on `input`.
+    pub fn run(&mut self, input: &'a serde_json::Value) -> Result<V<'a>, Stop> {
+        self.started = Instant::now();
+        self.ticks = 0;
+        self.check()?;
+        for slot in &mut self.slots {
+            *slot = V::Undef;
+        }
+        self.root = V::of(input);
+        let root = self.root.clone();
+        self.eval(&self.program.root, &root)
+    }
+
+    fn check(&self) -> Result<(), Stop> {
+        if (self.cancelled)() {
+            return Err(Stop::Limit("U1003: Evaluation cancelled".to_string()));
+        }
+        if self.started.elapsed().as_millis() as u64 > self.timeout_ms {
+            return Err(Stop::Limit(format!("D1012: Evaluation timeout after {} milliseconds. Check for infinite loop", self.timeout_ms)));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn tick(&mut self) -> Result<(), Stop> {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 1024 == 0 {
+            self.check()?;
+        }
+        Ok(())
+    }
+
+    fn bounded(&self, len: usize) -> Result<(), Stop> {
+        if len > self.max_sequence {
+            return Err(Stop::Fallback);
+        }
+        Ok(())
+    }
+
+    /// A node's value as JSONata hands it on (a sequence of one is its item).
+    #[inline]
+    pub fn eval(&mut self, node: &'a Node, ctx: &V<'a>) -> Result<V<'a>, Stop> {
+        Ok(self.raw(node, ctx)?.settle())
+    }
+
+    /// A node's value before a sequence is settled (filters apply to the sequence itself).
+    fn raw(&mut self, node: &'a Node, ctx: &V<'a>) -> Result<V<'a>, Stop> {
+        Ok(match node {
+            Node::Lit(value) => V::of(value),
+            Node::Undef => V::Undef,
+            Node::Context => ctx.clone(),
+            Node::Root => self.root.clone(),
+            Node::Local(slot) => self.slots[*slot].clone(),
+            Node::Global(i) => self.globals[*i].clone(),
+            Node::Path(path) => self.path(path, ctx)?,
+            Node::Object(pairs) => {
+                // Over an array, an object constructor groups its items: left to the engine.
+                if ctx.is_array() {
+                    return Err(Stop::Fallback);
+                }
+                let mut map = IndexMap::with_capacity(pairs.len());
+                for (key, value) in pairs {
+                    let value = self.eval(value, ctx)?;
+                    if !value.is_undef() {
+                        map.insert(key.clone(), value);
+                    }
+                }
+                V::Obj(Rc::new(map))
+            }
+            Node::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (item, constructor) in items {
+                    let value = self.eval(item, ctx)?;
+                    if value.is_undef() {
+                        continue;
+                    }
+                    match value.items() {
+                        Some(items) if !constructor => out.extend(items),
+                        _ => out.push(value),
+                    }
+                }
+                self.bounded(out.len())?;
+                Arr::array(out)
+            }
+            Node::Block(statements) => {
+                let mut last = V::Undef;
+                for statement in statements {
+                    last = match statement {
+                        Stmt::Bind(slot, value) => {
+                            let value = self.eval(value, ctx)?;
+                            self.slots[*slot] = value.clone();
+                            value
+                        }
+                        Stmt::Define(id) => {
+                            self.slots[self.program.lambdas[*id].context] = ctx.clone();
+                            V::Undef
+                        }
+                        Stmt::Eval(value) => self.eval(value, ctx)?,
+                    };
+                }
+                last
+            }
+            Node::Cond(condition, then, otherwise) => {
+                if self.eval(condition, ctx)?.truthy() {
+                    self.eval(then, ctx)?
+                } else if let Some(otherwise) = otherwise {
+                    self.eval(otherwise, ctx)?
+                } else {
+                    V::Undef
+                }
+            }
+            Node::And(l, r) => V::Bool(self.eval(l, ctx)?.truthy() && self.eval(r, ctx)?.truthy()),
+            Node::Or(l, r) => V::Bool(self.eval(l, ctx)?.truthy() || self.eval(r, ctx)?.truthy()),
+            Node::Default(l, r) => {
+                let left = self.eval(l, ctx)?;
+                if left.truthy() {
+                    left
+                } else {
+                    self.eval(r, ctx)?
+                }
+            }
+            Node::Coalesce(l, r) => {
+                let left = self.eval(l, ctx)?;
+                if left.is_undef() {
+                    self.eval(r, ctx)?
+                } else {
+                    left
+                }
+            }
+            Node::Equal(l, r) => {
+                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                V::Bool(equal(&l, &r))
+            }
+            Node::NotEqual(l, r) => {
+                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                V::Bool(!l.is_undef() && !r.is_undef() && !equal(&l, &r))
+            }
+            Node::Order(order, l, r) => {
+                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                compare(*order, &l, &r)?
+            }
+            Node::In(l, r) => {
+                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                V::Bool(builtins::member(&l, &r)?)
+            }
+            Node::Concat(l, r) => {
+                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let mut out = String::new();
+                concat_part(&l, &mut out)?;
+                concat_part(&r, &mut out)?;
+                V::string(out)
+            }
+            Node::Arith(op, l, r) => {
+                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                arithmetic(*op, &l, &r)?
+            }
+            Node::Negate(operand) => match self.eval(operand, ctx)? {
+                V::Undef => V::Undef,
+                V::Num(n) => V::Num(-n),
+                _ => return Err(Stop::Fallback),
+            },
+            Node::Builtin(builtin, args) => {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    values.push(self.eval(arg, ctx)?);
+                }
+                builtin.call(values)?
+            }
+            Node::Library(function, args) => {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    values.push(self.eval(arg, ctx)?);
+                }
+                self.call.start();
+                builtins::call_library(function.0, &values, &self.call)?
+            }
+            Node::Call(id, args) => {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    values.push(self.eval(arg, ctx)?);
+                }
+                self.call(*id, values)?
+            }
+            Node::Hof(hof, subject, id, inline) => {
+                if *inline {
+                    self.slots[self.program.lambdas[*id].context] = ctx.clone();
+                }
+                let subject = self.eval(subject, ctx)?;
+                self.hof(*hof, subject, *id)?
+            }
+            Node::Filtered(inner, filters) => {
+                let value = self.raw(inner, ctx)?;
+                if value.is_undef() {
+                    self.filter_undefined(filters)?;
+                    V::Undef
+                } else {
+                    self.apply_filters(value, filters)?
+                }
+            }
+        })
+    }
+
+    fn call(&mut self, id: usize, args: Vec<V<'a>>) -> Result<V<'a>, Stop> {
+        self.tick()?;
+        let program = self.program;
+        let lambda = &program.lambdas[id];
+        let mut args = args.into_iter();
+        for slot in &lambda.params {
+            self.slots[*slot] = args.next().unwrap_or(V::Undef);
+        }
+        let ctx = self.slots[lambda.context].clone();
+        self.eval(&lambda.body, &ctx)
+    }
+
+    fn hof(&mut self, hof: Hof, subject: V<'a>, id: usize) -> Result<V<'a>, Stop> {
+        let arity = self.program.lambdas[id].params.len();
+        match hof {
+            Hof::Sift | Hof::Each => {
+                if subject.is_undef() && hof == Hof::Sift {
+                    return Ok(V::Undef);
+                }
+                let entries = subject.entries().ok_or(Stop::Fallback)?;
+                if entries.iter().any(|(k, _)| index_like(k)) {
+                    return Err(Stop::Fallback);
+                }
+                let mut kept = IndexMap::new();
+                let mut results = Vec::new();
+                for (key, value) in entries {
+                    let mut args = vec![value.clone()];
+                    if arity >= 2 {
+                        args.push(V::string(key));
+                    }
+                    if arity >= 3 {
+                        args.push(subject.clone());
+                    }
+                    let result = self.call(id, args)?;
+                    if hof == Hof::Sift {
+                        if result.truthy() {
+                            kept.insert(key.to_string(), value);
+                        }
+                    } else if !result.is_undef() {
+                        results.push(result);
+                    }
+                }
+                Ok(match hof {
+                    Hof::Sift if kept.is_empty() => V::Undef,
+                    Hof::Sift => V::Obj(Rc::new(kept)),
+                    _ => Arr::sequence(results),
+                })
+            }
+            Hof::Map | Hof::Filter => {
+                if subject.is_undef() {
+                    return Ok(V::Undef);
+                }
+                let array = if subject.is_array() { subject } else { Arr::array(vec![subject]) };
+                let mut results = Vec::new();
+                for (i, item) in array.items().into_iter().flatten().enumerate() {
+                    let mut args = vec![item.clone()];
+                    if arity >= 2 {
+                        args.push(V::Num(i as f64));
+                    }
+                    if arity >= 3 {
+                        args.push(array.clone());
+                    }
+                    let result = self.call(id, args)?;
+                    if hof == Hof::Map {
+                        if !result.is_undef() {
+                            results.push(result);
+                        }
+                    } else if result.truthy() {
+                        results.push(item);
+                    }
+                }
+                Ok(Arr::sequence(results))
+            }
+        }
+    }
+
+    fn path(&mut self, path: &'a Path, ctx: &V<'a>) -> Result<V<'a>, Stop> {
+        let mut input: Vec<V<'a>> = match ctx.items() {
+            Some(items) if !path.variable_first => items.collect(),
+            _ => vec![ctx.clone()],
+        };
+        let last = path.steps.len() - 1;
+        for (i, step) in path.steps.iter().enumerate() {
+            let result = self.step(step, &input, i == last)?;
+            if i == last {
+                return Ok(result);
+            }
+            if result.len() == 0 {
+                return Ok(V::Undef);
+            }
+            input = result.items().into_iter().flatten().collect();
+        }
+        Ok(V::Undef)
+    }
+
+    fn step(&mut self, step: &'a Step, input: &[V<'a>], last: bool) -> Result<V<'a>, Stop> {
+        let mut results = Vec::with_capacity(input.len());
+        for item in input {
+            self.tick()?;
+            let mut value = match &step.node {
+                StepNode::Field(key) => item.lookup(key).settle(),
+                StepNode::Expr(node) => self.eval(node, item)?,
+            };
+            if !step.filters.is_empty() {
+                if value.is_undef() {
+                    self.filter_undefined(&step.filters)?;
+                } else {
+                    value = self.apply_filters(value, &step.filters)?;
+                }
+            }
+            if !value.is_undef() {
+                results.push(value);
+            }
+        }
+        if last && results.len() == 1 && results[0].is_array() && !results[0].is_seq() {
+            return Ok(results.pop().unwrap_or(V::Undef));
+        }
+        let mut out = Vec::with_capacity(results.len());
+        for value in results {
+            match &value {
+                V::Arr(a) if a.cons => out.push(value),
+                _ => match value.items() {
+                    Some(items) => out.extend(items),
+                    None => out.push(value),
+                },
+            }
+        }
+        self.bounded(out.len())?;
+        Ok(Arr::sequence(out))
+    }
+
+    /// A step's filters on a value.
+    fn apply_filters(&mut self, mut value: V<'a>, filters: &'a [Filter]) -> Result<V<'a>, Stop> {
+        for filter in filters {
+            if value.is_undef() {
+                return Ok(V::Undef);
+            }
+            let items: Vec<V<'a>> = match value.items() {
+                Some(items) => items.collect(),
+                None => vec![value.clone()],
+            };
+            value = match filter {
+                Filter::Index(position) => match item_at(&items, *position) {
+                    Some(item) if item.is_array() => item.clone(),
+                    Some(item) => Arr::sequence(vec![item.clone()]),
+                    None => Arr::sequence(Vec::new()),
+                },
+                Filter::Predicate(predicate) => {
+                    let len = items.len();
+                    let mut out = Vec::new();
+                    for (index, item) in items.iter().enumerate() {
+                        self.tick()?;
+                        let selector = self.eval(predicate, item)?;
+                        let repeats = match index_matches(&selector, index, len) {
+                            Some(n) => n,
+                            None => usize::from(selector.truthy()),
+                        };
+                        for _ in 0..repeats {
+                            out.push(item.clone());
+                        }
+                    }
+                    Arr::sequence(out)
+                }
+            };
+        }
+        Ok(value)
+    }
+
+    /// The engine evaluates a step's predicates on nothing too, for their errors; so does
+    /// this, so that an error there falls back to the engine.
+    fn filter_undefined(&mut self, filters: &'a [Filter]) -> Result<(), Stop> {
+        for filter in filters {
+            let Filter::Predicate(predicate) = filter else { break };
+            let selector = self.eval(predicate, &V::Undef)?;
+            if index_matches(&selector, 0, 1).is_some() || !selector.truthy() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn item_at<'v, 'a>(items: &'v [V<'a>], position: f64) -> Option<&'v V<'a>> {
+    let mut index = position.floor();
+    if index < 0.0 {
+        index += items.len() as f64;
+    }
+    (index >= 0.0).then(|| items.get(index as usize)).flatten()
+}
+
+/// A predicate's value as positions: `None` when it is not numeric.
+fn index_matches(selector: &V, index: usize, len: usize) -> Option<usize> {
+    let hit = |n: f64| {
+        let mut i = n.floor() as i64;
+        if i < 0 {
+            i += len as i64;
+        }
+        i >= 0 && i as usize == index
+    };
+    match selector.kind() {
+        Kind::Num => Some(usize::from(hit(selector.as_num().unwrap_or(f64::NAN)))),
+        Kind::Arr => {
+            let items: Vec<V> = selector.items().into_iter().flatten().collect();
+            if items.iter().all(|v| v.kind() == Kind::Num) {
+                Some(items.iter().filter(|v| hit(v.as_num().unwrap_or(f64::NAN))).count())
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn compare<'a>(order: Order, l: &V<'a>, r: &V<'a>) -> Result<V<'a>, Stop> {
+    let comparable = |v: &V| matches!(v.kind(), Kind::Num | Kind::Str | Kind::Undef);
+    if !comparable(l) || !comparable(r) {
+        return Err(Stop::Fallback);
+    }
+    if l.is_undef() || r.is_undef() {
+        return Ok(V::Undef);
+    }
+    let ordering = match (l.kind(), r.kind()) {
+        (Kind::Num, Kind::Num) => l.as_num().partial_cmp(&r.as_num()),
+        (Kind::Str, Kind::Str) => Some(l.as_str().cmp(&r.as_str())),
+        _ => return Err(Stop::Fallback),
+    };
+    let Some(ordering) = ordering else { return Err(Stop::Fallback) };
+    use std::cmp::Ordering::*;
+    Ok(V::Bool(match order {
+        Order::Less => ordering == Less,
+        Order::LessEqual => ordering != Greater,
+        Order::Greater => ordering == Greater,
+        Order::GreaterEqual => ordering != Less,
+    }))
+}
+
+/// One side of `&`: undefined is nothing, other values as `$string` writes them.
+fn concat_part(v: &V, out: &mut String) -> Result<(), Stop> {
+    match v.kind() {
+        Kind::Undef => {}
+        Kind::Str => out.push_str(v.as_str().unwrap_or_default()),
+        Kind::Num | Kind::Bool | Kind::Null => {
+            let text = string::string(&builtins::to_engine(v)?, None).map_err(|_| Stop::Fallback)?;
+            out.push_str(text.as_str().ok_or(Stop::Fallback)?);
+        }
+        Kind::Arr | Kind::Obj => return Err(Stop::Fallback),
+    }
+    Ok(())
+}
+
+fn arithmetic<'a>(op: Arith, l: &V<'a>, r: &V<'a>) -> Result<V<'a>, Stop> {
+    let number = |v: &V| v.as_num().filter(|n| n.is_finite());
+    match (number(l), number(r)) {
+        (Some(a), Some(b)) => {
+            let result = match op {
+                Arith::Add => a + b,
+                Arith::Sub => a - b,
+                Arith::Mul => a * b,
+                Arith::Div => a / b,
+                Arith::Mod => a % b,
+            };
+            if result.is_finite() {
+                Ok(V::Num(result))
+            } else {
+                Err(Stop::Fallback)
+            }
+        }
+        _ => {
+            let fine = |v: &V, n: Option<f64>| n.is_some() || v.is_undef();
+            if fine(l, number(l)) && fine(r, number(r)) {
+                Ok(V::Undef)
+            } else {
+                Err(Stop::Fallback)
+            }
+        }
+    }
+}

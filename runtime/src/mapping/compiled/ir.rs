@@ -1,0 +1,145 @@
+//! The fast path's program: a tree the interpreter in [`super::eval`] walks over borrowed JSON.
+//! Built from jsonata-core's AST by [`super::compile`].
+
+use super::builtins::Builtin;
+use crate::mapping::functions::Function;
+use serde_json::Value;
+
+/// A compiled expression.
+#[derive(Debug)]
+pub(crate) struct Program {
+    pub root: Node,
+    pub lambdas: Vec<Lambda>,
+    /// Local variables (block bindings, lambda parameters, lambdas' contexts).
+    pub slots: usize,
+    /// Names of the bindings the expression reads (`params`, `query`, …), indexed by
+    /// [`Node::Global`].
+    pub globals: Vec<String>,
+    /// Names the expression calls as functions: a binding of the same name would hide them, so
+    /// such an evaluation is left to the engine.
+    pub called: Vec<String>,
+    /// A bound on how deep an evaluation nests, in expression levels.
+    pub depth: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Lambda {
+    /// The slot of each parameter.
+    pub params: Vec<usize>,
+    pub body: Node,
+    /// The slot that holds `$` where the lambda was defined.
+    pub context: usize,
+}
+
+#[derive(Debug)]
+pub(crate) enum Node {
+    /// A string, number, boolean or null literal.
+    Lit(Value),
+    Undef,
+    /// `$`.
+    Context,
+    /// `$$`: the input of the evaluation.
+    Root,
+    Local(usize),
+    Global(usize),
+    Path(Path),
+    /// `{ "key": value, … }` with literal keys, in written order.
+    Object(Vec<(String, Node)>),
+    /// `[ … ]`; the flag marks items that are array constructors themselves (not flattened).
+    Array(Vec<(Node, bool)>),
+    Block(Vec<Stmt>),
+    Cond(Box<Node>, Box<Node>, Option<Box<Node>>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    /// `?:`
+    Default(Box<Node>, Box<Node>),
+    /// `??`
+    Coalesce(Box<Node>, Box<Node>),
+    Equal(Box<Node>, Box<Node>),
+    NotEqual(Box<Node>, Box<Node>),
+    Order(Order, Box<Node>, Box<Node>),
+    In(Box<Node>, Box<Node>),
+    Concat(Box<Node>, Box<Node>),
+    Arith(Arith, Box<Node>, Box<Node>),
+    Negate(Box<Node>),
+    Builtin(Builtin, Vec<Node>),
+    /// A function of our library, called through its engine implementation.
+    Library(LibraryFn, Vec<Node>),
+    /// A call of a lambda bound with `:=`.
+    Call(usize, Vec<Node>),
+    /// `$sift`, `$each`, `$map` or `$filter` with a lambda; the flag marks a lambda written in
+    /// place (its context is the call's).
+    Hof(Hof, Box<Node>, usize, bool),
+    /// A value with filter stages (`(expr)[pred]`).
+    Filtered(Box<Node>, Vec<Filter>),
+}
+
+#[derive(Debug)]
+pub(crate) enum Stmt {
+    Bind(usize, Node),
+    /// A `$f := function(…){…}`: records the lambda's context.
+    Define(usize),
+    Eval(Node),
+}
+
+#[derive(Debug)]
+pub(crate) struct Path {
+    pub steps: Vec<Step>,
+    /// The first step is a variable (`$x.a`, `$.a`): the input is not iterated.
+    pub variable_first: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub node: StepNode,
+    pub filters: Vec<Filter>,
+}
+
+#[derive(Debug)]
+pub(crate) enum StepNode {
+    Field(String),
+    /// Any other expression, evaluated with each item as `$`.
+    Expr(Node),
+}
+
+#[derive(Debug)]
+pub(crate) enum Filter {
+    /// `[n]`, a number literal: a position.
+    Index(f64),
+    Predicate(Node),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Order {
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hof {
+    Sift,
+    Each,
+    Map,
+    Filter,
+}
+
+/// A function of our library.
+#[derive(Clone, Copy)]
+pub(crate) struct LibraryFn(pub &'static Function);
+
+impl std::fmt::Debug for LibraryFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "${}", self.0.name)
+    }
+}

@@ -1,0 +1,266 @@
+//! The fast path's values: borrowed from the input and the bindings wherever possible, owned
+//! only where an expression builds something new.
+//!
+//! JSONata distinguishes *undefined* (nothing matched: the key is left out) from `null`, and
+//! a *sequence* (what a path produces; a sequence of one item is that item) from an array
+//! (what the input holds or an array constructor builds). [`V`] keeps both distinctions.
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::rc::Rc;
+
+/// A value during a fast-path evaluation. `'a` is the lifetime of the input, the bindings and
+/// the compiled program (literals are borrowed from it).
+#[derive(Clone, Debug)]
+pub(crate) enum V<'a> {
+    Undef,
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(Rc<str>),
+    /// A string, array or object of the input, a binding or a literal (never a scalar of
+    /// another kind: [`V::of`] turns those into `Null`, `Bool` and `Num`).
+    Ref(&'a Value),
+    Arr(Rc<Arr<'a>>),
+    /// An object built by the expression. Never holds `Undef`.
+    Obj(Rc<IndexMap<String, V<'a>>>),
+}
+
+/// A built array or sequence.
+#[derive(Debug, Default)]
+pub(crate) struct Arr<'a> {
+    pub items: Vec<V<'a>>,
+    /// A sequence (a path's result): one item stands for itself, none for undefined.
+    pub seq: bool,
+    /// An array constructor's result used as a path's first step (JSONata's `cons`): a path
+    /// step does not flatten it.
+    pub cons: bool,
+}
+
+impl<'a> Arr<'a> {
+    pub fn array(items: Vec<V<'a>>) -> V<'a> {
+        V::Arr(Rc::new(Arr { items, seq: false, cons: false }))
+    }
+    pub fn sequence(items: Vec<V<'a>>) -> V<'a> {
+        V::Arr(Rc::new(Arr { items, seq: true, cons: false }))
+    }
+}
+
+/// The JavaScript type of a value, as `$type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Undef,
+    Null,
+    Bool,
+    Num,
+    Str,
+    Arr,
+    Obj,
+}
+
+impl<'a> V<'a> {
+    /// A value of the input.
+    #[inline]
+    pub fn of(value: &'a Value) -> V<'a> {
+        match value {
+            Value::Null => V::Null,
+            Value::Bool(b) => V::Bool(*b),
+            Value::Number(n) => V::Num(n.as_f64().unwrap_or(0.0)),
+            _ => V::Ref(value),
+        }
+    }
+
+    pub fn string(s: impl Into<Rc<str>>) -> V<'a> {
+        V::Str(s.into())
+    }
+
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        match self {
+            V::Undef => Kind::Undef,
+            V::Null => Kind::Null,
+            V::Bool(_) => Kind::Bool,
+            V::Num(_) => Kind::Num,
+            V::Str(_) => Kind::Str,
+            V::Ref(Value::String(_)) => Kind::Str,
+            V::Ref(Value::Array(_)) | V::Arr(_) => Kind::Arr,
+            V::Ref(Value::Object(_)) | V::Obj(_) => Kind::Obj,
+            V::Ref(Value::Null) => Kind::Null,
+            V::Ref(Value::Bool(_)) => Kind::Bool,
+            V::Ref(Value::Number(_)) => Kind::Num,
+        }
+    }
+
+    #[inline]
+    pub fn is_undef(&self) -> bool {
+        matches!(self, V::Undef)
+    }
+
+    #[inline]
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            V::Str(s) => Some(s),
+            V::Ref(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number, for a number.
+    #[inline]
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            V::Num(n) => Some(*n),
+            V::Ref(Value::Number(n)) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    pub fn is_array(&self) -> bool {
+        self.kind() == Kind::Arr
+    }
+
+    pub fn is_seq(&self) -> bool {
+        matches!(self, V::Arr(a) if a.seq)
+    }
+
+    /// An array's items, as values (borrowed items of an input array are wrapped).
+    pub fn items(&self) -> Option<Items<'_, 'a>> {
+        match self {
+            V::Arr(a) => Some(Items::Built(a.items.iter())),
+            V::Ref(Value::Array(items)) => Some(Items::Input(items.iter())),
+            _ => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            V::Arr(a) => a.items.len(),
+            V::Ref(Value::Array(items)) => items.len(),
+            _ => 0,
+        }
+    }
+
+    /// `$boolean`: JSONata's truthiness (an array is true when any item is).
+    pub fn truthy(&self) -> bool {
+        match self {
+            V::Undef | V::Null => false,
+            V::Bool(b) => *b,
+            V::Num(n) => *n != 0.0,
+            V::Str(s) => !s.is_empty(),
+            V::Ref(Value::String(s)) => !s.is_empty(),
+            V::Ref(Value::Object(map)) => !map.is_empty(),
+            V::Obj(map) => !map.is_empty(),
+            V::Ref(Value::Array(items)) => match items.len() {
+                0 => false,
+                1 => V::of(&items[0]).truthy(),
+                _ => items.iter().any(|item| V::of(item).truthy()),
+            },
+            V::Arr(a) => match a.items.len() {
+                0 => false,
+                1 => a.items[0].truthy(),
+                _ => a.items.iter().any(V::truthy),
+            },
+            V::Ref(other) => V::of(other).truthy(),
+        }
+    }
+
+    /// A member of an object (`None` for anything else or a missing key).
+    pub fn get(&self, key: &str) -> Option<V<'a>> {
+        match self {
+            V::Ref(Value::Object(map)) => map.get(key).map(V::of),
+            V::Obj(map) => map.get(key).cloned(),
+            _ => None,
+        }
+    }
+
+    /// An object's keys in order, or `None` when this is not an object.
+    pub fn entries(&self) -> Option<Vec<(&str, V<'a>)>> {
+        match self {
+            V::Ref(Value::Object(map)) => Some(map.iter().map(|(k, v)| (k.as_str(), V::of(v))).collect()),
+            V::Obj(map) => Some(map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()),
+            _ => None,
+        }
+    }
+
+    /// JSONata's path lookup of `key`: a member of an object; over an array, the members of
+    /// its items, flattened one level; undefined for anything else.
+    pub fn lookup(&self, key: &str) -> V<'a> {
+        match self {
+            V::Ref(Value::Object(map)) => map.get(key).map_or(V::Undef, V::of),
+            V::Obj(map) => map.get(key).cloned().unwrap_or(V::Undef),
+            V::Ref(Value::Array(_)) | V::Arr(_) => {
+                let mut out = Vec::new();
+                for item in self.items().into_iter().flatten() {
+                    let found = item.lookup(key);
+                    match found.items() {
+                        Some(items) if !found.is_undef() => out.extend(items),
+                        _ if found.is_undef() => {}
+                        _ => out.push(found),
+                    }
+                }
+                Arr::sequence(out)
+            }
+            _ => V::Undef,
+        }
+    }
+
+    /// A sequence as JSONata hands it on: none is undefined, one is that item.
+    pub fn settle(self) -> V<'a> {
+        match &self {
+            V::Arr(a) if a.seq => match a.items.len() {
+                0 => V::Undef,
+                1 => a.items[0].clone(),
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+}
+
+/// The items of an array, borrowed or built.
+pub(crate) enum Items<'v, 'a> {
+    Built(std::slice::Iter<'v, V<'a>>),
+    Input(std::slice::Iter<'a, Value>),
+}
+
+impl<'a> Iterator for Items<'_, 'a> {
+    type Item = V<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<V<'a>> {
+        match self {
+            Items::Built(it) => it.next().cloned(),
+            Items::Input(it) => it.next().map(V::of),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Items::Built(it) => it.size_hint(),
+            Items::Input(it) => it.size_hint(),
+        }
+    }
+}
+
+/// Deep equality (`=`), as JSONata's: numbers by value, arrays item by item, objects by
+/// their members regardless of order.
+pub(crate) fn equal(a: &V, b: &V) -> bool {
+    match (a.kind(), b.kind()) {
+        (Kind::Null, Kind::Null) => true,
+        (Kind::Bool, Kind::Bool) => matches!((a, b), (V::Bool(x), V::Bool(y)) if x == y),
+        (Kind::Num, Kind::Num) => a.as_num() == b.as_num(),
+        (Kind::Str, Kind::Str) => a.as_str() == b.as_str(),
+        (Kind::Arr, Kind::Arr) => {
+            a.len() == b.len() && a.items().into_iter().flatten().zip(b.items().into_iter().flatten()).all(|(x, y)| equal(&x, &y))
+        }
+        (Kind::Obj, Kind::Obj) => {
+            let (Some(x), Some(y)) = (a.entries(), b.entries()) else { return false };
+            x.len() == y.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| equal(v, &w)))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a key is one JavaScript would enumerate before the others (an array index), where
+/// the fast path and the engine could order keys differently.
+pub(crate) fn index_like(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit())
+}
