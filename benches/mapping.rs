@@ -98,6 +98,7 @@ fn main() {
         example.resource
     );
     println!("  ({:.1} s per measurement; BENCH_SECONDS changes it)", budget.as_secs_f64());
+    println!("  compiled fast path: {}", if mapping.is_compiled() { "yes" } else { "no (jsonata-core for every record)" });
 
     let our_output = ours(&mapping, &page_text, &bindings, &options);
     if let Some(pages) = std::env::var("BENCH_PROFILE").ok().and_then(|s| s.parse::<usize>().ok()) {
@@ -138,6 +139,7 @@ fn main() {
     println!("\nsame page, the brief's example mapping (no function calls):");
     let simple_source = simple();
     let simple = Mapping::compile(&Expr { source: simple_source.to_string(), origin: Origin::default() }).unwrap();
+    println!("  compiled fast path: {}", if simple.is_compiled() { "yes" } else { "no (jsonata-core for every record)" });
     let simple_output = ours(&simple, &page_text, &bindings, &options);
     let simple_rate = rate(budget, || {
         black_box(ours(&simple, black_box(&page_text), &bindings, &options));

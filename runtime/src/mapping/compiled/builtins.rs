@@ -3,7 +3,7 @@
 //! evaluates the expression instead. String work is done by jsonata-core's own functions.
 
 use super::eval::Stop;
-use super::value::{equal, index_like, Arr, Kind, V};
+use super::value::{equal, index_like, Arr, Kind, Obj, K, V};
 use crate::mapping::functions::{Call, Function};
 use indexmap::IndexMap;
 use jsonata_core::functions::{numeric, string};
@@ -204,13 +204,13 @@ impl Builtin {
                 Kind::Undef => V::Undef,
                 Kind::Obj => a.clone(),
                 Kind::Arr => {
-                    let mut out: IndexMap<std::string::String, V<'a>> = IndexMap::new();
+                    let mut out = Obj::default();
                     for item in a.items().into_iter().flatten() {
                         for (key, value) in item.entries().ok_or(Stop::Fallback)? {
-                            if index_like(key) {
+                            if index_like(&key) {
                                 return Err(Stop::Fallback);
                             }
-                            out.insert(key.to_string(), value);
+                            out.insert(key, value);
                         }
                     }
                     V::Obj(Rc::new(out))
@@ -224,7 +224,7 @@ impl Builtin {
                     if entries.iter().any(|(k, _)| index_like(k)) {
                         return Err(Stop::Fallback);
                     }
-                    Arr::sequence(entries.into_iter().map(|(k, _)| V::string(k)).collect())
+                    Arr::sequence(entries.iter().map(|(k, _)| V::key(k)).collect())
                 }
                 _ => return Err(Stop::Fallback),
             },
@@ -322,6 +322,12 @@ pub(crate) fn member(a: &V, b: &V) -> Result<bool, Stop> {
     if matches!(a.kind(), Kind::Arr | Kind::Obj) {
         return Err(Stop::Fallback);
     }
+    if let Some(s) = a.as_str() {
+        return Ok(match b.items() {
+            Some(mut items) => items.any(|item| item.as_str() == Some(s)),
+            None => b.as_str() == Some(s),
+        });
+    }
     let same = |item: &V| -> bool { !matches!(item.kind(), Kind::Arr | Kind::Obj) && equal(a, item) };
     Ok(match b.items() {
         Some(mut items) => items.any(|item| same(&item)),
@@ -365,7 +371,7 @@ fn to_engine_deep(v: &V, depth: usize) -> Result<JValue, Stop> {
         V::Obj(map) => {
             let mut out = IndexMap::with_capacity(map.len());
             for (key, item) in map.iter() {
-                out.insert(key.clone(), to_engine_deep(item, depth + 1)?);
+                out.insert(key.to_string(), to_engine_deep(item, depth + 1)?);
             }
             JValue::object(out)
         }
@@ -389,13 +395,13 @@ fn from_engine_deep<'a>(value: JValue, depth: usize) -> Result<V<'a>, Stop> {
             Arr::array(items)
         }
         JValue::Object(map) => {
-            let mut out = IndexMap::with_capacity(map.len());
+            let mut out = Obj::with_capacity(map.len());
             for (key, item) in map.iter() {
                 let item = from_engine_deep(item.clone(), depth + 1)?;
                 if item.is_undef() || index_like(key) {
                     return Err(Stop::Fallback);
                 }
-                out.insert(key.clone(), item);
+                out.push(K::O(Rc::from(key.as_str())), item);
             }
             V::Obj(Rc::new(out))
         }

@@ -3,9 +3,8 @@
 
 use super::builtins;
 use super::ir::{Arith, Filter, Hof, Node, Order, Path, Program, Step, StepNode, Stmt};
-use super::value::{equal, index_like, Arr, Kind, V};
+use super::value::{equal, index_like, Arr, Kind, Obj, K, V};
 use crate::mapping::functions::Call;
-use indexmap::IndexMap;
 use jsonata_core::functions::string;
 use std::rc::Rc;
 use std::time::Instant;
@@ -95,11 +94,12 @@ impl<'a, 'c> Env<'a, 'c> {
                 if ctx.is_array() {
                     return Err(Stop::Fallback);
                 }
-                let mut map = IndexMap::with_capacity(pairs.len());
+                let mut map = Obj::with_capacity(pairs.len());
                 for (key, value) in pairs {
                     let value = self.eval(value, ctx)?;
                     if !value.is_undef() {
-                        map.insert(key.clone(), value);
+                        // Keys are distinct: the compiler checked.
+                        map.push(K::B(key), value);
                     }
                 }
                 V::Obj(Rc::new(map))
@@ -216,7 +216,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 for arg in args {
                     values.push(self.eval(arg, ctx)?);
                 }
-                self.call(*id, values)?
+                self.call(*id, &values)?
             }
             Node::Hof(hof, subject, id, inline) => {
                 if *inline {
@@ -237,13 +237,12 @@ impl<'a, 'c> Env<'a, 'c> {
         })
     }
 
-    fn call(&mut self, id: usize, args: Vec<V<'a>>) -> Result<V<'a>, Stop> {
+    fn call(&mut self, id: usize, args: &[V<'a>]) -> Result<V<'a>, Stop> {
         self.tick()?;
         let program = self.program;
         let lambda = &program.lambdas[id];
-        let mut args = args.into_iter();
-        for slot in &lambda.params {
-            self.slots[*slot] = args.next().unwrap_or(V::Undef);
+        for (i, slot) in lambda.params.iter().enumerate() {
+            self.slots[*slot] = args.get(i).cloned().unwrap_or(V::Undef);
         }
         let ctx = self.slots[lambda.context].clone();
         self.eval(&lambda.body, &ctx)
@@ -260,20 +259,18 @@ impl<'a, 'c> Env<'a, 'c> {
                 if entries.iter().any(|(k, _)| index_like(k)) {
                     return Err(Stop::Fallback);
                 }
-                let mut kept = IndexMap::new();
+                let mut kept = Obj::default();
                 let mut results = Vec::new();
                 for (key, value) in entries {
-                    let mut args = vec![value.clone()];
-                    if arity >= 2 {
-                        args.push(V::string(key));
-                    }
-                    if arity >= 3 {
-                        args.push(subject.clone());
-                    }
-                    let result = self.call(id, args)?;
+                    let args = [
+                        value.clone(),
+                        if arity >= 2 { V::key(&key) } else { V::Undef },
+                        if arity >= 3 { subject.clone() } else { V::Undef },
+                    ];
+                    let result = self.call(id, &args[..arity.clamp(1, 3)])?;
                     if hof == Hof::Sift {
                         if result.truthy() {
-                            kept.insert(key.to_string(), value);
+                            kept.push(key, value);
                         }
                     } else if !result.is_undef() {
                         results.push(result);
@@ -292,14 +289,8 @@ impl<'a, 'c> Env<'a, 'c> {
                 let array = if subject.is_array() { subject } else { Arr::array(vec![subject]) };
                 let mut results = Vec::new();
                 for (i, item) in array.items().into_iter().flatten().enumerate() {
-                    let mut args = vec![item.clone()];
-                    if arity >= 2 {
-                        args.push(V::Num(i as f64));
-                    }
-                    if arity >= 3 {
-                        args.push(array.clone());
-                    }
-                    let result = self.call(id, args)?;
+                    let args = [item.clone(), V::Num(i as f64), if arity >= 3 { array.clone() } else { V::Undef }];
+                    let result = self.call(id, &args[..arity.clamp(1, 3)])?;
                     if hof == Hof::Map {
                         if !result.is_undef() {
                             results.push(result);
@@ -314,12 +305,52 @@ impl<'a, 'c> Env<'a, 'c> {
     }
 
     fn path(&mut self, path: &'a Path, ctx: &V<'a>) -> Result<V<'a>, Stop> {
-        let mut input: Vec<V<'a>> = match ctx.items() {
-            Some(items) if !path.variable_first => items.collect(),
-            _ => vec![ctx.clone()],
-        };
         let last = path.steps.len() - 1;
-        for (i, step) in path.steps.iter().enumerate() {
+        // While the path is at a single value that is not an array, each step is that value's
+        // step, with no sequence to build: the common `$p.email`, `a.b.c`.
+        let mut first = 0;
+        let mut single = match ctx.items() {
+            Some(_) if !path.variable_first => None,
+            _ => Some(ctx.clone()),
+        };
+        while let Some(current) = &single {
+            let step = &path.steps[first];
+            if !step.filters.is_empty() {
+                break;
+            }
+            let next = match &step.node {
+                StepNode::Field(key) => current.lookup(key),
+                StepNode::Expr(node) => self.eval(node, current)?,
+            };
+            if next.is_undef() {
+                return Ok(V::Undef);
+            }
+            if first == last {
+                // One result: an array is the result itself (the last-step rule), a sequence
+                // flattens to itself, anything else stands for its one-item sequence.
+                return Ok(next);
+            }
+            first += 1;
+            if next.items().is_some() {
+                if next.len() == 0 {
+                    return Ok(V::Undef);
+                }
+                let input: Vec<V<'a>> = next.items().into_iter().flatten().collect();
+                return self.path_from(path, first, input);
+            }
+            single = Some(next);
+        }
+        let input: Vec<V<'a>> = match single {
+            Some(value) => vec![value],
+            None => ctx.items().into_iter().flatten().collect(),
+        };
+        self.path_from(path, first, input)
+    }
+
+    /// The path's steps from `first` on, over a sequence of items.
+    fn path_from(&mut self, path: &'a Path, first: usize, mut input: Vec<V<'a>>) -> Result<V<'a>, Stop> {
+        let last = path.steps.len() - 1;
+        for (i, step) in path.steps.iter().enumerate().skip(first) {
             let result = self.step(step, &input, i == last)?;
             if i == last {
                 return Ok(result);

@@ -15,6 +15,7 @@ pub(crate) fn write_json(v: &V, out: &mut String, depth: usize) -> Result<(), St
         V::Bool(false) => out.push_str("false"),
         V::Num(n) => write_number(*n, out),
         V::Str(s) => write_string(s, out),
+        V::Key(s) => write_string(s, out),
         V::Ref(value) => write_input(value, out, depth)?,
         V::Arr(a) => {
             let depth = depth.checked_sub(1).ok_or(Stop::Fallback)?;
@@ -85,6 +86,7 @@ pub(crate) fn to_value(v: &V, depth: usize) -> Result<Value, Stop> {
         V::Bool(b) => Value::Bool(*b),
         V::Num(n) => number_value(*n),
         V::Str(s) => Value::String(s.to_string()),
+        V::Key(s) => Value::String(s.to_string()),
         V::Ref(value) => input_value(value, depth)?,
         V::Arr(a) => {
             let depth = depth.checked_sub(1).ok_or(Stop::Fallback)?;
@@ -94,7 +96,7 @@ pub(crate) fn to_value(v: &V, depth: usize) -> Result<Value, Stop> {
             let depth = depth.checked_sub(1).ok_or(Stop::Fallback)?;
             let mut out = serde_json::Map::with_capacity(map.len());
             for (key, item) in map.iter() {
-                out.insert(key.clone(), to_value(item, depth)?);
+                out.insert(key.to_string(), to_value(item, depth)?);
             }
             Value::Object(out)
         }

@@ -5,7 +5,6 @@
 //! a *sequence* (what a path produces; a sequence of one item is that item) from an array
 //! (what the input holds or an array constructor builds). [`V`] keeps both distinctions.
 
-use indexmap::IndexMap;
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -22,8 +21,64 @@ pub(crate) enum V<'a> {
     /// another kind: [`V::of`] turns those into `Null`, `Bool` and `Num`).
     Ref(&'a Value),
     Arr(Rc<Arr<'a>>),
+    /// A string borrowed from the program or from an input object's keys.
+    Key(&'a str),
     /// An object built by the expression. Never holds `Undef`.
-    Obj(Rc<IndexMap<String, V<'a>>>),
+    Obj(Rc<Obj<'a>>),
+}
+
+/// An object key: borrowed from the program or the input, or owned.
+#[derive(Clone, Debug)]
+pub(crate) enum K<'a> {
+    B(&'a str),
+    O(Rc<str>),
+}
+
+impl std::ops::Deref for K<'_> {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        match self {
+            K::B(s) => s,
+            K::O(s) => s,
+        }
+    }
+}
+
+/// A built object: members in insertion order (objects built by mappings are small, so a
+/// list searched in order beats hashing).
+#[derive(Debug, Default)]
+pub(crate) struct Obj<'a> {
+    members: Vec<(K<'a>, V<'a>)>,
+}
+
+impl<'a> Obj<'a> {
+    pub fn with_capacity(n: usize) -> Self {
+        Obj { members: Vec::with_capacity(n) }
+    }
+    /// Sets a member; a key already present keeps its place.
+    pub fn insert(&mut self, key: K<'a>, value: V<'a>) {
+        match self.members.iter_mut().find(|(k, _)| **k == *key) {
+            Some(member) => member.1 = value,
+            None => self.members.push((key, value)),
+        }
+    }
+    /// Adds a member known not to be present.
+    pub fn push(&mut self, key: K<'a>, value: V<'a>) {
+        self.members.push((key, value));
+    }
+    pub fn get(&self, key: &str) -> Option<&V<'a>> {
+        self.members.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&K<'a>, &V<'a>)> {
+        self.members.iter().map(|(k, v)| (k, v))
+    }
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
 }
 
 /// A built array or sequence.
@@ -81,7 +136,7 @@ impl<'a> V<'a> {
             V::Null => Kind::Null,
             V::Bool(_) => Kind::Bool,
             V::Num(_) => Kind::Num,
-            V::Str(_) => Kind::Str,
+            V::Str(_) | V::Key(_) => Kind::Str,
             V::Ref(Value::String(_)) => Kind::Str,
             V::Ref(Value::Array(_)) | V::Arr(_) => Kind::Arr,
             V::Ref(Value::Object(_)) | V::Obj(_) => Kind::Obj,
@@ -100,6 +155,7 @@ impl<'a> V<'a> {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             V::Str(s) => Some(s),
+            V::Key(s) => Some(s),
             V::Ref(Value::String(s)) => Some(s),
             _ => None,
         }
@@ -147,6 +203,7 @@ impl<'a> V<'a> {
             V::Bool(b) => *b,
             V::Num(n) => *n != 0.0,
             V::Str(s) => !s.is_empty(),
+            V::Key(s) => !s.is_empty(),
             V::Ref(Value::String(s)) => !s.is_empty(),
             V::Ref(Value::Object(map)) => !map.is_empty(),
             V::Obj(map) => !map.is_empty(),
@@ -174,11 +231,19 @@ impl<'a> V<'a> {
     }
 
     /// An object's keys in order, or `None` when this is not an object.
-    pub fn entries(&self) -> Option<Vec<(&str, V<'a>)>> {
+    pub fn entries(&self) -> Option<Vec<(K<'a>, V<'a>)>> {
         match self {
-            V::Ref(Value::Object(map)) => Some(map.iter().map(|(k, v)| (k.as_str(), V::of(v))).collect()),
-            V::Obj(map) => Some(map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()),
+            V::Ref(Value::Object(map)) => Some(map.iter().map(|(k, v)| (K::B(k.as_str()), V::of(v))).collect()),
+            V::Obj(map) => Some(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             _ => None,
+        }
+    }
+
+    /// A key as a value.
+    pub fn key(key: &K<'a>) -> V<'a> {
+        match key {
+            K::B(s) => V::Key(s),
+            K::O(s) => V::Str(s.clone()),
         }
     }
 
