@@ -146,6 +146,12 @@ fn registry_cases(registry: &Value) -> Vec<Case> {
                         push(&mut cases, format!("error body {e}"), response["body"].clone(), serde_json::Map::new());
                     }
                 }
+                // An error rule's body condition (the integration's or a method's) sees a parsed body.
+                ["errors", "when", _, "body"] | ["resources", _, _, "errors", "when", _, "body"] => {
+                    for (e, response) in sample(name, "errors")["responses"].as_array().unwrap().iter().enumerate() {
+                        push(&mut cases, format!("response body {e}"), response["body"].clone(), serde_json::Map::new());
+                    }
+                }
                 // A dynamic pagination `next` sees `{body, headers, records, page_size, position, url}`.
                 [.., "pagination", "next"] => {
                     let resource = "contacts";

@@ -442,3 +442,114 @@ async fn a_timeout_error_does_not_reveal_a_query_api_key() {
     assert_eq!(error.kind, ErrorKind::Timeout);
     assert!(!error.message.contains("SECRET-KEY-1234"), "{}", error.message);
 }
+
+// ---------------------------------------------------------------------------------------
+// errors a status does not tell: `errors.when` rules (tests/runtime/definitions/error_rules)
+
+fn rules_account() -> Account {
+    account("error_rules", &[], &[("token", "tok-1")])
+}
+
+#[tokio::test]
+async fn a_200_for_a_deleted_record_is_not_found_by_the_methods_rule() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "id": "c1", "deleted": true }))).await;
+    let engine = engine(registry(), &mock);
+    let error = record_err(engine.get(&rules_account(), "crm", "contacts", "c1", &Map::new()).await);
+    assert_eq!(error.kind, ErrorKind::NotFound);
+    assert_eq!(error.status(), 404);
+    assert_eq!(error.provider_status, Some(200));
+    // Code and message from the definition's error mapping.
+    assert_eq!(error.provider_error, Some(json!({ "code": "deleted", "message": "record c1 was deleted" })));
+    assert_eq!(error.message, "the provider answered HTTP 200: record c1 was deleted");
+    assert_eq!(error.body_excerpt.as_deref(), Some(r#"{"id":"c1","deleted":true}"#));
+    assert_eq!(mock.requests()[0].path, "/v1/contacts/c1");
+}
+
+#[tokio::test]
+async fn a_live_record_is_still_a_record() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "id": "c1", "name": "Ada", "deleted": false }))).await;
+    let engine = engine(registry(), &mock);
+    let record = engine.get(&rules_account(), "crm", "contacts", "c1", &Map::new()).await.unwrap();
+    assert_eq!(record.result["first_name"], "Ada");
+}
+
+#[tokio::test]
+async fn the_same_body_from_delete_is_its_success() {
+    // The deleted rule belongs to `get`; `delete` has none.
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "id": "c1", "deleted": true }))).await;
+    let engine = engine(registry(), &mock);
+    engine.delete(&rules_account(), "crm", "contacts", "c1", &Map::new()).await.unwrap();
+    assert_eq!(mock.requests()[0].method, "DELETE");
+}
+
+#[tokio::test]
+async fn an_envelope_error_on_a_list_page_is_an_error_by_the_integrations_rule() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "ok": false, "error": "invalid_cursor" }))).await;
+    let engine = engine(registry(), &mock);
+    let error = page_err(engine.list(&rules_account(), "crm", "contacts", &ListRequest::default()).await);
+    assert_eq!(error.kind, ErrorKind::Validation);
+    assert_eq!(error.status(), 422);
+    assert_eq!(error.provider_status, Some(200));
+    assert_eq!(error.provider_error, Some(json!({ "code": "invalid_cursor", "message": "the provider said invalid_cursor" })));
+}
+
+#[tokio::test]
+async fn the_first_matching_rule_decides_and_a_rule_without_status_matches_any() {
+    for status in [200, 500] {
+        let mock = Mock::start(move |_, _| Reply::json(status, json!({ "ok": false, "error": "not_authed" }))).await;
+        let engine = engine(registry(), &mock);
+        let error = page_err(engine.list(&rules_account(), "crm", "contacts", &ListRequest::default()).await);
+        assert_eq!(error.kind, ErrorKind::Auth, "HTTP {status}");
+        assert_eq!(error.provider_status, Some(status));
+    }
+}
+
+#[tokio::test]
+async fn a_rule_can_reclassify_an_error_status_by_header() {
+    let mock = Mock::start(|request, _| {
+        let reply = Reply::json(400, json!({ "ok": false, "error": "bad_id" }));
+        if request.path.ends_with("/gone") {
+            reply.header("X-Error-Kind", "missing")
+        } else {
+            reply.header("X-Error-Kind", "other")
+        }
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let error = record_err(engine.get(&rules_account(), "crm", "contacts", "gone", &Map::new()).await);
+    assert_eq!(error.kind, ErrorKind::NotFound);
+    assert_eq!(error.provider_status, Some(400));
+    let error = record_err(engine.get(&rules_account(), "crm", "contacts", "other", &Map::new()).await);
+    assert_eq!(error.kind, ErrorKind::Validation, "no rule matches: the status decides");
+}
+
+#[tokio::test]
+async fn a_body_rule_never_matches_a_body_that_is_not_json() {
+    // `ok = false` cannot be read from text: the 200 is judged as usual (unreadable).
+    let mock = Mock::start(|_, _| Reply::raw(200, "text/plain", "ok=false")).await;
+    let engine = engine(registry(), &mock);
+    let error = page_err(engine.list(&rules_account(), "crm", "contacts", &ListRequest::default()).await);
+    assert_eq!(error.kind, ErrorKind::Upstream);
+    assert!(error.message.starts_with("the provider's response is not JSON"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn verify_applies_the_rules() {
+    let mock = Mock::start(|_, _| Reply::json(200, json!({ "ok": false, "error": "not_authed" }))).await;
+    let engine = engine(registry(), &mock);
+    let error = engine.verify(&rules_account()).await.expect_err("an envelope error is not a verified account");
+    assert_eq!(error.kind, ErrorKind::Auth);
+    assert_eq!(error.provider_status, Some(200));
+}
+
+#[tokio::test]
+async fn the_raw_proxy_passes_a_rule_matching_answer_through() {
+    let body = json!({ "id": "c1", "deleted": true });
+    let reply = body.clone();
+    let mock = Mock::start(move |_, _| Reply::json(200, reply.clone())).await;
+    let engine = engine(registry(), &mock);
+    let request = switchyard_runtime::engine::ProxyRequest { method: "GET".into(), path: "/contacts/c1".into(), ..Default::default() };
+    let response = engine.proxy(&rules_account(), request).await.expect("the proxy does not apply error rules");
+    assert_eq!(response.status, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&response.body).unwrap(), body);
+}

@@ -112,6 +112,8 @@ codes! {
         "The webhook `verify` block contradicts itself: a `key_value` signature without `key`, a timestamp with both or neither of `header` and `key`, a timestamp `key` on a plain signature, …";
     InvalidModelSchema = "E0318", Error, "invalid unified model schema",
         "A file under `schemas/models/` is not valid JSON or not a valid JSON Schema (draft 2020-12).";
+    InconsistentErrorRule = "E0319", Error, "inconsistent error rule",
+        "An `errors.when` rule (of the integration or of a method) cannot work as written: it has no condition at all (no `status`, `header` or `body`, so every response, every success included, would be an error), it lists a 2xx status without a `header` or `body` condition (every success with that status would be an error), or it lists a 1xx status (never a final answer, so the rule never matches).";
     Internal = "E0399", Error, "internal compiler error",
         "The definition passed every check but could not be compiled. This is a bug in Switchyard; please report it with the file.";
 

@@ -41,6 +41,12 @@ pub fn check_expr(ctx: &mut Ctx, expr: &mut Expr, path: &[&str]) {
 pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
     if let Some(errors) = &mut integration.errors {
         check_expr(ctx, &mut errors.mapping, &["errors", "mapping"]);
+        for (i, rule) in errors.when.iter_mut().enumerate() {
+            if let Some(body) = &mut rule.body {
+                let index = i.to_string();
+                check_expr(ctx, body, &["errors", "when", &index, "body"]);
+            }
+        }
     }
     if let Some(Pagination::Dynamic { next, .. }) = &mut integration.pagination {
         check_expr(ctx, next, &["pagination", "next"]);
@@ -49,6 +55,14 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
         for (method_name, method) in resource.methods.iter_mut() {
             if let Some(Pagination::Dynamic { next, .. }) = &mut method.pagination {
                 check_expr(ctx, next, &["resources", resource_name, method_name, "pagination", "next"]);
+            }
+            if let Some(errors) = &mut method.errors {
+                for (i, rule) in errors.when.iter_mut().enumerate() {
+                    if let Some(body) = &mut rule.body {
+                        let index = i.to_string();
+                        check_expr(ctx, body, &["resources", resource_name, method_name, "errors", "when", &index, "body"]);
+                    }
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 mod auth;
 mod connection;
 mod context;
+mod error_rules;
 mod expressions;
 mod pagination;
 mod rate_limit;
@@ -41,6 +42,7 @@ pub fn check_integration(ctx: &mut Ctx, integration: &mut Integration, folder_na
     // After the templates it reads were compiled by `auth` and `resources`.
     urls::check(ctx, integration);
     rate_limit::check(ctx, integration);
+    error_rules::check(ctx, integration);
     webhooks::check(ctx, integration);
     // Before pagination, which copies the default into each list method.
     expressions::check(ctx, integration);

@@ -67,7 +67,7 @@ impl Engine {
         call: &MethodCall,
     ) -> Result<ProviderResponse, RuntimeError> {
         let sent = self.send_authorized(integration, account, |account| self.build_request(integration, method, account, call)).await?;
-        let mut answer = self.classify(integration, &sent.response)?;
+        let mut answer = self.classify(integration, Some(method), &sent.response)?;
         answer.refreshed = sent.refreshed;
         Ok(answer)
     }
@@ -107,7 +107,7 @@ impl Engine {
     /// The `needs_reauth` error for a 401 the engine could not cure, carrying the provider's
     /// status, body excerpt and mapped error.
     fn rejected(&self, integration: &Integration, response: &UpstreamResponse, after_refresh: bool) -> RuntimeError {
-        let mut error = match self.classify(integration, response) {
+        let mut error = match self.classify(integration, None, response) {
             Err(error) => error,
             Ok(_) => RuntimeError::new(ErrorKind::NeedsReauth, format!("the provider answered HTTP {}", response.status))
                 .with_response(response.status, &response.body),

@@ -1,5 +1,6 @@
 //! Reading a provider's answer: rate limits first (a limit is never retried), then the
-//! status, then the body, with the definition's error mapping applied to errors.
+//! definition's error rules (`errors.when`, on any status), then the status, then the body,
+//! with the definition's error mapping applied to errors.
 
 use super::call::ProviderResponse;
 use super::Engine;
@@ -8,11 +9,18 @@ use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;
 use crate::pagination::headers_json;
 use crate::rate_limit::{self, RateLimitStatus, ResponseParts};
-use crate::registry::Integration;
+use crate::registry::{Integration, Method};
 use serde_json::Value;
 
 impl Engine {
-    pub(crate) fn classify(&self, integration: &Integration, response: &UpstreamResponse) -> Result<ProviderResponse, RuntimeError> {
+    /// `method` is the definition's method that was called (its own `errors.when` rules are
+    /// checked before the integration's); `None` applies the integration's rules only.
+    pub(crate) fn classify(
+        &self,
+        integration: &Integration,
+        method: Option<&Method>,
+        response: &UpstreamResponse,
+    ) -> Result<ProviderResponse, RuntimeError> {
         let parsed = parse_body(response);
         // Borrowed for the error paths; the success path moves `parsed` (no copy of the page).
         let body = parsed.as_ref().unwrap_or(&Value::Null);
@@ -27,6 +35,13 @@ impl Engine {
                 None => format!("the provider's rate limit was reached ({})", error.message),
             };
             error.rate_limit = Some(RateLimitStatus { limited: true, ..rate_limit });
+            return Err(error);
+        }
+        // The definition's error rules, on any status: a 200 whose body means "deleted" is
+        // not_found; an error status can be reclassified. Rate limits were decided above.
+        if let Some(kind) = self.error_rule_kind(integration, method, response, parsed.as_ref().ok()) {
+            let mut error = self.provider_error(integration, kind, response, body);
+            error.rate_limit = Some(rate_limit);
             return Err(error);
         }
         if !(200..300).contains(&status) {
@@ -51,6 +66,30 @@ impl Engine {
             rate_limit,
             refreshed: None,
         })
+    }
+
+    /// The kind of the first `errors.when` rule that matches the response: the method's
+    /// rules first, then the integration's.
+    fn error_rule_kind(
+        &self,
+        integration: &Integration,
+        method: Option<&Method>,
+        response: &UpstreamResponse,
+        body: Option<&Value>,
+    ) -> Option<ErrorKind> {
+        let method_rules = method.and_then(|m| m.errors.as_ref()).map(|e| e.when.as_slice()).unwrap_or_default();
+        let integration_rules = integration.errors.as_ref().map(|e| e.when.as_slice()).unwrap_or_default();
+        if method_rules.is_empty() && integration_rules.is_empty() {
+            return None;
+        }
+        let parts = ResponseParts { status: response.status, headers: &response.headers, body };
+        let matches =
+            |expr: &crate::registry::Expr, body: &Value| self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false);
+        method_rules
+            .iter()
+            .chain(integration_rules)
+            .find(|rule| rate_limit::conditions_hold(&rule.status, rule.header.as_ref(), rule.body.as_ref(), &parts, &matches))
+            .map(|rule| rule.kind.error_kind())
     }
 
     /// The response's rate-limit state per the definition (`body` is the parsed JSON body,

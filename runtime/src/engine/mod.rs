@@ -191,7 +191,10 @@ fn expressions(integration: &Integration) -> Vec<&Expr> {
     let mut out = Vec::new();
     if let Some(errors) = &integration.errors {
         out.push(&errors.mapping);
+        out.extend(errors.when.iter().filter_map(|r| r.body.as_ref()));
     }
+    let method_rules = integration.resources.values().flat_map(|r| r.methods.values()).filter_map(|m| m.errors.as_ref());
+    out.extend(method_rules.flat_map(|e| e.when.iter().filter_map(|r| r.body.as_ref())));
     let paginations = std::iter::once(&integration.pagination)
         .chain(integration.resources.values().flat_map(|r| r.methods.values().map(|m| &m.pagination)));
     for pagination in paginations {

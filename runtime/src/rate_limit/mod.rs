@@ -81,7 +81,7 @@ use std::time::SystemTime;
 use reqwest::header::{HeaderMap, HeaderName};
 use sfv::{Integer, KeyRef, ListSerializer, StringRef};
 
-use crate::registry::{Expr, HeaderValue, LimitedWhen, NumberFormat, RateLimit};
+use crate::registry::{Expr, HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit};
 pub use parse::ParseError;
 use parse::Unit;
 
@@ -203,10 +203,24 @@ fn read_count(value: &HeaderValue, text: &str, pick: fn(&str, NumberFormat) -> R
 }
 
 fn rule_matches(rule: &LimitedWhen, response: &ResponseParts, body_matches: &dyn Fn(&Expr, &serde_json::Value) -> bool) -> bool {
-    if !rule.status.contains(&response.status) {
+    conditions_hold(&rule.status, rule.header.as_ref(), rule.body.as_ref(), response, body_matches)
+}
+
+/// The conditions of a response rule, shared by `rate_limit.limited_when` and the `errors.when`
+/// rules: the status is listed (an empty list accepts any status; `limited_when` always lists
+/// some), the header is present (with `equals`, one of its values equals it, both trimmed), and
+/// the `body` expression holds on the parsed JSON body (never, when the body is not JSON).
+pub fn conditions_hold(
+    status: &[u16],
+    header: Option<&HeaderEquals>,
+    body: Option<&Expr>,
+    response: &ResponseParts,
+    body_matches: &dyn Fn(&Expr, &serde_json::Value) -> bool,
+) -> bool {
+    if !status.is_empty() && !status.contains(&response.status) {
         return false;
     }
-    if let Some(condition) = &rule.header {
+    if let Some(condition) = header {
         let mut values = response.headers.get_all(condition.name.as_str()).iter();
         let holds = match &condition.equals {
             None => values.next().is_some(),
@@ -219,7 +233,7 @@ fn rule_matches(rule: &LimitedWhen, response: &ResponseParts, body_matches: &dyn
             return false;
         }
     }
-    match (&rule.body, response.body) {
+    match (body, response.body) {
         (None, _) => true,
         (Some(expr), Some(body)) => body_matches(expr, body),
         (Some(_), None) => false,

@@ -1,6 +1,6 @@
 //! One integration: its HTTP layer, connection fields, resources and unified mappings.
 
-use super::{Auth, Expr, Pagination, Path, RateLimit, Template, UnifiedModel, Webhooks};
+use super::{Auth, Expr, HeaderEquals, Pagination, Path, RateLimit, Template, UnifiedModel, Webhooks};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +111,58 @@ pub struct VerifyCall {
 #[serde(deny_unknown_fields)]
 pub struct ErrorMapping {
     pub mapping: Expr,
+    /// Rules that make a response an error of a given kind whatever its status (a 200 whose
+    /// body says the record is gone); checked after the method's own rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<ErrorRule>,
+}
+
+/// A method's own error rules (`resources.<r>.<m>.errors.when`), checked before the
+/// integration's: a body that means "deleted" on a get can be a success on a delete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodErrors {
+    pub when: Vec<ErrorRule>,
+}
+
+/// A response is an error of `kind` when its status is listed (any status when `status` is
+/// absent) and the optional header and body conditions hold: the same conditions as a
+/// rate limit's `limited_when` rule. The error's code and message still come from the
+/// integration's `errors.mapping`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRule {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<HeaderEquals>,
+    /// On the parsed JSON body; a response without a JSON body never matches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Expr>,
+    pub kind: RuleErrorKind,
+}
+
+/// The error kinds a rule can assign: the ones a response's content can mean. Rate limits
+/// have their own rules; timeouts, connection and mapping failures are not read from a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleErrorKind {
+    Auth,
+    NotFound,
+    Validation,
+    Upstream,
+}
+
+impl RuleErrorKind {
+    pub fn error_kind(self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            RuleErrorKind::Auth => ErrorKind::Auth,
+            RuleErrorKind::NotFound => ErrorKind::NotFound,
+            RuleErrorKind::Validation => ErrorKind::Validation,
+            RuleErrorKind::Upstream => ErrorKind::Upstream,
+        }
+    }
 }
 
 /// A provider resource: its methods by name (`list`, `get`, … or custom ones).
@@ -142,6 +194,9 @@ pub struct Method {
     /// integration default for `list`), or `None`.
     #[serde(default)]
     pub pagination: Option<Pagination>,
+    /// Rules that make a response of this method an error (see [`ErrorRule`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<MethodErrors>,
     #[serde(default)]
     pub description: Option<String>,
 }

@@ -19,8 +19,8 @@ pub use auth::{
 };
 pub use expr::{Expr, Origin};
 pub use integration::{
-    BodyFormat, Connection, ConnectionField, ErrorMapping, FieldType, HttpMethod, Integration, Method, QueryArrayFormat, Resource,
-    VerifyCall,
+    BodyFormat, Connection, ConnectionField, ErrorMapping, ErrorRule, FieldType, HttpMethod, Integration, Method, MethodErrors,
+    QueryArrayFormat, Resource, RuleErrorKind, VerifyCall,
 };
 pub use pagination::{CursorFrom, CursorSource, PageCommon, PageRequest, PageSize, Pagination, ParamIn, StopWhen};
 pub use path::Path;
