@@ -147,7 +147,7 @@ impl Builtin {
         matches!(self, Builtin::Keys | Builtin::Lookup)
     }
 
-    pub fn call<'a>(self, args: Vec<V<'a>>) -> Result<V<'a>, Stop> {
+    pub fn call<'a>(self, args: &[V<'a>]) -> Result<V<'a>, Stop> {
         use Builtin::*;
         let arg = |i: usize| args.get(i).unwrap_or(&V::Undef);
         let a = arg(0);
@@ -293,6 +293,14 @@ impl Builtin {
                             None => None,
                             Some(v) => Some(integral(v).ok_or(Stop::Fallback)?),
                         };
+                        // From a position counted from the start, some characters: the same
+                        // characters as jsonata-core's slice, borrowed when the string is.
+                        if let (Some(s), true, Some(length)) = (a.as_borrowed_str(), start >= 0, length.filter(|l| *l > 0)) {
+                            let mut chars = s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len()));
+                            let from = chars.nth(start as usize).unwrap_or(s.len());
+                            let to = chars.nth(length as usize - 1).unwrap_or(s.len());
+                            return Ok(V::Key(&s[from..to]));
+                        }
                         from_engine(string::substring(a.as_str().unwrap_or_default(), start, length).map_err(|_| Stop::Fallback)?)?
                     }
                     _ => return Err(Stop::Fallback),

@@ -196,12 +196,20 @@ impl<'a, 'c> Env<'a, 'c> {
                 V::Num(n) => V::Num(-n),
                 _ => return Err(Stop::Fallback),
             },
+            Node::Builtin(builtin, args) if args.len() <= 3 => {
+                // No allocation for the arguments of the usual calls.
+                let mut values = [V::Undef, V::Undef, V::Undef];
+                for (value, arg) in values.iter_mut().zip(args) {
+                    *value = self.eval(arg, ctx)?;
+                }
+                builtin.call(&values[..args.len()])?
+            }
             Node::Builtin(builtin, args) => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
                     values.push(self.eval(arg, ctx)?);
                 }
-                builtin.call(values)?
+                builtin.call(&values)?
             }
             Node::Library(function, args) => {
                 let mut values = Vec::with_capacity(args.len());

@@ -161,6 +161,16 @@ impl<'a> V<'a> {
         }
     }
 
+    /// The string, for a string borrowed for the whole evaluation.
+    #[inline]
+    pub fn as_borrowed_str(&self) -> Option<&'a str> {
+        match self {
+            V::Key(s) => Some(s),
+            V::Ref(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The number, for a number.
     #[inline]
     pub fn as_num(&self) -> Option<f64> {
