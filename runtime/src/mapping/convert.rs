@@ -226,6 +226,11 @@ pub(crate) fn write_json(value: &JValue, out: &mut String, max_depth: usize) -> 
 pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape = match b {

@@ -16,8 +16,6 @@ pub(crate) enum Builtin {
     Number,
     Boolean,
     Not,
-    /// The `not` operator.
-    NotOperator,
     Exists,
     Count,
     Type,
@@ -165,7 +163,7 @@ impl Builtin {
             },
             Boolean | Not if a.is_undef() => return Err(Stop::Fallback),
             Boolean => V::Bool(a.truthy()),
-            Not | NotOperator => V::Bool(!a.truthy()),
+            Not => V::Bool(!a.truthy()),
             Exists => V::Bool(!a.is_undef()),
             Count => match a.kind() {
                 Kind::Undef => V::Num(0.0),
@@ -204,6 +202,36 @@ impl Builtin {
                 Kind::Undef => V::Undef,
                 Kind::Obj => a.clone(),
                 Kind::Arr => {
+                    // Objects of which one only has members (`$merge([{}, $x])`): that one.
+                    let mut only = None;
+                    let mut members = 0;
+                    for item in a.items().into_iter().flatten() {
+                        match &item {
+                            V::Ref(serde_json::Value::Object(map)) if map.is_empty() => {}
+                            V::Obj(map) if map.is_empty() => {}
+                            V::Ref(serde_json::Value::Object(_)) | V::Obj(_) => {
+                                members += 1;
+                                only = Some(item);
+                            }
+                            _ => return Err(Stop::Fallback),
+                        }
+                    }
+                    if members <= 1 {
+                        return Ok(match only {
+                            Some(item) => {
+                                let fine = match &item {
+                                    V::Ref(serde_json::Value::Object(map)) => !map.keys().any(|k| index_like(k)),
+                                    V::Obj(map) => !map.iter().any(|(k, _)| index_like(k)),
+                                    _ => false,
+                                };
+                                if !fine {
+                                    return Err(Stop::Fallback);
+                                }
+                                item
+                            }
+                            None => V::Obj(Rc::new(Obj::default())),
+                        });
+                    }
                     let mut out = Obj::default();
                     for item in a.items().into_iter().flatten() {
                         for (key, value) in item.entries().ok_or(Stop::Fallback)? {
@@ -293,15 +321,7 @@ impl Builtin {
                             None => None,
                             Some(v) => Some(integral(v).ok_or(Stop::Fallback)?),
                         };
-                        // From a position counted from the start, some characters: the same
-                        // characters as jsonata-core's slice, borrowed when the string is.
-                        if let (Some(s), true, Some(length)) = (a.as_borrowed_str(), start >= 0, length.filter(|l| *l > 0)) {
-                            let mut chars = s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len()));
-                            let from = chars.nth(start as usize).unwrap_or(s.len());
-                            let to = chars.nth(length as usize - 1).unwrap_or(s.len());
-                            return Ok(V::Key(&s[from..to]));
-                        }
-                        from_engine(string::substring(a.as_str().unwrap_or_default(), start, length).map_err(|_| Stop::Fallback)?)?
+                        substring(a, start, length)?
                     }
                     _ => return Err(Stop::Fallback),
                 }
@@ -318,6 +338,32 @@ impl Builtin {
                 }
             }
         })
+    }
+}
+
+/// `$substring` of a value with integral positions.
+#[inline]
+pub(crate) fn substring<'a>(a: &V<'a>, start: i64, length: Option<i64>) -> Result<V<'a>, Stop> {
+    match a.kind() {
+        Kind::Undef => Ok(V::Undef),
+        Kind::Str => {
+            // From a position counted from the start, some characters: the same characters as
+            // jsonata-core's slice, borrowed when the string is.
+            if let (Some(s), true, Some(length)) = (a.as_borrowed_str(), start >= 0, length.filter(|l| *l > 0)) {
+                let (start, length) = (start as usize, length as usize);
+                // ASCII up to the end of the slice: byte positions are character positions.
+                let end = start.saturating_add(length);
+                if s.as_bytes().iter().take(end).all(u8::is_ascii) {
+                    return Ok(V::Key(&s[start.min(s.len())..end.min(s.len())]));
+                }
+                let mut chars = s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len()));
+                let from = chars.nth(start).unwrap_or(s.len());
+                let to = chars.nth(length - 1).unwrap_or(s.len());
+                return Ok(V::Key(&s[from..to]));
+            }
+            from_engine(string::substring(a.as_str().unwrap_or_default(), start, length).map_err(|_| Stop::Fallback)?)
+        }
+        _ => Err(Stop::Fallback),
     }
 }
 

@@ -7,7 +7,7 @@
 //! reads itself that way), is not compiled.
 
 use super::builtins::Builtin;
-use super::ir::{Arith, Filter, Hof, Lambda, Node, Order, Path, Program, Step, StepNode, Stmt};
+use super::ir::{Arith, Filter, Hof, Lambda, Node, Order, Path, Program, Step, StepNode, Stmt, StrSet};
 use super::value::index_like;
 use crate::mapping::functions;
 use jsonata_core::ast::{AstNode, BinaryOp, PathStep, Stage, UnaryOp};
@@ -46,6 +46,13 @@ struct Compiler {
     called: Vec<String>,
     nesting: usize,
     deepest: usize,
+    /// Slots bound to an array constructor of scalar literals, with its value.
+    constants: HashMap<usize, serde_json::Value>,
+}
+
+/// The items of an array of strings, or `None` when it holds anything else.
+fn string_items(value: &serde_json::Value) -> Option<Vec<String>> {
+    value.as_array()?.iter().map(|item| item.as_str().map(str::to_string)).collect()
 }
 
 /// What a `$name` refers to.
@@ -113,14 +120,22 @@ impl Compiler {
                 AstNode::Number(n) => Node::Lit(serde_json::Value::Number(serde_json::Number::from_f64(-n)?)),
                 other => Node::Negate(self.boxed(other)?),
             },
-            AstNode::Unary { op: UnaryOp::Not, operand } => Node::Builtin(Builtin::NotOperator, vec![self.node(operand)?]),
+            AstNode::Unary { op: UnaryOp::Not, operand } => Node::Not(self.boxed(operand)?),
             AstNode::Function { name, args, is_builtin: true } => self.call(name, args)?,
             AstNode::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push((self.node(item)?, matches!(item, AstNode::Array(_))));
                 }
-                Node::Array(out)
+                let scalar = |(node, constructor): &(Node, bool)| {
+                    !constructor && matches!(node, Node::Lit(value) if !value.is_array() && !value.is_object())
+                };
+                if out.iter().all(scalar) {
+                    let items = out.into_iter().filter_map(|(node, _)| if let Node::Lit(value) = node { Some(value) } else { None });
+                    Node::ConstArray(serde_json::Value::Array(items.collect()))
+                } else {
+                    Node::Array(out)
+                }
             }
             AstNode::Object(pairs) => {
                 let mut out: Vec<(String, Node)> = Vec::with_capacity(pairs.len());
@@ -270,7 +285,15 @@ impl Compiler {
             }
             BinaryOp::In => {
                 let (l, r) = pair(self)?;
-                Node::In(l, r)
+                let (strings, checked) = match &*r {
+                    Node::ConstArray(value) => (string_items(value), value.as_array().map_or(0, Vec::len)),
+                    Node::Local(slot) => (self.constants.get(slot).and_then(string_items), 0),
+                    _ => (None, 0),
+                };
+                match strings {
+                    Some(strings) => Node::InStrings(l, StrSet::new(strings), checked),
+                    None => Node::In(l, r),
+                }
             }
             BinaryOp::Default => {
                 let (l, r) = pair(self)?;
@@ -321,6 +344,10 @@ impl Compiler {
                     } else {
                         let value = self.node(rhs)?;
                         let slot = self.slot();
+                        // Bound once, before anything can read it: the slot always holds this.
+                        if let Node::ConstArray(constant) = &value {
+                            self.constants.insert(slot, constant.clone());
+                        }
                         self.frames.last_mut()?.names.insert(name.clone(), Binding::Slot(slot));
                         out.push(Stmt::Bind(slot, value));
                     }
@@ -354,7 +381,8 @@ impl Compiler {
         self.frames.pop();
         let body = body?;
         let context = self.slot();
-        self.lambdas.push(Lambda { params: slots, body, context });
+        let key_only = slots.len() >= 2 && body.reads_only(slots[1]);
+        self.lambdas.push(Lambda { params: slots, body, context, key_only });
         Some(self.lambdas.len() - 1)
     }
 
@@ -424,7 +452,17 @@ impl Compiler {
             return Some(Node::Hof(hof, subject, id, matches!(function, AstNode::Lambda { .. })));
         }
         if let Some(builtin) = Builtin::find(name, args.len()) {
-            let args = args.iter().map(|a| self.node(a)).collect::<Option<Vec<_>>>()?;
+            let mut args = args.iter().map(|a| self.node(a)).collect::<Option<Vec<_>>>()?;
+            // `$substring(x, 0, 3)`: the positions known now.
+            if let (Builtin::Substring, [_, Node::Lit(start), Node::Lit(length)]) = (builtin, &args[..]) {
+                let integral = |v: &serde_json::Value| v.as_f64().filter(|n| n.fract() == 0.0 && n.abs() < 1e15).map(|n| n as i64);
+                if let (Some(start), Some(length)) = (integral(start), integral(length)) {
+                    if start >= 0 && length > 0 {
+                        args.truncate(1);
+                        return Some(Node::Substring(Box::new(args.pop()?), start, length));
+                    }
+                }
+            }
             return Some(Node::Builtin(builtin, args));
         }
         if Builtin::is_function_name(name) {

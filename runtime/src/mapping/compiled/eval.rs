@@ -31,6 +31,33 @@ pub(crate) struct Env<'a, 'c> {
     pub ticks: u32,
     /// What our library's functions see of the evaluation.
     pub call: Call,
+    /// For each lambda whose value depends on its key alone ([`super::ir::Lambda::key_only`]):
+    /// whether `$sift` keeps each key seen so far.
+    pub kept_keys: Vec<KeyMemo>,
+}
+
+/// Answers of a `$sift` lambda by key, for the whole session (bounded).
+pub(crate) type KeyMemo = std::collections::HashMap<Box<str>, bool, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Keys remembered per lambda at most.
+const MEMO_KEYS: usize = 4096;
+
+/// FNV-1a: short keys, no adversary that matters (a bounded cache).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 impl<'a, 'c> Env<'a, 'c> {
@@ -44,7 +71,7 @@ impl<'a, 'c> Env<'a, 'c> {
         }
         self.root = V::of(input);
         let root = self.root.clone();
-        self.eval(&self.program.root, &root)
+        self.ev(&self.program.root, &root)
     }
 
     fn check(&self) -> Result<(), Stop> {
@@ -79,7 +106,20 @@ impl<'a, 'c> Env<'a, 'c> {
         Ok(self.raw(node, ctx)?.settle())
     }
 
+    /// [`Self::eval`], with the leaves (variables, literals) read in place.
+    #[inline(always)]
+    fn ev(&mut self, node: &'a Node, ctx: &V<'a>) -> Result<V<'a>, Stop> {
+        match node {
+            Node::Local(slot) => Ok(self.slots[*slot].clone().settle()),
+            Node::Lit(value) => Ok(V::of(value)),
+            Node::Context => Ok(ctx.clone().settle()),
+            _ => self.eval(node, ctx),
+        }
+    }
+
     /// A node's value before a sequence is settled (filters apply to the sequence itself).
+    /// The common small nodes here, the others in [`Self::built`] (a small stack frame for the
+    /// recursion).
     fn raw(&mut self, node: &'a Node, ctx: &V<'a>) -> Result<V<'a>, Stop> {
         Ok(match node {
             Node::Lit(value) => V::of(value),
@@ -89,6 +129,57 @@ impl<'a, 'c> Env<'a, 'c> {
             Node::Local(slot) => self.slots[*slot].clone(),
             Node::Global(i) => self.globals[*i].clone(),
             Node::Path(path) => self.path(path, ctx)?,
+            Node::Cond(condition, then, otherwise) => {
+                if self.ev(condition, ctx)?.truthy() {
+                    self.ev(then, ctx)?
+                } else if let Some(otherwise) = otherwise {
+                    self.ev(otherwise, ctx)?
+                } else {
+                    V::Undef
+                }
+            }
+            Node::And(l, r) => V::Bool(self.ev(l, ctx)?.truthy() && self.ev(r, ctx)?.truthy()),
+            Node::Or(l, r) => V::Bool(self.ev(l, ctx)?.truthy() || self.ev(r, ctx)?.truthy()),
+            Node::Not(operand) => V::Bool(!self.ev(operand, ctx)?.truthy()),
+            Node::InStrings(l, strings, checked) => {
+                let l = self.ev(l, ctx)?;
+                self.bounded(*checked)?;
+                // As `member` decides against an array of strings.
+                V::Bool(match l.kind() {
+                    Kind::Undef => false,
+                    Kind::Arr | Kind::Obj => return Err(Stop::Fallback),
+                    Kind::Str => strings.contains(l.as_str().unwrap_or_default()),
+                    _ => false,
+                })
+            }
+            Node::Substring(operand, start, length) => {
+                let value = self.ev(operand, ctx)?;
+                builtins::substring(&value, *start, Some(*length))?
+            }
+            Node::Call(id, args) if args.len() <= 1 => {
+                let value = match args.first() {
+                    Some(arg) => self.ev(arg, ctx)?,
+                    None => V::Undef,
+                };
+                self.call(*id, std::slice::from_ref(&value))?
+            }
+            _ => self.built(node, ctx)?,
+        })
+    }
+
+    #[inline(never)]
+    fn built(&mut self, node: &'a Node, ctx: &V<'a>) -> Result<V<'a>, Stop> {
+        Ok(match node {
+            Node::Lit(_)
+            | Node::Undef
+            | Node::Context
+            | Node::Root
+            | Node::Local(_)
+            | Node::Global(_)
+            | Node::Path(_)
+            | Node::Not(_)
+            | Node::InStrings(..)
+            | Node::Substring(..) => return self.raw(node, ctx),
             Node::Object(pairs) => {
                 // Over an array, an object constructor groups its items: left to the engine.
                 if ctx.is_array() {
@@ -96,7 +187,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 }
                 let mut map = Obj::with_capacity(pairs.len());
                 for (key, value) in pairs {
-                    let value = self.eval(value, ctx)?;
+                    let value = self.ev(value, ctx)?;
                     if !value.is_undef() {
                         // Keys are distinct: the compiler checked.
                         map.push(K::B(key), value);
@@ -107,7 +198,7 @@ impl<'a, 'c> Env<'a, 'c> {
             Node::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (item, constructor) in items {
-                    let value = self.eval(item, ctx)?;
+                    let value = self.ev(item, ctx)?;
                     if value.is_undef() {
                         continue;
                     }
@@ -124,7 +215,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 for statement in statements {
                     last = match statement {
                         Stmt::Bind(slot, value) => {
-                            let value = self.eval(value, ctx)?;
+                            let value = self.ev(value, ctx)?;
                             self.slots[*slot] = value.clone();
                             value
                         }
@@ -132,66 +223,70 @@ impl<'a, 'c> Env<'a, 'c> {
                             self.slots[self.program.lambdas[*id].context] = ctx.clone();
                             V::Undef
                         }
-                        Stmt::Eval(value) => self.eval(value, ctx)?,
+                        Stmt::Eval(value) => self.ev(value, ctx)?,
                     };
                 }
                 last
             }
             Node::Cond(condition, then, otherwise) => {
-                if self.eval(condition, ctx)?.truthy() {
-                    self.eval(then, ctx)?
+                if self.ev(condition, ctx)?.truthy() {
+                    self.ev(then, ctx)?
                 } else if let Some(otherwise) = otherwise {
-                    self.eval(otherwise, ctx)?
+                    self.ev(otherwise, ctx)?
                 } else {
                     V::Undef
                 }
             }
-            Node::And(l, r) => V::Bool(self.eval(l, ctx)?.truthy() && self.eval(r, ctx)?.truthy()),
-            Node::Or(l, r) => V::Bool(self.eval(l, ctx)?.truthy() || self.eval(r, ctx)?.truthy()),
+            Node::And(l, r) => V::Bool(self.ev(l, ctx)?.truthy() && self.ev(r, ctx)?.truthy()),
+            Node::Or(l, r) => V::Bool(self.ev(l, ctx)?.truthy() || self.ev(r, ctx)?.truthy()),
             Node::Default(l, r) => {
-                let left = self.eval(l, ctx)?;
+                let left = self.ev(l, ctx)?;
                 if left.truthy() {
                     left
                 } else {
-                    self.eval(r, ctx)?
+                    self.ev(r, ctx)?
                 }
             }
             Node::Coalesce(l, r) => {
-                let left = self.eval(l, ctx)?;
+                let left = self.ev(l, ctx)?;
                 if left.is_undef() {
-                    self.eval(r, ctx)?
+                    self.ev(r, ctx)?
                 } else {
                     left
                 }
             }
             Node::Equal(l, r) => {
-                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let (l, r) = (self.ev(l, ctx)?, self.ev(r, ctx)?);
                 V::Bool(equal(&l, &r))
             }
             Node::NotEqual(l, r) => {
-                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let (l, r) = (self.ev(l, ctx)?, self.ev(r, ctx)?);
                 V::Bool(!l.is_undef() && !r.is_undef() && !equal(&l, &r))
             }
             Node::Order(order, l, r) => {
-                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let (l, r) = (self.ev(l, ctx)?, self.ev(r, ctx)?);
                 compare(*order, &l, &r)?
             }
+            Node::ConstArray(value) => {
+                self.bounded(value.as_array().map_or(0, Vec::len))?;
+                V::Ref(value)
+            }
             Node::In(l, r) => {
-                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let (l, r) = (self.ev(l, ctx)?, self.ev(r, ctx)?);
                 V::Bool(builtins::member(&l, &r)?)
             }
             Node::Concat(l, r) => {
-                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let (l, r) = (self.ev(l, ctx)?, self.ev(r, ctx)?);
                 let mut out = String::new();
                 concat_part(&l, &mut out)?;
                 concat_part(&r, &mut out)?;
                 V::string(out)
             }
             Node::Arith(op, l, r) => {
-                let (l, r) = (self.eval(l, ctx)?, self.eval(r, ctx)?);
+                let (l, r) = (self.ev(l, ctx)?, self.ev(r, ctx)?);
                 arithmetic(*op, &l, &r)?
             }
-            Node::Negate(operand) => match self.eval(operand, ctx)? {
+            Node::Negate(operand) => match self.ev(operand, ctx)? {
                 V::Undef => V::Undef,
                 V::Num(n) => V::Num(-n),
                 _ => return Err(Stop::Fallback),
@@ -200,29 +295,36 @@ impl<'a, 'c> Env<'a, 'c> {
                 // No allocation for the arguments of the usual calls.
                 let mut values = [V::Undef, V::Undef, V::Undef];
                 for (value, arg) in values.iter_mut().zip(args) {
-                    *value = self.eval(arg, ctx)?;
+                    *value = self.ev(arg, ctx)?;
                 }
                 builtin.call(&values[..args.len()])?
             }
             Node::Builtin(builtin, args) => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
-                    values.push(self.eval(arg, ctx)?);
+                    values.push(self.ev(arg, ctx)?);
                 }
                 builtin.call(&values)?
             }
             Node::Library(function, args) => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
-                    values.push(self.eval(arg, ctx)?);
+                    values.push(self.ev(arg, ctx)?);
                 }
                 self.call.start();
                 builtins::call_library(function.0, &values, &self.call)?
             }
+            Node::Call(id, args) if args.len() <= 3 => {
+                let mut values = [V::Undef, V::Undef, V::Undef];
+                for (value, arg) in values.iter_mut().zip(args) {
+                    *value = self.ev(arg, ctx)?;
+                }
+                self.call(*id, &values[..args.len()])?
+            }
             Node::Call(id, args) => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
-                    values.push(self.eval(arg, ctx)?);
+                    values.push(self.ev(arg, ctx)?);
                 }
                 self.call(*id, &values)?
             }
@@ -230,7 +332,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 if *inline {
                     self.slots[self.program.lambdas[*id].context] = ctx.clone();
                 }
-                let subject = self.eval(subject, ctx)?;
+                let subject = self.ev(subject, ctx)?;
                 self.hof(*hof, subject, *id)?
             }
             Node::Filtered(inner, filters) => {
@@ -253,7 +355,7 @@ impl<'a, 'c> Env<'a, 'c> {
             self.slots[*slot] = args.get(i).cloned().unwrap_or(V::Undef);
         }
         let ctx = self.slots[lambda.context].clone();
-        self.eval(&lambda.body, &ctx)
+        self.ev(&lambda.body, &ctx)
     }
 
     fn hof(&mut self, hof: Hof, subject: V<'a>, id: usize) -> Result<V<'a>, Stop> {
@@ -263,26 +365,28 @@ impl<'a, 'c> Env<'a, 'c> {
                 if subject.is_undef() && hof == Hof::Sift {
                     return Ok(V::Undef);
                 }
-                let entries = subject.entries().ok_or(Stop::Fallback)?;
-                if entries.iter().any(|(k, _)| index_like(k)) {
-                    return Err(Stop::Fallback);
-                }
                 let mut kept = Obj::default();
                 let mut results = Vec::new();
-                for (key, value) in entries {
-                    let args = [
-                        value.clone(),
-                        if arity >= 2 { V::key(&key) } else { V::Undef },
-                        if arity >= 3 { subject.clone() } else { V::Undef },
-                    ];
-                    let result = self.call(id, &args[..arity.clamp(1, 3)])?;
-                    if hof == Hof::Sift {
-                        if result.truthy() {
-                            kept.push(key, value);
+                match &subject {
+                    V::Ref(serde_json::Value::Object(map)) => {
+                        if map.keys().any(|k| index_like(k)) {
+                            return Err(Stop::Fallback);
                         }
-                    } else if !result.is_undef() {
-                        results.push(result);
+                        for (key, value) in map {
+                            let (key, value) = (K::B(key.as_str()), V::of(value));
+                            self.entry(hof, id, arity, &subject, key, value, &mut kept, &mut results)?;
+                        }
                     }
+                    V::Obj(map) => {
+                        if map.iter().any(|(k, _)| index_like(k)) {
+                            return Err(Stop::Fallback);
+                        }
+                        let map = Rc::clone(map);
+                        for (key, value) in map.iter() {
+                            self.entry(hof, id, arity, &subject, key.clone(), value.clone(), &mut kept, &mut results)?;
+                        }
+                    }
+                    _ => return Err(Stop::Fallback),
                 }
                 Ok(match hof {
                     Hof::Sift if kept.is_empty() => V::Undef,
@@ -312,6 +416,52 @@ impl<'a, 'c> Env<'a, 'c> {
         }
     }
 
+    /// One entry of an object for `$sift` (kept when the lambda says so) or `$each` (the
+    /// lambda's result collected).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn entry(
+        &mut self,
+        hof: Hof,
+        id: usize,
+        arity: usize,
+        subject: &V<'a>,
+        key: K<'a>,
+        value: V<'a>,
+        kept: &mut Obj<'a>,
+        results: &mut Vec<V<'a>>,
+    ) -> Result<(), Stop> {
+        let memo = hof == Hof::Sift && self.program.lambdas[id].key_only;
+        if memo {
+            if let Some(keep) = self.kept_keys.get(id).and_then(|m| m.get(&*key)).copied() {
+                self.tick()?;
+                if keep {
+                    kept.push(key, value);
+                }
+                return Ok(());
+            }
+        }
+        let args = [value.clone(), if arity >= 2 { V::key(&key) } else { V::Undef }, if arity >= 3 { subject.clone() } else { V::Undef }];
+        let result = self.call(id, &args[..arity.clamp(1, 3)])?;
+        if memo {
+            if self.kept_keys.len() <= id {
+                self.kept_keys.resize_with(id + 1, KeyMemo::default);
+            }
+            let known = &mut self.kept_keys[id];
+            if known.len() < MEMO_KEYS {
+                known.insert(Box::from(&*key), result.truthy());
+            }
+        }
+        if hof == Hof::Sift {
+            if result.truthy() {
+                kept.push(key, value);
+            }
+        } else if !result.is_undef() {
+            results.push(result);
+        }
+        Ok(())
+    }
+
     fn path(&mut self, path: &'a Path, ctx: &V<'a>) -> Result<V<'a>, Stop> {
         let last = path.steps.len() - 1;
         // While the path is at a single value that is not an array, each step is that value's
@@ -328,7 +478,7 @@ impl<'a, 'c> Env<'a, 'c> {
             }
             let next = match &step.node {
                 StepNode::Field(key) => current.lookup(key),
-                StepNode::Expr(node) => self.eval(node, current)?,
+                StepNode::Expr(node) => self.ev(node, current)?,
             };
             if next.is_undef() {
                 return Ok(V::Undef);
@@ -377,7 +527,7 @@ impl<'a, 'c> Env<'a, 'c> {
             self.tick()?;
             let mut value = match &step.node {
                 StepNode::Field(key) => item.lookup(key).settle(),
-                StepNode::Expr(node) => self.eval(node, item)?,
+                StepNode::Expr(node) => self.ev(node, item)?,
             };
             if !step.filters.is_empty() {
                 if value.is_undef() {
@@ -428,7 +578,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     let mut out = Vec::new();
                     for (index, item) in items.iter().enumerate() {
                         self.tick()?;
-                        let selector = self.eval(predicate, item)?;
+                        let selector = self.ev(predicate, item)?;
                         let repeats = match index_matches(&selector, index, len) {
                             Some(n) => n,
                             None => usize::from(selector.truthy()),
@@ -449,7 +599,7 @@ impl<'a, 'c> Env<'a, 'c> {
     fn filter_undefined(&mut self, filters: &'a [Filter]) -> Result<(), Stop> {
         for filter in filters {
             let Filter::Predicate(predicate) = filter else { break };
-            let selector = self.eval(predicate, &V::Undef)?;
+            let selector = self.ev(predicate, &V::Undef)?;
             if index_matches(&selector, 0, 1).is_some() || !selector.truthy() {
                 break;
             }

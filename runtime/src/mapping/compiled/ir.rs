@@ -29,6 +29,47 @@ pub(crate) struct Lambda {
     pub body: Node,
     /// The slot that holds `$` where the lambda was defined.
     pub context: usize,
+    /// The body reads only its second parameter (a `$sift` key), literals and pure operators
+    /// and functions: its value depends on that key alone, so `$sift` may remember it.
+    pub key_only: bool,
+}
+
+impl Node {
+    /// Whether the node reads no variable but `slot`, and nothing else that could change
+    /// between evaluations (no context, bindings, calls of lambdas or of the library).
+    pub fn reads_only(&self, slot: usize) -> bool {
+        use super::builtins::Builtin as B;
+        match self {
+            Node::Lit(_) | Node::Undef | Node::ConstArray(_) => true,
+            Node::Local(s) => *s == slot,
+            Node::Not(a) | Node::Substring(a, ..) | Node::InStrings(a, ..) => a.reads_only(slot),
+            Node::And(a, b)
+            | Node::Or(a, b)
+            | Node::Equal(a, b)
+            | Node::NotEqual(a, b)
+            | Node::Default(a, b)
+            | Node::Coalesce(a, b)
+            | Node::Concat(a, b) => a.reads_only(slot) && b.reads_only(slot),
+            Node::Cond(c, t, e) => c.reads_only(slot) && t.reads_only(slot) && e.as_ref().is_none_or(|e| e.reads_only(slot)),
+            Node::Builtin(
+                B::String
+                | B::Boolean
+                | B::Not
+                | B::Exists
+                | B::Type
+                | B::Trim
+                | B::Lowercase
+                | B::Uppercase
+                | B::Length
+                | B::Substring
+                | B::SubstringBefore
+                | B::SubstringAfter
+                | B::Contains,
+                args,
+            ) => args.iter().all(|a| a.reads_only(slot)),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -59,6 +100,17 @@ pub(crate) enum Node {
     NotEqual(Box<Node>, Box<Node>),
     Order(Order, Box<Node>, Box<Node>),
     In(Box<Node>, Box<Node>),
+    /// `x in <array of string literals>`: the strings sorted for a binary search. The count
+    /// is the length of an array constructor written in place (checked against the sequence
+    /// limit as the constructor would be), 0 for a variable bound to one.
+    InStrings(Box<Node>, StrSet, usize),
+    /// The `not` operator.
+    Not(Box<Node>),
+    /// `$substring(x, start, length)` with literal integers `start >= 0`, `length > 0`.
+    Substring(Box<Node>, i64, i64),
+    /// An array constructor of scalar literals only: built once, checked against the
+    /// sequence limit at each evaluation as the constructor would be.
+    ConstArray(Value),
     Concat(Box<Node>, Box<Node>),
     Arith(Arith, Box<Node>, Box<Node>),
     Negate(Box<Node>),
@@ -132,6 +184,30 @@ pub(crate) enum Hof {
     Each,
     Map,
     Filter,
+}
+
+/// A set of strings fixed when the program is compiled, grouped by length.
+#[derive(Debug, Default)]
+pub(crate) struct StrSet {
+    by_length: Vec<Vec<Box<str>>>,
+}
+
+impl StrSet {
+    pub fn new(strings: Vec<String>) -> StrSet {
+        let mut set = StrSet::default();
+        for s in strings {
+            if set.by_length.len() <= s.len() {
+                set.by_length.resize_with(s.len() + 1, Vec::new);
+            }
+            set.by_length[s.len()].push(s.into_boxed_str());
+        }
+        set
+    }
+
+    #[inline]
+    pub fn contains(&self, s: &str) -> bool {
+        self.by_length.get(s.len()).is_some_and(|same| same.iter().any(|t| **t == *s))
+    }
 }
 
 /// A function of our library.

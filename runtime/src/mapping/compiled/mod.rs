@@ -95,6 +95,7 @@ impl<'a, 'c> Session<'a, 'c> {
                     },
                     limits.max_input_depth,
                 ),
+                kept_keys: Vec::new(),
             },
             input_depth: limits.max_input_depth,
             result_depth: limits.max_input_depth.saturating_mul(2),
@@ -126,5 +127,21 @@ pub(crate) fn parse(text: &str, max_depth: usize) -> Option<Value> {
         return None;
     }
     let value: Value = serde_json::from_str(text).ok()?;
-    output::within_depth(&value, max_depth).then_some(value)
+    // serde_json itself refuses text nested deeper than this: no need to walk the value.
+    (max_depth >= SERDE_JSON_DEPTH || output::within_depth(&value, max_depth)).then_some(value)
+}
+
+/// Nesting serde_json's parser accepts at most.
+const SERDE_JSON_DEPTH: usize = 128;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_json_bounds_nesting() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let deepest = (1..=200).take_while(|n| serde_json::from_str::<serde_json::Value>(&nested(*n)).is_ok()).last().unwrap();
+        assert!(deepest <= super::SERDE_JSON_DEPTH, "serde_json accepted {deepest} levels");
+        let value: serde_json::Value = serde_json::from_str(&nested(deepest)).unwrap();
+        assert!(super::output::within_depth(&value, super::SERDE_JSON_DEPTH));
+    }
 }

@@ -280,6 +280,7 @@ impl<'a> V<'a> {
     }
 
     /// A sequence as JSONata hands it on: none is undefined, one is that item.
+    #[inline]
     pub fn settle(self) -> V<'a> {
         match &self {
             V::Arr(a) if a.seq => match a.items.len() {
