@@ -221,12 +221,25 @@ pub(crate) fn write_json(value: &JValue, out: &mut String, max_depth: usize) -> 
     Ok(())
 }
 
+/// The bytes `write_string` escapes: control characters, `"` and `\\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// A JSON string literal, escaped as `JSON.stringify` escapes it (which is also how
 /// serde_json does: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other controls as `\u00xx`).
 pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !bytes.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
         out.push_str(s);
         out.push('"');
         return;

@@ -411,7 +411,7 @@ fn compiled_page(
     let mut fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
     let mut slow: Option<Session> = None;
     let depth = options.limits.max_input_depth;
-    let mut out = String::with_capacity(items.len() * 256);
+    let mut out = String::with_capacity(items.len() * 1024);
     out.push('[');
     for (i, record) in items.iter().enumerate() {
         if i > 0 {

@@ -234,7 +234,7 @@ impl<'a> V<'a> {
     /// A member of an object (`None` for anything else or a missing key).
     pub fn get(&self, key: &str) -> Option<V<'a>> {
         match self {
-            V::Ref(Value::Object(map)) => map.get(key).map(V::of),
+            V::Ref(Value::Object(map)) => member(map, key).map(V::of),
             V::Obj(map) => map.get(key).cloned(),
             _ => None,
         }
@@ -261,7 +261,7 @@ impl<'a> V<'a> {
     /// its items, flattened one level; undefined for anything else.
     pub fn lookup(&self, key: &str) -> V<'a> {
         match self {
-            V::Ref(Value::Object(map)) => map.get(key).map_or(V::Undef, V::of),
+            V::Ref(Value::Object(map)) => member(map, key).map_or(V::Undef, V::of),
             V::Obj(map) => map.get(key).cloned().unwrap_or(V::Undef),
             V::Ref(Value::Array(_)) | V::Arr(_) => {
                 let mut out = Vec::new();
@@ -290,6 +290,16 @@ impl<'a> V<'a> {
             },
             _ => self,
         }
+    }
+}
+
+/// A member of an input object: small objects searched in order (cheaper than hashing the key).
+#[inline]
+fn member<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= 32 {
+        map.iter().find(|(k, _)| k.len() == key.len() && k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
     }
 }
 
