@@ -411,3 +411,21 @@ async fn a_header_reading_an_unset_optional_field_is_left_out() {
     assert_eq!(requests[0].header("x-sub-account"), None);
     assert_eq!(requests[1].header("x-sub-account"), Some("acct_1"));
 }
+
+#[tokio::test]
+async fn a_mapping_reads_the_whole_page_through_page() {
+    let mock = Mock::start(|_, _| {
+        Reply::json(
+            200,
+            json!({ "fields": [{ "id": "firstName", "name": "First name" }, { "id": "jobTitle", "name": "Job title" }], "employees": [{ "id": "4", "firstName": "Ada", "jobTitle": "Analyst" }] }),
+        )
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let account = account("page_binding", &[("company_domain", "acme")], &[("api_key", "k")]);
+    let page = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    assert_eq!(
+        page.results,
+        vec![json!({ "id": "4", "first_name": "Ada", "custom_fields": { "title_label": "Job title", "title": "Analyst" } })]
+    );
+}

@@ -245,10 +245,11 @@ impl Engine {
     ) -> Result<Vec<Value>, RuntimeError> {
         match &target.mapping.response {
             Some(expr) => {
-                let bindings = self
-                    .bindings(account, &call.params, query)
-                    .with("headers", headers_json(&response.headers))
-                    .with("page", response.body.clone());
+                let mut bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
+                // The whole page is copied into `$page` only for a mapping that reads it.
+                if self.mapping(expr)?.mentions("page") {
+                    bindings = bindings.with("page", response.body.clone());
+                }
                 // A record the mapping maps to nothing (undefined or null) is left out of
                 // the page: how a definition drops records (pull requests in an issue list).
                 let mapped = self.eval_each(expr, records, &bindings)?;
@@ -326,10 +327,10 @@ impl Engine {
         };
         let result = match (&target.mapping.response, record.is_null()) {
             (Some(expr), false) => {
-                let bindings = self
-                    .bindings(account, &call.params, query)
-                    .with("headers", headers_json(&response.headers))
-                    .with("page", response.body.clone());
+                let mut bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
+                if self.mapping(expr)?.mentions("page") {
+                    bindings = bindings.with("page", response.body.clone());
+                }
                 self.eval(expr, &record, &bindings)?
             }
             _ => record,

@@ -118,7 +118,9 @@ impl Mapping {
         &self.inner.source
     }
 
-    fn mentions(&self, name: &str) -> bool {
+    /// Whether the expression may read the binding `$name` (true when it cannot be told, e.g.
+    /// `$lookup($$, …)`), so a caller can skip building a binding nobody reads.
+    pub fn mentions(&self, name: &str) -> bool {
         self.inner.everything || self.inner.names.contains(name)
     }
 
