@@ -22,6 +22,10 @@ mod differential;
 mod support;
 
 use serde_json::{json, Value};
+
+// The allocator the `switchyard` binary uses, so the bench measures what the server runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use support::RECORDS;
