@@ -18,28 +18,6 @@ fn options() -> EvalOptions {
     EvalOptions { now_millis: Some(EXAMPLE_NOW_MILLIS), ..EvalOptions::default() }
 }
 
-/// Every `{source, origin}` object under `value`, with its path.
-fn collect<'a>(value: &'a Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a Value)>) {
-    match value {
-        Value::Object(map) if map.contains_key("source") && map.contains_key("origin") => out.push((path.clone(), value)),
-        Value::Object(map) => {
-            for (key, item) in map {
-                path.push(key.clone());
-                collect(item, path, out);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i.to_string());
-                collect(item, path, out);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Every JSON file's values under tests/differential/samples: records, pages, requests,
 /// contexts, error responses and webhook bodies of every integration.
 struct Samples {
@@ -168,7 +146,7 @@ fn expressions(registry: &Value, what: &str) -> Vec<Expression> {
     for integration in registry["integrations"].as_array().expect("integrations") {
         let name = integration["name"].as_str().unwrap_or("?");
         let mut found = Vec::new();
-        collect(integration, &mut Vec::new(), &mut found);
+        differential::collect(integration, &mut Vec::new(), &mut found);
         for (path, expr) in found {
             out.push(Expression {
                 label: format!("{what} {name}: {}", path.join(".")),

@@ -68,7 +68,7 @@ fn registry_cases(registry: &Value) -> Vec<Case> {
     for integration in registry["integrations"].as_array().expect("integrations") {
         let name = integration["name"].as_str().unwrap();
         let mut expressions = Vec::new();
-        collect(integration, &mut Vec::new(), &mut expressions);
+        support::collect(integration, &mut Vec::new(), &mut expressions);
         for (path, expr) in expressions {
             let source = expr["source"].as_str().unwrap().to_string();
             let origin = origin(expr);
@@ -175,28 +175,6 @@ fn registry_cases(registry: &Value) -> Vec<Case> {
         }
     }
     cases
-}
-
-/// Every `{source, origin}` object under `value`, with its path.
-fn collect<'a>(value: &'a Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a Value)>) {
-    match value {
-        Value::Object(map) if map.contains_key("source") && map.contains_key("origin") => out.push((path.clone(), value)),
-        Value::Object(map) => {
-            for (key, item) in map {
-                path.push(key.clone());
-                collect(item, path, out);
-                path.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i.to_string());
-                collect(item, path, out);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Cases for every example of every function with a twin.

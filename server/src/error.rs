@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use switchyard_runtime::error::{ErrorKind, RuntimeError};
+use switchyard_runtime::error::RuntimeError;
 use switchyard_store::{CryptoError, StoreError};
 
 #[derive(Debug)]
@@ -114,9 +114,4 @@ impl IntoResponse for ApiError {
         response.headers_mut().extend(self.headers);
         response
     }
-}
-
-/// Whether a runtime error says the credentials are dead.
-pub fn is_needs_reauth(error: &RuntimeError) -> bool {
-    error.kind == ErrorKind::NeedsReauth
 }

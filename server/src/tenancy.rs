@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use switchyard_store::{ApiKeyHash, Environment, StoreError};
+use switchyard_store::{ApiKeyHash, Environment};
 
 /// The environment the request's API key belongs to.
 #[derive(Clone, Debug)]
@@ -89,9 +89,4 @@ impl FromRequestParts<AppState> for Tenant {
         state.keys.put(hash, environment.clone());
         Ok(Tenant { environment })
     }
-}
-
-/// Maps a lookup of a row of the tenant's environment: anything missing is a plain 404.
-pub fn scoped<T>(result: Result<T, StoreError>) -> Result<T, ApiError> {
-    result.map_err(ApiError::from)
 }

@@ -84,3 +84,25 @@ pub fn run_reference(node_path: &Path, jobs: &serde_json::Value) -> Vec<serde_js
     assert!(output.status.success(), "reference.js failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("reference.js prints JSON")
 }
+
+/// Every `{source, origin}` object under `value`, with its path.
+pub fn collect<'a>(value: &'a serde_json::Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a serde_json::Value)>) {
+    match value {
+        serde_json::Value::Object(map) if map.contains_key("source") && map.contains_key("origin") => out.push((path.clone(), value)),
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                path.push(key.clone());
+                collect(item, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                collect(item, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}

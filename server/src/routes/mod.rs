@@ -118,6 +118,13 @@ pub(crate) async fn load_account(state: &AppState, tenant: &Tenant, account_id: 
     Ok((stored, runtime))
 }
 
+/// [`load_account`] for a call that goes upstream: an account that cannot make it is refused first.
+pub(crate) async fn load_usable_account(state: &AppState, tenant: &Tenant, account_id: &str) -> ApiResult<(Account, RuntimeAccount)> {
+    let (stored, account) = load_account(state, tenant, account_id).await?;
+    ensure_usable(&stored)?;
+    Ok((stored, account))
+}
+
 /// Refuses calls for an account that cannot make them, before anything goes upstream.
 pub(crate) fn ensure_usable(account: &Account) -> ApiResult<()> {
     match account.status {

@@ -2,7 +2,7 @@
 //! injected. Only the integration's own origin, under its base URL, can be reached: the runtime
 //! refuses absolute URLs, `..` (plain or encoded) and anything that would leave it.
 
-use super::{engine_call, ensure_usable, load_account};
+use super::{engine_call, load_usable_account};
 use crate::error::{rate_limit_headers, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -24,8 +24,7 @@ pub async fn proxy(
     // The path as sent, still percent-encoded: the router's decoded copy would hide `%2e%2e`.
     let path =
         uri.path().strip_prefix("/v1/proxy/").and_then(|rest| rest.split_once('/')).map(|(_, path)| path).unwrap_or_default().to_string();
-    let (stored, account) = load_account(&state, &tenant, &account_id).await?;
-    ensure_usable(&stored)?;
+    let (stored, account) = load_usable_account(&state, &tenant, &account_id).await?;
     let request = ProxyRequest {
         method: method.as_str().to_string(),
         path,

@@ -2,7 +2,7 @@
 //! provider; the definition's mappings decide the shape. Every answer carries the normalized
 //! rate-limit headers; an upstream 429 comes back at once (never retried, never delayed).
 
-use super::{engine_call, ensure_usable, json, load_account, parse_json};
+use super::{engine_call, json, load_usable_account, parse_json};
 use crate::error::{rate_limit_headers, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -63,8 +63,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let query = call_query(raw)?;
-    let (stored, account) = load_account(&state, &tenant, &query.account_id).await?;
-    ensure_usable(&stored)?;
+    let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let request = ListRequest { page_size: query.page_size, cursor: query.cursor, query: query.rest };
     let page = engine_call(&state, &stored, &account, state.engine.list(&account, &model, &resource, &request)).await?;
     let body = state.engine.list_body(&stored.integration, &model, &resource, &request, &page)?;
@@ -81,8 +80,7 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let query = call_query(raw)?;
     no_list_parameters(&query)?;
-    let (stored, account) = load_account(&state, &tenant, &query.account_id).await?;
-    ensure_usable(&stored)?;
+    let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let record = engine_call(&state, &stored, &account, state.engine.get(&account, &model, &resource, &id, &query.rest)).await?;
     Ok(record_response(StatusCode::OK, record))
 }
@@ -97,8 +95,7 @@ pub async fn create(
     let query = call_query(raw)?;
     no_list_parameters(&query)?;
     let request = WriteRequest { body: parse_json(&body)?, query: query.rest };
-    let (stored, account) = load_account(&state, &tenant, &query.account_id).await?;
-    ensure_usable(&stored)?;
+    let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let record = engine_call(&state, &stored, &account, state.engine.create(&account, &model, &resource, &request)).await?;
     Ok(record_response(StatusCode::CREATED, record))
 }
@@ -113,8 +110,7 @@ pub async fn update(
     let query = call_query(raw)?;
     no_list_parameters(&query)?;
     let request = WriteRequest { body: parse_json(&body)?, query: query.rest };
-    let (stored, account) = load_account(&state, &tenant, &query.account_id).await?;
-    ensure_usable(&stored)?;
+    let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let record = engine_call(&state, &stored, &account, state.engine.update(&account, &model, &resource, &id, &request)).await?;
     Ok(record_response(StatusCode::OK, record))
 }
@@ -127,8 +123,7 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     let query = call_query(raw)?;
     no_list_parameters(&query)?;
-    let (stored, account) = load_account(&state, &tenant, &query.account_id).await?;
-    ensure_usable(&stored)?;
+    let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let record = engine_call(&state, &stored, &account, state.engine.delete(&account, &model, &resource, &id, &query.rest)).await?;
     Ok(record_response(StatusCode::OK, record))
 }

@@ -177,6 +177,9 @@ impl<'a, 'c> Env<'a, 'c> {
             | Node::Local(_)
             | Node::Global(_)
             | Node::Path(_)
+            | Node::Cond(..)
+            | Node::And(..)
+            | Node::Or(..)
             | Node::Not(_)
             | Node::InStrings(..)
             | Node::Substring(..) => return self.raw(node, ctx),
@@ -228,17 +231,6 @@ impl<'a, 'c> Env<'a, 'c> {
                 }
                 last
             }
-            Node::Cond(condition, then, otherwise) => {
-                if self.ev(condition, ctx)?.truthy() {
-                    self.ev(then, ctx)?
-                } else if let Some(otherwise) = otherwise {
-                    self.ev(otherwise, ctx)?
-                } else {
-                    V::Undef
-                }
-            }
-            Node::And(l, r) => V::Bool(self.ev(l, ctx)?.truthy() && self.ev(r, ctx)?.truthy()),
-            Node::Or(l, r) => V::Bool(self.ev(l, ctx)?.truthy() || self.ev(r, ctx)?.truthy()),
             Node::Default(l, r) => {
                 let left = self.ev(l, ctx)?;
                 if left.truthy() {
