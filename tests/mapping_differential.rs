@@ -54,6 +54,12 @@ fn sample(integration: &str, name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A sample file an integration may have or not.
+fn optional_sample(integration: &str, name: &str) -> Option<Value> {
+    let path = support::repo().join(format!("tests/differential/samples/{integration}/{name}.json"));
+    path.exists().then(|| sample(integration, name))
+}
+
 fn bindings(pairs: &[(&str, &Value)]) -> serde_json::Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.to_string(), (*v).clone())).collect()
 }
@@ -152,8 +158,21 @@ fn registry_cases(registry: &Value) -> Vec<Case> {
                         push(&mut cases, format!("response body {e}"), response["body"].clone(), serde_json::Map::new());
                     }
                 }
-                // A dynamic pagination `next` sees `{body, headers, records, page_size, position, url}`.
+                // A dynamic pagination `next` sees `{body, headers, records, page_size, position, url}`:
+                // the inputs of `pagination.json` when the integration has one (the pages where its
+                // expression changes course), and the contacts sample page at the start and later.
                 [.., "pagination", "next"] => {
+                    if let Some(data) = optional_sample(name, "pagination") {
+                        for (i, input) in data["inputs"].as_array().expect("pagination.json: `inputs`, an array").iter().enumerate() {
+                            let what =
+                                input.get("label").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("input {i}"));
+                            let mut input = input.clone();
+                            if let Value::Object(map) = &mut input {
+                                map.remove("label");
+                            }
+                            push(&mut cases, format!("pagination {what}"), input, serde_json::Map::new());
+                        }
+                    }
                     let resource = "contacts";
                     let data = sample(name, resource);
                     let records = data["page"][data["records"].as_str().unwrap_or("results")].as_array().map(Vec::len).unwrap_or(0);

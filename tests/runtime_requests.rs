@@ -360,6 +360,28 @@ async fn a_dynamic_change_to_null_removes_the_parameter() {
 }
 
 #[tokio::test]
+async fn a_dynamic_change_to_null_removes_a_body_field() {
+    // The mapping's body has `offset: 0`; `next` moves to a token and sets `offset` to null,
+    // which must drop the field rather than send `"offset": null`.
+    let mock = Mock::start(|request, _| {
+        if request.json().get("token").is_some() {
+            Reply::json(200, json!({ "items": [] }))
+        } else {
+            Reply::json(200, json!({ "items": [{ "id": "1" }], "next_token": "t2" }))
+        }
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let account = account("dynamic_body", &[], &[("token", "t")]);
+    let first = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    let cursor = first.next_cursor.expect("a second page");
+    engine.list(&account, "crm", "contacts", &ListRequest { cursor: Some(cursor), ..ListRequest::default() }).await.unwrap();
+    let requests = mock.requests();
+    assert_eq!(requests[0].json(), json!({ "limit": 2, "offset": 0 }));
+    assert_eq!(requests[1].json(), json!({ "limit": 2, "token": "t2" }));
+}
+
+#[tokio::test]
 async fn a_record_mapped_to_nothing_is_left_out_of_the_page() {
     let mock = Mock::start(|_, _| Reply::json(200, json!({ "items": [{ "id": "1" }, { "id": "2", "skip": true }, { "id": "3" }] }))).await;
     let engine = engine(registry(), &mock);

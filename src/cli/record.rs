@@ -103,6 +103,7 @@ fn run(args: &RecordArgs) -> Result<u8, String> {
         query,
         page_size: args.page_size,
         pages,
+        start: None,
         body,
     };
     let mut upstream = HashMap::new();

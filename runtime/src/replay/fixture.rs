@@ -2,6 +2,7 @@
 //! recorded for it, and what is expected. The YAML form is `schemas/fixture.schema.json`.
 
 use crate::account::{Account, Connection, Credentials, Install, Secret};
+use crate::pagination::Position;
 use crate::registry::HttpMethod;
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -39,6 +40,10 @@ pub struct Call {
     /// Lists only: how many pages to walk (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pages: Option<Pages>,
+    /// Lists only: the upstream position the first page starts from, as a caller resuming a
+    /// listing with a cursor would (`{kind: page, value: 10}`); default: the list's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Position>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
 }
