@@ -184,9 +184,17 @@ fn registry_cases(registry: &Value) -> Vec<Case> {
                         push(&mut cases, format!("{resource} page"), input, serde_json::Map::new());
                     }
                 }
+                // Webhook events see the parsed body, with the delivery's headers (lower-case
+                // names) as `$headers`: `deliveries` give both, `bodies` a body without headers.
                 ["webhooks", "events"] => {
-                    for (w, body) in sample(name, "webhooks")["bodies"].as_array().unwrap().iter().enumerate() {
-                        push(&mut cases, format!("webhook body {w}"), body.clone(), serde_json::Map::new());
+                    let data = sample(name, "webhooks");
+                    let empty = json!({});
+                    for (w, body) in data["bodies"].as_array().into_iter().flatten().enumerate() {
+                        push(&mut cases, format!("webhook body {w}"), body.clone(), bindings(&[("headers", &empty)]));
+                    }
+                    for (w, delivery) in data["deliveries"].as_array().into_iter().flatten().enumerate() {
+                        let headers = delivery.get("headers").unwrap_or(&empty);
+                        push(&mut cases, format!("webhook delivery {w}"), delivery["body"].clone(), bindings(&[("headers", headers)]));
                     }
                 }
                 other => panic!("{label}: an expression at {other:?} has no sample inputs; teach mapping_differential.rs"),

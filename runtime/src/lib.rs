@@ -11,3 +11,4 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod registry;
 pub mod replay;
+pub mod webhook;
