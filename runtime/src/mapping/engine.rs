@@ -106,6 +106,22 @@ impl Mapping {
         }
     }
 
+    /// [`Self::evaluate_compiled`] on JSON text parsed straight into the fast path's values
+    /// (what [`evaluate_json_str`] and [`evaluate_page_json_str`] do first), for tests.
+    #[doc(hidden)]
+    pub fn evaluate_compiled_text(&self, input: &str, bindings: &Bindings, options: &EvalOptions) -> Option<Result<String, MappingError>> {
+        let program = self.inner.compiled.as_ref()?;
+        let cancelled = cancel_check(options);
+        let input = compiled::parse_values(input, options.limits.max_input_depth)?;
+        let mut session = compiled::Session::new(program, bindings, None, options, &cancelled)?;
+        let mut out = String::new();
+        match session.run_parsed(&input).and_then(|v| session.write_json(&v, &mut out)) {
+            Ok(()) => Some(Ok(out)),
+            Err(Stop::Fallback) => None,
+            Err(Stop::Limit(message)) => Some(Err(self.limit_error(message))),
+        }
+    }
+
     fn limit_error(&self, message: String) -> MappingError {
         MappingError::from_engine(&EvaluatorError::EvaluationError(message), &self.inner.origin)
     }
@@ -318,7 +334,16 @@ pub fn evaluate_each(
 pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, options: &EvalOptions) -> Result<String, MappingError> {
     if let Some(program) = &mapping.inner.compiled {
         let cancelled = cancel_check(options);
-        if let Some(value) = compiled::parse(input, options.limits.max_input_depth) {
+        if let Some(value) = compiled::parse_values(input, options.limits.max_input_depth) {
+            if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
+                let mut out = String::new();
+                match fast.run_parsed(&value).and_then(|v| fast.write_json(&v, &mut out)) {
+                    Ok(()) => return Ok(out),
+                    Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                    Err(Stop::Fallback) => {}
+                }
+            }
+        } else if let Some(value) = compiled::parse(input, options.limits.max_input_depth) {
             if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
                 let mut out = String::new();
                 match fast.run(&value, true).and_then(|v| fast.write_json(&v, &mut out)) {
@@ -352,6 +377,9 @@ pub fn evaluate_page_json_str(
     options: &EvalOptions,
 ) -> Result<String, MappingError> {
     if let Some(program) = &mapping.inner.compiled {
+        if let Some(result) = compiled_page_parsed(mapping, program, page, records, bindings, options) {
+            return result;
+        }
         if let Some(page) = compiled::parse(page, options.limits.max_input_depth) {
             if let Some(result) = compiled_page(mapping, program, &page, records, bindings, options) {
                 return result;
@@ -386,6 +414,49 @@ pub fn evaluate_page_json_str(
     }
     out.push(']');
     Ok(out)
+}
+
+/// `evaluate_page_json_str` on the fast path from the text itself ([`compiled::parse_values`]),
+/// for a mapping that does not read `$page`. `None` when anything is left to the engine (text
+/// that path does not take, records that are not an array, a record that falls back): the
+/// caller then starts over on the `serde_json::Value` path, which handles each record alone.
+fn compiled_page_parsed(
+    mapping: &Mapping,
+    program: &compiled::Program,
+    page: &str,
+    records: &str,
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Option<Result<String, MappingError>> {
+    if mapping.mentions("page") {
+        return None;
+    }
+    let page = compiled::parse_values(page, options.limits.max_input_depth)?;
+    let mut found = Some(page);
+    for key in records.split('.').filter(|k| !k.is_empty()) {
+        found = found.and_then(|v| v.get(key));
+    }
+    let items: Vec<compiled::V> = match &found {
+        Some(value) if value.is_array() => value.items()?.collect(),
+        None | Some(compiled::V::Null) => Vec::new(),
+        Some(_) => return None,
+    };
+    let cancelled = cancel_check(options);
+    let mut fast = compiled::Session::new(program, bindings, None, options, &cancelled)?;
+    let mut out = String::with_capacity(items.len() * 1024);
+    out.push('[');
+    for (i, record) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match fast.run_parsed(record).and_then(|v| fast.write_json(&v, &mut out)) {
+            Ok(()) => {}
+            Err(Stop::Limit(message)) => return Some(Err(mapping.limit_error(message))),
+            Err(Stop::Fallback) => return None,
+        }
+    }
+    out.push(']');
+    Some(Ok(out))
 }
 
 /// `evaluate_page_json_str` on the fast path, each record that falls back evaluated on the

@@ -18,11 +18,13 @@ mod compile;
 mod eval;
 mod ir;
 mod output;
+mod parse;
 mod value;
 
 pub(crate) use compile::compile;
 pub(crate) use eval::Stop;
 pub(crate) use ir::Program;
+pub(crate) use parse::parse as parse_values;
 pub(crate) use value::V;
 
 use super::functions::Call;
@@ -108,7 +110,15 @@ impl<'a, 'c> Session<'a, 'c> {
         if input.is_array() || (!checked && !output::within_depth(input, self.input_depth)) {
             return Err(Stop::Fallback);
         }
-        self.env.run(input)
+        self.env.run(V::of(input))
+    }
+
+    /// Evaluates on an input parsed by [`parse_values`] (its depth already checked).
+    pub fn run_parsed(&mut self, input: &V<'a>) -> Result<V<'a>, Stop> {
+        if input.is_array() {
+            return Err(Stop::Fallback);
+        }
+        self.env.run(input.clone())
     }
 
     pub fn write_json(&self, v: &V, out: &mut String) -> Result<(), Stop> {

@@ -58,7 +58,7 @@ impl<'a> Obj<'a> {
     }
     /// Sets a member; a key already present keeps its place.
     pub fn insert(&mut self, key: K<'a>, value: V<'a>) {
-        match self.members.iter_mut().find(|(k, _)| **k == *key) {
+        match self.members.iter_mut().find(|(k, _)| same_key(k, &key)) {
             Some(member) => member.1 = value,
             None => self.members.push((key, value)),
         }
@@ -68,7 +68,7 @@ impl<'a> Obj<'a> {
         self.members.push((key, value));
     }
     pub fn get(&self, key: &str) -> Option<&V<'a>> {
-        self.members.iter().find(|(k, _)| **k == *key).map(|(_, v)| v)
+        self.members.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
     }
     pub fn iter(&self) -> impl Iterator<Item = (&K<'a>, &V<'a>)> {
         self.members.iter().map(|(k, v)| (k, v))
@@ -79,6 +79,13 @@ impl<'a> Obj<'a> {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
+}
+
+/// Key equality for the searches in order: most keys of an object differ in length or in
+/// their first byte, which this compares before calling out to compare the rest.
+#[inline(always)]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 /// A built array or sequence.
@@ -297,7 +304,7 @@ impl<'a> V<'a> {
 #[inline]
 fn member<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
     if map.len() <= 32 {
-        map.iter().find(|(k, _)| k.len() == key.len() && k.as_str() == key).map(|(_, v)| v)
+        map.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
     } else {
         map.get(key)
     }
