@@ -826,3 +826,60 @@ async fn a_json_token_request_with_per_account_params_and_client() {
     assert_eq!(token.header("content-type"), Some("application/json"));
     assert_eq!(token.json(), json!({ "grant_type": "client_credentials", "sub": "4080", "client_id": "cid", "client_secret": "csecret" }));
 }
+
+/// A refresh against `token_error_rules`, whose token endpoint answers `reply`; the API answers 200.
+async fn refresh_with(reply: impl Fn() -> Reply + Send + Sync + 'static) -> (Result<Value, RuntimeError>, Vec<Recorded>) {
+    let mock = Mock::start(move |request, _| if request.path == "/token" { reply() } else { Reply::json(200, json!({ "id": "1" })) }).await;
+    let engine = engine(registry(), &mock);
+    let mut account = expired(oauth("token_error_rules", &[], Some("at-old"), Some("rt-1"), None), 5);
+    account.install = install("client-1", "secret-1");
+    let result = engine.get(&account, "crm", "contacts", "1", &no_query()).await.map(|r| r.result);
+    (result, mock.requests())
+}
+
+#[tokio::test]
+async fn token_error_rules_declare_a_200_refusal_under_other_keys() {
+    let (result, requests) = refresh_with(|| {
+        Reply::json(
+            200,
+            json!({ "status": "failure", "errors": [{ "code": "REFRESH_TOKEN_REVOKED", "message": "The refresh token was revoked." }] }),
+        )
+    })
+    .await;
+    let error = err(result);
+    assert_eq!(error.kind, ErrorKind::NeedsReauth, "{error}");
+    assert_eq!(error.provider_status, Some(200));
+    // The code and description come from `token_response.error` and `error_description`.
+    assert_eq!(error.provider_error, Some(json!({ "code": "REFRESH_TOKEN_REVOKED", "message": "The refresh token was revoked." })));
+    assert!(error.message.contains("REFRESH_TOKEN_REVOKED: The refresh token was revoked."), "{}", error.message);
+    assert_eq!(requests.len(), 1, "no API call without a token");
+}
+
+#[tokio::test]
+async fn token_error_rules_match_any_status_and_headers() {
+    // A rule without `status` decides a 400 too: the client is refused, not the grant.
+    let (result, _) =
+        refresh_with(|| Reply::json(400, json!({ "status": "failure", "errors": [{ "code": "CLIENT_DISABLED", "message": "off" }] })))
+            .await;
+    assert_eq!(err(result).kind, ErrorKind::Auth);
+    // A header condition: a 200 during maintenance is the endpoint failing.
+    let (result, _) = refresh_with(|| Reply::json(200, json!({})).header("X-Maintenance", "1")).await;
+    let error = err(result);
+    assert_eq!(error.kind, ErrorKind::Upstream, "{error}");
+}
+
+#[tokio::test]
+async fn without_a_matching_rule_the_default_reads_the_declared_error_path() {
+    // No rule names this code; the default still sees a code at `errors.0.code` and no access
+    // token, so the 200 is a refusal.
+    let (result, _) = refresh_with(|| Reply::json(200, json!({ "status": "failure", "errors": [{ "code": "SOMETHING_ELSE" }] }))).await;
+    let error = err(result);
+    assert_eq!(error.kind, ErrorKind::NeedsReauth);
+    assert_eq!(error.provider_error, Some(json!({ "code": "SOMETHING_ELSE", "message": "" })));
+    // And a good answer is a token.
+    let (result, requests) =
+        refresh_with(|| Reply::json(200, json!({ "status": "ok", "access_token": "at-new", "refresh_token": "rt-1", "expires_in": 3600 })))
+            .await;
+    assert_eq!(result.unwrap(), json!({ "id": "1" }));
+    assert_eq!(requests[1].header("authorization"), Some("Bearer at-new"));
+}

@@ -113,7 +113,7 @@ codes! {
     InvalidModelSchema = "E0318", Error, "invalid unified model schema",
         "A file under `schemas/models/` is not valid JSON or not a valid JSON Schema (draft 2020-12).";
     InconsistentErrorRule = "E0319", Error, "inconsistent error rule",
-        "An `errors.when` rule (of the integration or of a method) cannot work as written: it has no condition at all (no `status`, `header` or `body`, so every response, every success included, would be an error), it lists a 2xx status without a `header` or `body` condition (every success with that status would be an error), or it lists a 1xx status (never a final answer, so the rule never matches).";
+        "An `errors.when` rule (of the integration or of a method), or an `auth.token_response.error_when` rule, cannot work as written: it has no condition at all (no `status`, `header` or `body`, so every response, every success included, would be an error), it lists a 2xx status without a `header` or `body` condition (every success with that status would be an error), or it lists a 1xx status (never a final answer, so the rule never matches).";
     Internal = "E0399", Error, "internal compiler error",
         "The definition passed every check but could not be compiled. This is a bug in Switchyard; please report it with the file.";
 
@@ -129,7 +129,7 @@ codes! {
     FixtureSecret = "E0501", Error, "live-looking secret in a fixture",
         "Fixtures are committed, so every credential in them must be fake. The value has the shape of a live token (`pat-na1-…`, `sk_live_…`, `ghp_…`, `xoxb-…`, a JWT) or is a long random-looking string where a secret goes (a credential, a client secret, an `Authorization` or `Cookie` header, a field named like a token). Replace it with a fake value such as `fake-access-token` (and the same fake in the account, so the replay still matches); `switchyard record` does this for you. If the value is really fake, make it say so (`fake`, `test`, `example`).";
     InvalidFixture = "E0502", Error, "inconsistent fixture",
-        "The fixture passed its schema but cannot run as written: a get, update or delete without `id`, `pages` or `page_size` on a method that is not a list, a body on a list, a request with two bodies, a response with both `body` and `body_text`, or a folder that is not `integrations/<provider>/fixtures/`.";
+        "The fixture passed its schema but cannot run as written: a get, update or delete without `id`, `pages`, `page_size` or `start` on a method that is not a list, a body on a list, a request with two bodies, a response with both `body` and `body_text`, or a folder that is not `integrations/<provider>/fixtures/`.";
 }
 
 /// The documentation page for every code, as committed in `docs/diagnostics.md`.

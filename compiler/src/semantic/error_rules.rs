@@ -4,12 +4,30 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{ErrorRule, Integration};
+use switchyard_runtime::registry::{Auth, HeaderEquals, Integration};
+
+/// The conditions of a rule, whatever kinds it assigns.
+struct Conditions<'a> {
+    status: &'a [u16],
+    header: Option<&'a HeaderEquals>,
+    has_body: bool,
+}
 
 pub fn check(ctx: &mut Ctx, integration: &Integration) {
     let mut problems: Vec<(Vec<String>, String, String)> = Vec::new();
     if let Some(errors) = &integration.errors {
         check_rules(&errors.when, &["errors".into(), "when".into()], &mut problems);
+    }
+    // `auth.token_response.error_when`: the same rule shape, on the token endpoint's answers.
+    if let Auth::OAuth2(oauth) = &integration.auth {
+        let rules: Vec<Conditions> = oauth
+            .token_response
+            .error_when
+            .iter()
+            .map(|r| Conditions { status: &r.status, header: r.header.as_ref(), has_body: r.body.is_some() })
+            .collect();
+        let at = ["auth".into(), "token_response".into(), "error_when".into()];
+        check_conditions(&rules, &at, &mut problems);
     }
     for (resource_name, resource) in &integration.resources {
         for (method_name, method) in &resource.methods {
@@ -26,11 +44,17 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
     }
 }
 
-fn check_rules(rules: &[ErrorRule], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
+fn check_rules(rules: &[switchyard_runtime::registry::ErrorRule], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
+    let rules: Vec<Conditions> =
+        rules.iter().map(|r| Conditions { status: &r.status, header: r.header.as_ref(), has_body: r.body.is_some() }).collect();
+    check_conditions(&rules, at, problems);
+}
+
+fn check_conditions(rules: &[Conditions], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
     for (i, rule) in rules.iter().enumerate() {
         let mut rule_path = at.to_vec();
         rule_path.push(i.to_string());
-        let conditional = rule.header.is_some() || rule.body.is_some();
+        let conditional = rule.header.is_some() || rule.has_body;
         if rule.status.is_empty() && !conditional {
             problems.push((
                 rule_path.clone(),

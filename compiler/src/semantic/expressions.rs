@@ -6,7 +6,7 @@ use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 use crate::yaml::offset;
-use switchyard_runtime::registry::{Expr, Integration, Origin, Pagination};
+use switchyard_runtime::registry::{Auth, Expr, Integration, Origin, Pagination};
 
 /// Checks one expression and records where it was written.
 pub fn check_expr(ctx: &mut Ctx, expr: &mut Expr, path: &[&str]) {
@@ -76,5 +76,13 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
     }
     if let Some(webhooks) = &mut integration.webhooks {
         check_expr(ctx, &mut webhooks.events, &["webhooks", "events"]);
+    }
+    if let Auth::OAuth2(oauth) = &mut integration.auth {
+        for (i, rule) in oauth.token_response.error_when.iter_mut().enumerate() {
+            if let Some(body) = &mut rule.body {
+                let index = i.to_string();
+                check_expr(ctx, body, &["auth", "token_response", "error_when", &index, "body"]);
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@ use super::apply::basic;
 use crate::account::Account;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
-use crate::registry::{ClientAuth, HttpMethod, OAuth2, QueryArrayFormat, TokenFormat};
+use crate::mapping::{self, Bindings, EvalOptions, Mapping};
+use crate::rate_limit::{conditions_hold, ResponseParts};
+use crate::registry::{ClientAuth, Expr, HttpMethod, OAuth2, QueryArrayFormat, TokenFormat};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
 
@@ -100,22 +102,24 @@ pub fn parse_token_response(
     previous_refresh: Option<&str>,
     now: SystemTime,
 ) -> Result<TokenSet, RuntimeError> {
-    if !(200..300).contains(&response.status) {
-        return Err(classify_token_error(response));
+    let parsed = token_body(response);
+    // The definition's own rules first (`token_response.error_when`), on any status.
+    if let Some(kind) = rule_kind(def, response, parsed.as_ref()) {
+        return Err(token_error(def, response, Some(kind)));
     }
-    let body = token_body(response).ok_or_else(|| {
+    if !(200..300).contains(&response.status) {
+        return Err(classify_token_error(def, response));
+    }
+    let body = parsed.ok_or_else(|| {
         RuntimeError::new(ErrorKind::Upstream, "the token endpoint answered with a body that is neither JSON nor form-encoded")
             .with_response(response.status, &response.body)
     })?;
     // Some providers answer 200 with an error object.
-    if body.get("error").and_then(Value::as_str).is_some() && def.token_response.access_token.lookup(&body).is_none() {
-        return Err(classify_token_error(response));
+    if def.token_response.error.lookup(&body).and_then(text).is_some_and(|c| !c.is_empty())
+        && def.token_response.access_token.lookup(&body).is_none()
+    {
+        return Err(classify_token_error(def, response));
     }
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
     let access_token = def.token_response.access_token.lookup(&body).and_then(text).filter(|t| !t.is_empty()).ok_or_else(|| {
         RuntimeError::new(ErrorKind::Upstream, format!("the token response has no `{}`", def.token_response.access_token))
             .with_response(response.status, &response.body)
@@ -139,6 +143,42 @@ pub fn parse_token_response(
     })
 }
 
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The kind of the first `token_response.error_when` rule that matches the response.
+fn rule_kind(def: &OAuth2, response: &UpstreamResponse, body: Option<&Value>) -> Option<ErrorKind> {
+    let rules = &def.token_response.error_when;
+    if rules.is_empty() {
+        return None;
+    }
+    let parts = ResponseParts { status: response.status, headers: &response.headers, body };
+    // A condition that cannot be evaluated does not hold (as for `errors.when`).
+    let matches = |expr: &Expr, body: &Value| {
+        Mapping::compile(expr)
+            .ok()
+            .and_then(|m| mapping::evaluate(&m, body, &Bindings::new(), &EvalOptions::default()).ok())
+            .is_some_and(|v| truthy(&v))
+    };
+    rules.iter().find(|r| conditions_hold(&r.status, r.header.as_ref(), r.body.as_ref(), &parts, &matches)).map(|r| r.kind.error_kind())
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => items.iter().any(truthy),
+        Value::Object(_) => true,
+    }
+}
+
 fn token_body(response: &UpstreamResponse) -> Option<Value> {
     if let Ok(value) = serde_json::from_slice::<Value>(&response.body) {
         return value.is_object().then_some(value);
@@ -153,12 +193,19 @@ fn token_body(response: &UpstreamResponse) -> Option<Value> {
 }
 
 /// `invalid_grant` (RFC 6749 §5.2) means the refresh token is dead: the customer must
-/// reconnect, and retrying would only repeat the failure.
-pub fn classify_token_error(response: &UpstreamResponse) -> RuntimeError {
+/// reconnect, and retrying would only repeat the failure. The code and description are read
+/// where `token_response.error` and `error_description` say (RFC 6749's keys by default).
+pub fn classify_token_error(def: &OAuth2, response: &UpstreamResponse) -> RuntimeError {
+    token_error(def, response, None)
+}
+
+/// A token-endpoint error: of `kind` when a rule decided it, else classified by status and code.
+fn token_error(def: &OAuth2, response: &UpstreamResponse, kind: Option<ErrorKind>) -> RuntimeError {
     let body = token_body(response).unwrap_or(Value::Null);
-    let code = body.get("error").and_then(Value::as_str).unwrap_or_default().to_string();
-    let description = body.get("error_description").and_then(Value::as_str).unwrap_or_default();
-    let kind = match (response.status, code.as_str()) {
+    let code = def.token_response.error.lookup(&body).and_then(text).unwrap_or_default();
+    let description = def.token_response.error_description.lookup(&body).and_then(text).unwrap_or_default();
+    let description = description.as_str();
+    let kind = kind.unwrap_or(match (response.status, code.as_str()) {
         (429, _) => ErrorKind::RateLimited,
         (_, "invalid_grant") => ErrorKind::NeedsReauth,
         (_, "invalid_client" | "unauthorized_client") => ErrorKind::Auth,
@@ -169,7 +216,7 @@ pub fn classify_token_error(response: &UpstreamResponse) -> RuntimeError {
         (200..=299, c) if !c.is_empty() => ErrorKind::NeedsReauth,
         (400 | 401, _) => ErrorKind::NeedsReauth,
         _ => ErrorKind::Upstream,
-    };
+    });
     let detail = if code.is_empty() {
         format!("HTTP {}", response.status)
     } else if description.is_empty() {

@@ -1,6 +1,6 @@
 //! How a request is authenticated, and how OAuth2 tokens are obtained and refreshed.
 
-use super::{Path, Template};
+use super::{Expr, HeaderEquals, Path, Template};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -202,6 +202,17 @@ pub struct TokenResponse {
     pub expires_in: Path,
     #[serde(default)]
     pub store: IndexMap<String, Path>,
+    /// Where an error response holds its code (RFC 6749 `error` by default).
+    #[serde(default = "default_error_path")]
+    pub error: Path,
+    /// Where an error response holds its description (`error_description` by default).
+    #[serde(default = "default_error_description_path")]
+    pub error_description: Path,
+    /// Rules that make a token response an error of a given kind, checked first; without a
+    /// match the default applies: a non-2xx status, or a 2xx with a code at `error` and no
+    /// access token, is an error classified by its code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_when: Vec<TokenErrorRule>,
 }
 
 impl Default for TokenResponse {
@@ -211,6 +222,46 @@ impl Default for TokenResponse {
             refresh_token: default_refresh_token_path(),
             expires_in: default_expires_in_path(),
             store: IndexMap::new(),
+            error: default_error_path(),
+            error_description: default_error_description_path(),
+            error_when: Vec::new(),
+        }
+    }
+}
+
+/// A token response is an error of `kind` when its status is listed (any status when
+/// `status` is absent) and the optional header and body conditions hold: the conditions of
+/// an `errors.when` rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenErrorRule {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<HeaderEquals>,
+    /// On the parsed token response (JSON, or a form-encoded one as an object of strings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Expr>,
+    pub kind: TokenErrorKind,
+}
+
+/// What a token-endpoint error means: the grant is dead (`needs_reauth`: the customer must
+/// connect again), the OAuth client is refused (`auth`), or the endpoint failed (`upstream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenErrorKind {
+    NeedsReauth,
+    Auth,
+    Upstream,
+}
+
+impl TokenErrorKind {
+    pub fn error_kind(self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            TokenErrorKind::NeedsReauth => ErrorKind::NeedsReauth,
+            TokenErrorKind::Auth => ErrorKind::Auth,
+            TokenErrorKind::Upstream => ErrorKind::Upstream,
         }
     }
 }
@@ -255,6 +306,12 @@ fn default_scope_separator() -> String {
 }
 fn default_refresh_margin() -> u64 {
     300
+}
+fn default_error_path() -> Path {
+    Path::parse("error")
+}
+fn default_error_description_path() -> Path {
+    Path::parse("error_description")
 }
 fn default_access_token_path() -> Path {
     Path::parse("access_token")
