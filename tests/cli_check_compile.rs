@@ -67,6 +67,26 @@ fn warnings_pass_unless_denied() {
 }
 
 #[test]
+fn an_integration_no_model_maps_is_warned_about_at_its_name() {
+    let dir = project_copy();
+    let definition = example().definition();
+    let folder = dir.path().join(&definition).parent().unwrap().to_path_buf();
+    std::fs::remove_dir_all(folder.join("unified")).unwrap();
+    let line = std::fs::read_to_string(dir.path().join(&definition)).unwrap().lines().position(|l| l.starts_with("name:")).unwrap() + 1;
+    let out = switchyard(&["check", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "a warning only");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let warnings: Vec<_> = report["diagnostics"].as_array().unwrap().iter().filter(|d| d["code"] == "W0404").collect();
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert_eq!(warnings[0]["severity"], "warning");
+    assert_eq!(warnings[0]["location"]["file"], definition);
+    assert_eq!((warnings[0]["location"]["line"].as_u64(), warnings[0]["location"]["column"].as_u64()), (Some(line as u64), Some(1)));
+    assert!(warnings[0]["message"].as_str().unwrap().starts_with("no unified model maps `"), "{report}");
+    let out = switchyard(&["check", "--deny-warnings"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
 fn usage_and_io_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = switchyard(&["check", "no-such-dir"], dir.path());

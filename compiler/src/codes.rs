@@ -124,6 +124,8 @@ codes! {
         "A unified list, get, create or update mapping has no `response`: callers would receive nothing useful.";
     VerifyMissing = "W0403", Warning, "no verify call",
         "Without `verify`, an imported token cannot be tested before it is stored.";
+    NoUnifiedMapping = "W0404", Warning, "integration without unified mappings",
+        "No `unified/<model>.yaml` maps any unified model onto this integration, so the unified API cannot serve it: only the raw proxy can reach it. Add a mapping file for the model it belongs to (`crm`, `ticketing`, `hris`, `ats`, or a migration model), or remove the integration.";
 
     // 05xx: fixtures (`switchyard test`)
     FixtureSecret = "E0501", Error, "live-looking secret in a fixture",

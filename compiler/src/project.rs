@@ -211,6 +211,16 @@ impl Compiler<'_> {
                 let source = self.files[file].clone();
                 let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
                 semantic::check_integration(&mut ctx, &mut typed, &folder_name);
+                if unified_paths.is_empty() {
+                    // Nothing maps it: the unified API cannot serve it (only the raw proxy can).
+                    let span = ctx.key_span(&["name"]);
+                    ctx.push(
+                        Diagnostic::new(Code::NoUnifiedMapping, format!("no unified model maps `{}`", typed.name))
+                            .at(file, span)
+                            .note(format!("no file under {folder_name}/unified/"))
+                            .help("add `unified/<model>.yaml` mapping a model (`crm`, `ticketing`, …) onto its resources"),
+                    );
+                }
                 integration_ok = !ctx.diagnostics.iter().any(Diagnostic::is_error);
                 method_params = ctx.declared.method_params.clone();
                 self.diagnostics.items.extend(ctx.diagnostics);
