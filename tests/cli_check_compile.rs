@@ -86,6 +86,46 @@ fn an_integration_no_model_maps_is_warned_about_at_its_name() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// A unified resource's default `response`: methods without their own get it, with the
+/// origin of the default (so errors name its lines); a default no method uses is warned about.
+#[test]
+fn a_resource_default_response_is_shared_with_its_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("integrations/shared");
+    std::fs::create_dir_all(folder.join("unified")).unwrap();
+    std::fs::write(
+        folder.join("integration.yaml"),
+        "name: shared\nlabel: Shared\nbase_url: https://api.example.com\nauth: { type: bearer }\nverify: { resource: items, method: list }\n\
+         resources:\n  items:\n    list: { method: GET, path: /items }\n    get: { method: GET, path: \"/items/{{params.id}}\" }\n",
+    )
+    .unwrap();
+    let mapping = "model: crm\nresources:\n  contacts:\n    response: |\n      { \"id\": $string(id) }\n    list:\n      resource: items\n    get:\n      resource: items\n      response: '{ \"id\": $string(key) }'\n";
+    std::fs::write(folder.join("unified/crm.yaml"), mapping).unwrap();
+    let models = repo().join("schemas/models").display().to_string();
+    let out = switchyard(&["compile", "integrations", "--out", "registry.json", "--models", &models, "--deny-warnings"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let registry: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("registry.json")).unwrap()).unwrap();
+    let methods = &registry["integrations"][0]["unified"]["crm"]["resources"]["contacts"];
+    assert_eq!(methods["list"]["response"]["source"], "{ \"id\": $string(id) }\n");
+    assert_eq!(
+        methods["list"]["response"]["origin"],
+        serde_json::json!({ "file": "integrations/shared/unified/crm.yaml", "line": 5, "col": 7 })
+    );
+    assert_eq!(methods["get"]["response"]["source"], "{ \"id\": $string(key) }", "a method's own response wins");
+
+    // Every method with its own response: the default is never used.
+    std::fs::write(
+        folder.join("unified/crm.yaml"),
+        mapping.replace("    list:\n      resource: items\n", "    list:\n      resource: items\n      response: '{ \"id\": \"x\" }'\n"),
+    )
+    .unwrap();
+    let out = switchyard(&["check", "integrations", "--models", &models], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning[W0405]: every method of `contacts` has its own `response`"), "{stderr}");
+    assert!(stderr.contains("--> integrations/shared/unified/crm.yaml:4:5"), "{stderr}");
+}
+
 #[test]
 fn usage_and_io_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -126,6 +126,8 @@ codes! {
         "Without `verify`, an imported token cannot be tested before it is stored.";
     NoUnifiedMapping = "W0404", Warning, "integration without unified mappings",
         "No `unified/<model>.yaml` maps any unified model onto this integration, so the unified API cannot serve it: only the raw proxy can reach it. Add a mapping file for the model it belongs to (`crm`, `ticketing`, `hris`, `ats`, or a migration model), or remove the integration.";
+    UnusedDefaultResponse = "W0405", Warning, "default response never used",
+        "A unified resource declares a default `response`, but each of its list, get, create and update mappings has a `response` of its own, so the default is never used. Remove it, or remove the copies it replaces.";
 
     // 05xx: fixtures (`switchyard test`)
     FixtureSecret = "E0501", Error, "live-looking secret in a fixture",

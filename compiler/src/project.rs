@@ -233,16 +233,18 @@ impl Compiler<'_> {
         let mut mapped_in: IndexMap<String, String> = IndexMap::new();
         for path in unified_paths {
             let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-            let Some((file, node, json)) = self.parse(&path, true) else {
+            let Some((file, node, mut json)) = self.parse(&path, true) else {
                 continue;
             };
+            // A resource's default `response` is not a method: set aside, filled in by the check.
+            let defaults = semantic::take_resource_defaults(&mut json);
             let Some(mut model): Option<UnifiedModel> = self.typed(file, &node, json) else {
                 continue;
             };
             let source = self.files[file].clone();
             let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
             ctx.declared.method_params = method_params.clone();
-            semantic::check_unified(&mut ctx, &mut model, integration.as_ref(), &stem, models);
+            semantic::check_unified(&mut ctx, &mut model, integration.as_ref(), &stem, models, &defaults);
             if let Some(first) = mapped_in.get(&model.model) {
                 let span = ctx.span(&["model"]);
                 let d = Diagnostic::new(Code::Duplicate, format!("a second mapping file for the model `{}`", model.model))

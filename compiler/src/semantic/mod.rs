@@ -17,7 +17,7 @@ mod urls;
 mod webhooks;
 
 pub use context::{Ctx, Declared};
-pub use references::{check_unified, Models};
+pub use references::{check_unified, take_resource_defaults, Models, ResourceDefaults};
 
 use crate::diagnostic::Diagnostic;
 use switchyard_runtime::registry::Integration;

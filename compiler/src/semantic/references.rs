@@ -8,7 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::schema::suggest_closest;
 use crate::source::Span;
 use indexmap::IndexMap;
-use switchyard_runtime::registry::{Integration, Scope, UnifiedMethodName, UnifiedModel};
+use switchyard_runtime::registry::{Expr, Integration, Scope, UnifiedMethodName, UnifiedModel};
 
 /// Checks that a (resource, method) exists; returns the params it needs if it does.
 /// `method_at` is where the method is named: its own key, or (when implied by the
@@ -78,7 +78,32 @@ pub type Models = IndexMap<String, IndexMap<String, serde_json::Value>>;
 
 /// Checks a unified mapping file. Without `integration` (it failed its own checks) the
 /// references to it are skipped but everything else is still checked.
-pub fn check_unified(ctx: &mut Ctx, unified: &mut UnifiedModel, integration: Option<&Integration>, stem: &str, models: &Models) {
+/// Unified resource -> its default `response` (source text), as written in the file.
+pub type ResourceDefaults = IndexMap<String, String>;
+
+/// Removes each unified resource's default `response` from the parsed mapping file (it is not
+/// a method, so the typed model has no place for it) and returns them. The schema has already
+/// checked that such a value is a string.
+pub fn take_resource_defaults(json: &mut serde_json::Value) -> ResourceDefaults {
+    let mut defaults = ResourceDefaults::new();
+    if let Some(serde_json::Value::Object(resources)) = json.get_mut("resources") {
+        for (name, resource) in resources.iter_mut() {
+            if let Some(serde_json::Value::String(source)) = resource.as_object_mut().and_then(|r| r.remove("response")) {
+                defaults.insert(name.clone(), source);
+            }
+        }
+    }
+    defaults
+}
+
+pub fn check_unified(
+    ctx: &mut Ctx,
+    unified: &mut UnifiedModel,
+    integration: Option<&Integration>,
+    stem: &str,
+    models: &Models,
+    defaults: &ResourceDefaults,
+) {
     if unified.model != stem {
         let span = ctx.span(&["model"]);
         ctx.push(
@@ -121,6 +146,33 @@ pub fn check_unified(ctx: &mut Ctx, unified: &mut UnifiedModel, integration: Opt
                 ctx.push(d);
             }
         }
+        // The resource's default `response`, checked once at its own place; a method without
+        // a `response` of its own (delete aside) gets it, with that origin.
+        let default_response = defaults.get(resource_name).map(|source| {
+            let mut expr = Expr { source: source.clone(), origin: Default::default() };
+            check_expr(ctx, &mut expr, &["resources", resource_name, "response"]);
+            expr
+        });
+        let mut defaulted: Vec<String> = Vec::new();
+        if let Some(expr) = &default_response {
+            for (method_name, mapping) in methods.iter_mut() {
+                if mapping.response.is_none() && method_name != "delete" {
+                    mapping.response = Some(expr.clone());
+                    defaulted.push(method_name.clone());
+                }
+            }
+            if defaulted.is_empty() {
+                let span = ctx.key_span(&["resources", resource_name, "response"]);
+                ctx.push(
+                    Diagnostic::new(
+                        Code::UnusedDefaultResponse,
+                        format!("every method of `{resource_name}` has its own `response`, so this default is never used"),
+                    )
+                    .at(ctx.file, span)
+                    .help("remove the default, or the copies it was meant to replace"),
+                );
+            }
+        }
         for (method_name, mapping) in methods.iter_mut() {
             let at = ["resources", resource_name.as_str(), method_name.as_str()];
             let provider_method = mapping.method.clone().unwrap_or_else(|| method_name.clone());
@@ -149,6 +201,10 @@ pub fn check_unified(ctx: &mut Ctx, unified: &mut UnifiedModel, integration: Opt
                 ("response", &mut mapping.response),
                 ("error", &mut mapping.error),
             ] {
+                // A defaulted response was checked, and its origin set, at the resource.
+                if key == "response" && defaulted.contains(method_name) {
+                    continue;
+                }
                 if let Some(expr) = expr {
                     check_expr(ctx, expr, &[at[0], at[1], at[2], key]);
                 }
