@@ -5,10 +5,12 @@
 mod call;
 mod classify;
 mod proxy;
+mod records;
 mod unified;
 
 pub use call::{MethodCall, ProviderResponse};
 pub use proxy::{ProxyRequest, ProxyResponse};
+pub use records::Records;
 pub use unified::{ListRequest, UnifiedPage, UnifiedRecord, WriteRequest};
 
 use crate::account::{Account, Credentials};
@@ -112,14 +114,11 @@ impl Engine {
         mapping::evaluate(mapping, input, bindings, &self.config.eval).map_err(mapping_error)
     }
 
-    pub(crate) fn eval_each(
-        &self,
-        expr: &Expr,
-        inputs: &[serde_json::Value],
-        bindings: &Bindings,
-    ) -> Result<Vec<serde_json::Value>, RuntimeError> {
+    /// Evaluates one expression on each input (one evaluator for all), writing the results
+    /// straight to a JSON array; records mapped to nothing are left out.
+    pub(crate) fn eval_each_json(&self, expr: &Expr, inputs: &[serde_json::Value], bindings: &Bindings) -> Result<String, RuntimeError> {
         let mapping = self.mapping(expr)?;
-        mapping::evaluate_each(mapping, inputs, bindings, &self.config.eval).map_err(mapping_error)
+        mapping::evaluate_each_json(mapping, inputs, bindings, &self.config.eval).map_err(mapping_error)
     }
 
     fn mapping(&self, expr: &Expr) -> Result<&Mapping, RuntimeError> {

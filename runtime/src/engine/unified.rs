@@ -1,6 +1,7 @@
 //! Unified calls: a model's resource and method, mapped onto the provider's.
 
 use super::call::{MethodCall, ProviderResponse};
+use super::records::Records;
 use super::Engine;
 use crate::account::Account;
 use crate::auth::Refreshed;
@@ -22,7 +23,7 @@ pub struct ListRequest {
 
 #[derive(Debug, Clone)]
 pub struct UnifiedPage {
-    pub results: Vec<Value>,
+    pub results: Records,
     /// Opaque and signed; `None` on the last page.
     pub next_cursor: Option<String>,
     pub rate_limit: RateLimitStatus,
@@ -138,7 +139,7 @@ impl Engine {
             let view = ResponseView { body: &response.body, headers: &response.headers, records, request_url: &response.url };
             let dynamic = |expr: &crate::registry::Expr, input: &Value| self.eval(expr, input, &Bindings::new());
             if let Step::Next(position) = next_position(p, &state.position, page_size, &view, &dynamic)? {
-                if !records.is_empty() && !state.remember(format!("page:{}", token::digest(records))) {
+                if !records.is_empty() && !state.remember(format!("page:{}", token::digest_records(records))) {
                     return Err(loop_error("the provider returned the same page of records again"));
                 }
                 if !state.remember(format!("position:{}", token::digest(&position))) {
@@ -209,6 +210,31 @@ impl Engine {
     /// The body a unified list answers with for one page: the model's `envelope`
     /// evaluated on `{results, next_cursor, cursor, page_size, integration, model,
     /// resource}` (with `$query`), or `{results, next_cursor}` when the model has none.
+    /// [`Self::list_body`] as JSON text. Without an envelope, the records' text is written as
+    /// the mapping wrote it (no values built).
+    pub fn list_body_json(
+        &self,
+        integration: &str,
+        model: &str,
+        resource: &str,
+        request: &ListRequest,
+        page: &UnifiedPage,
+    ) -> Result<String, RuntimeError> {
+        let envelope = self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref());
+        if envelope.is_some() {
+            let body = self.list_body(integration, model, resource, request, page)?;
+            return Ok(body.to_string());
+        }
+        let results = page.results.json();
+        let mut body = String::with_capacity(results.len() + 64);
+        body.push_str("{\"results\":");
+        body.push_str(results);
+        body.push_str(",\"next_cursor\":");
+        body.push_str(&serde_json::to_string(&page.next_cursor).unwrap_or_else(|_| "null".to_string()));
+        body.push('}');
+        Ok(body)
+    }
+
     pub fn list_body(
         &self,
         integration: &str,
@@ -219,10 +245,10 @@ impl Engine {
     ) -> Result<Value, RuntimeError> {
         let envelope = self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref());
         let Some(expr) = envelope else {
-            return Ok(serde_json::json!({ "results": page.results, "next_cursor": page.next_cursor }));
+            return Ok(serde_json::json!({ "results": page.results.values(), "next_cursor": page.next_cursor }));
         };
         let input = serde_json::json!({
-            "results": page.results,
+            "results": page.results.values(),
             "next_cursor": page.next_cursor,
             "cursor": request.cursor,
             "page_size": request.page_size,
@@ -242,7 +268,7 @@ impl Engine {
         query: &Map<String, Value>,
         response: &ProviderResponse,
         records: &[Value],
-    ) -> Result<Vec<Value>, RuntimeError> {
+    ) -> Result<Records, RuntimeError> {
         match &target.mapping.response {
             Some(expr) => {
                 let mut bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
@@ -252,10 +278,9 @@ impl Engine {
                 }
                 // A record the mapping maps to nothing (undefined or null) is left out of
                 // the page: how a definition drops records (pull requests in an issue list).
-                let mapped = self.eval_each(expr, records, &bindings)?;
-                Ok(mapped.into_iter().filter(|record| !record.is_null()).collect())
+                Ok(Records::from_json(self.eval_each_json(expr, records, &bindings)?))
             }
-            None => Ok(records.to_vec()),
+            None => Ok(Records::from_values(records.to_vec())),
         }
     }
 

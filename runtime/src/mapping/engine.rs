@@ -481,45 +481,94 @@ fn compiled_page(
     };
     let cancelled = cancel_check(options);
     let page_binding = mapping.mentions("page").then_some(("page", page));
-    let mut fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
+    let fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
+    Some(write_records(mapping, Some(fast), items, bindings, page_binding, options, Nulls::Write, true))
+}
+
+/// Evaluates `mapping` on each input and writes the results as one JSON array, straight to
+/// text: the per-record mapping of a page as an API answers it, with no `serde_json::Value`
+/// built for the results. A record mapped to nothing (undefined or `null`) is left out.
+pub fn evaluate_each_json(
+    mapping: &Mapping,
+    inputs: &[serde_json::Value],
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Result<String, MappingError> {
+    let cancelled = cancel_check(options);
+    let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
+    write_records(mapping, fast, inputs, bindings, None, options, Nulls::Skip, false)
+}
+
+/// What [`write_records`] does with a record mapped to undefined or `null`.
+#[derive(Clone, Copy, PartialEq)]
+enum Nulls {
+    Write,
+    Skip,
+}
+
+/// Maps each record on the fast path where it can (`fast`), else on the engine, writing the
+/// results as a JSON array. `checked`: the records' depth is known to be within the limit.
+#[allow(clippy::too_many_arguments)]
+fn write_records<'a>(
+    mapping: &Mapping,
+    mut fast: Option<compiled::Session<'a, '_>>,
+    records: &'a [serde_json::Value],
+    bindings: &Bindings,
+    page_binding: Option<(&str, &serde_json::Value)>,
+    options: &EvalOptions,
+    nulls: Nulls,
+    checked: bool,
+) -> Result<String, MappingError> {
     let mut slow: Option<Session> = None;
     let depth = options.limits.max_input_depth;
-    let mut out = String::with_capacity(items.len() * 1024);
+    let mut out = String::with_capacity(records.len() * 512);
     out.push('[');
-    for (i, record) in items.iter().enumerate() {
-        if i > 0 {
+    for record in records {
+        // Where this record's text starts (after its comma): a record that falls back or is
+        // left out is cut back to here.
+        let before = out.len();
+        if before > 1 {
             out.push(',');
         }
         let mark = out.len();
-        match fast.run(record, true).and_then(|v| fast.write_json(&v, &mut out)) {
-            Ok(()) => continue,
-            Err(Stop::Limit(message)) => return Some(Err(mapping.limit_error(message))),
-            Err(Stop::Fallback) => out.truncate(mark),
-        }
-        let result = (|| -> Result<(), MappingError> {
-            let session = match &mut slow {
-                Some(session) => session,
-                None => {
-                    let page = match page_binding {
-                        Some((name, page)) => {
-                            Some((name, convert::from_value(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?))
-                        }
-                        None => None,
-                    };
-                    slow.insert(Session::with_values(mapping, bindings, options, page)?)
+        if let Some(fast) = &mut fast {
+            match fast.run(record, checked) {
+                Ok(v) if nulls == Nulls::Skip && v.is_nothing() => {
+                    out.truncate(before);
+                    continue;
                 }
-            };
-            let record = convert::from_value(record, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
-            let result = session.run(&record)?;
-            convert::write_json(&result, &mut out, session.result_depth)
-                .map_err(|e| mapping.convert_error(e, "result", session.result_depth))
-        })();
-        if let Err(error) = result {
-            return Some(Err(error));
+                Ok(v) => match fast.write_json(&v, &mut out) {
+                    Ok(()) => continue,
+                    Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                    Err(Stop::Fallback) => out.truncate(mark),
+                },
+                Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                Err(Stop::Fallback) => {}
+            }
         }
+        let session = match &mut slow {
+            Some(session) => session,
+            None => {
+                let page = match page_binding {
+                    Some((name, page)) => {
+                        Some((name, convert::from_value(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?))
+                    }
+                    None => None,
+                };
+                slow.insert(Session::with_values(mapping, bindings, options, page)?)
+            }
+        };
+        let record = convert::from_value(record, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
+        let result = session.run(&record)?;
+        if nulls == Nulls::Skip && matches!(result, JValue::Undefined | JValue::Null) {
+            out.truncate(before);
+            continue;
+        }
+        convert::write_json(&result, &mut out, session.result_depth)
+            .map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
     }
     out.push(']');
-    Some(Ok(out))
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::Sha256;
+use xxhash_rust::xxh3::Xxh3;
 
 /// How many recent positions a cursor remembers to detect a list that cycles.
 pub const REMEMBERED: usize = 64;
@@ -95,11 +97,12 @@ impl CursorState {
     }
 }
 
-/// A short digest of any JSON value, for loop detection.
+/// A short digest of any serializable value (a position), for loop detection: not a secret
+/// and not an authenticator (the cursor is signed), so a fast non-cryptographic hash (XXH3,
+/// 128 bits, a stable algorithm) of its JSON text.
 pub fn digest<T: Serialize + ?Sized>(value: &T) -> String {
-    use sha2::Digest;
-    // Serialized straight into the hash: a page of records is not copied into a buffer first.
-    struct Hashing(Sha256);
+    // Serialized straight into the hash: nothing is copied into a buffer first.
+    struct Hashing(Xxh3);
     impl std::io::Write for Hashing {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
             self.0.update(bytes);
@@ -109,15 +112,84 @@ pub fn digest<T: Serialize + ?Sized>(value: &T) -> String {
             Ok(())
         }
     }
-    let mut hashing = Hashing(Sha256::new());
+    let mut hashing = Hashing(Xxh3::new());
     let _ = serde_json::to_writer(&mut hashing, value);
-    let hash = hashing.0.finalize();
-    URL_SAFE_NO_PAD.encode(&hash[..12])
+    encode(hashing.0.digest128())
+}
+
+/// A short digest of a page of records, for loop detection: the records walked into the hash
+/// (types, lengths and contents), not written out as text first — a page is large, and this
+/// runs for every page of a list.
+pub fn digest_records(records: &[Value]) -> String {
+    let mut hash = Xxh3::new();
+    hash.update(b"records");
+    for record in records {
+        feed(&mut hash, record);
+    }
+    encode(hash.digest128())
+}
+
+fn feed(hash: &mut Xxh3, value: &Value) {
+    let len = |n: usize| (n as u64).to_le_bytes();
+    match value {
+        Value::Null => hash.update(b"n"),
+        Value::Bool(true) => hash.update(b"t"),
+        Value::Bool(false) => hash.update(b"f"),
+        Value::Number(n) => {
+            let text = n.to_string();
+            hash.update(b"#");
+            hash.update(&len(text.len()));
+            hash.update(text.as_bytes());
+        }
+        Value::String(s) => {
+            hash.update(b"s");
+            hash.update(&len(s.len()));
+            hash.update(s.as_bytes());
+        }
+        Value::Array(items) => {
+            hash.update(b"[");
+            hash.update(&len(items.len()));
+            for item in items {
+                feed(hash, item);
+            }
+        }
+        Value::Object(map) => {
+            hash.update(b"{");
+            hash.update(&len(map.len()));
+            for (key, item) in map {
+                hash.update(&len(key.len()));
+                hash.update(key.as_bytes());
+                feed(hash, item);
+            }
+        }
+    }
+}
+
+fn encode(hash: u128) -> String {
+    URL_SAFE_NO_PAD.encode(&hash.to_le_bytes()[..12])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_digests_tell_pages_apart() {
+        use serde_json::json;
+        let page = |v: Value| digest_records(v.as_array().unwrap());
+        assert_eq!(page(json!([{"id": 1, "n": "a"}])), page(json!([{"id": 1, "n": "a"}])));
+        for (a, b) in [
+            (json!(["ab", "c"]), json!(["a", "bc"])),
+            (json!([{"a": "b"}]), json!([{"ab": ""}])),
+            (json!([[1], 2]), json!([[1, 2]])),
+            (json!([1]), json!(["1"])),
+            (json!([null]), json!(["n"])),
+            (json!([{"id": 1}]), json!([{"id": 2}])),
+        ] {
+            assert_ne!(page(a.clone()), page(b.clone()), "{a} / {b}");
+        }
+        assert_eq!(page(json!([])).len(), 16, "12 bytes, base64url");
+    }
 
     fn state() -> CursorState {
         CursorState {

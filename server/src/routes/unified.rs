@@ -2,7 +2,7 @@
 //! provider; the definition's mappings decide the shape. Every answer carries the normalized
 //! rate-limit headers; an upstream 429 comes back at once (never retried, never delayed).
 
-use super::{engine_call, json, load_usable_account, parse_json};
+use super::{engine_call, json_text, load_usable_account, parse_json};
 use crate::error::{rate_limit_headers, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -66,8 +66,8 @@ pub async fn list(
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let request = ListRequest { page_size: query.page_size, cursor: query.cursor, query: query.rest };
     let page = engine_call(&state, &stored, &account, state.engine.list(&account, &model, &resource, &request)).await?;
-    let body = state.engine.list_body(&stored.integration, &model, &resource, &request, &page)?;
-    let mut response = json(StatusCode::OK, body);
+    let body = state.engine.list_body_json(&stored.integration, &model, &resource, &request, &page)?;
+    let mut response = json_text(StatusCode::OK, body);
     response.headers_mut().extend(rate_limit_headers(&page.rate_limit));
     Ok(response)
 }

@@ -158,6 +158,12 @@ impl<'a> V<'a> {
         matches!(self, V::Undef)
     }
 
+    /// Undefined or `null`: what a record mapped to nothing gives.
+    #[inline]
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, V::Undef | V::Null)
+    }
+
     #[inline]
     pub fn as_str(&self) -> Option<&str> {
         match self {
