@@ -114,6 +114,10 @@ codes! {
         "A file under `schemas/models/` is not valid JSON or not a valid JSON Schema (draft 2020-12).";
     InconsistentErrorRule = "E0319", Error, "inconsistent error rule",
         "An `errors.when` rule (of the integration or of a method), or an `auth.token_response.error_when` rule, cannot work as written: it has no condition at all (no `status`, `header` or `body`, so every response, every success included, would be an error), it lists a 2xx status without a `header` or `body` condition (every success with that status would be an error), or it lists a 1xx status (never a final answer, so the rule never matches).";
+    InvalidFunction = "E0320", Error, "shared function is not a function",
+        "Each entry under `functions` (in integration.yaml or unified/<model>.yaml) must be one JSONata lambda, `function($x) { … }`: its value parsed, but it is something else (a path, an object, a call). Write the lambda itself; to share a constant, write a function that returns it (`function() { [\"a\", \"b\"] }`).";
+    FunctionNameTaken = "E0321", Error, "shared function name already taken",
+        "A shared function would hide another name every expression can already use: a function of JSONata's own library (`$string`, `$map`, …), a function of Switchyard's library (`$removeEmpty`, `$parseDate`, …; docs/functions.md), a binding (`$params`, `$query`, `$connection`, `$headers`, `$page`), or, in unified/<model>.yaml, a function integration.yaml already shares. Rename it.";
     Internal = "E0399", Error, "internal compiler error",
         "The definition passed every check but could not be compiled. This is a bug in Switchyard; please report it with the file.";
 
@@ -128,6 +132,8 @@ codes! {
         "No `unified/<model>.yaml` maps any unified model onto this integration, so the unified API cannot serve it: only the raw proxy can reach it. Add a mapping file for the model it belongs to (`crm`, `ticketing`, `hris`, `ats`, or a migration model), or remove the integration.";
     UnusedDefaultResponse = "W0405", Warning, "default response never used",
         "A unified resource declares a default `response`, but each of its list, get, create and update mappings has a `response` of its own, so the default is never used. Remove it, or remove the copies it replaces.";
+    UnusedFunction = "W0406", Warning, "shared function never called",
+        "A function under `functions` is called by no expression of its scope (every expression of the integration for integration.yaml, the file's own for unified/<model>.yaml), not even through another function. Remove it, or call it as `$name(…)`.";
 
     // 05xx: fixtures (`switchyard test`)
     FixtureSecret = "E0501", Error, "live-looking secret in a fixture",

@@ -4,10 +4,11 @@
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::schema::Schema;
-use crate::semantic::{self, Ctx, Models};
+use crate::semantic::{self, Ctx, Functions, Models};
 use crate::source::{SourceFile, Span};
 use crate::yaml::{self, Limits, Node, NodeKind};
 use indexmap::IndexMap;
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use switchyard_runtime::registry::{Integration, Registry, UnifiedModel};
@@ -206,10 +207,15 @@ impl Compiler<'_> {
         let mut integration: Option<Integration> = None;
         let mut integration_ok = false;
         let mut method_params = IndexMap::new();
-        if let Some((file, node, json)) = self.parse(&definition, false) {
+        // The integration's shared functions, and the names of those some expression calls.
+        let mut functions = Functions::default();
+        let mut used: BTreeSet<String> = BTreeSet::new();
+        if let Some((file, node, mut json)) = self.parse(&definition, false) {
+            let function_sources = semantic::take_functions(&mut json);
             if let Some(mut typed) = self.typed::<Integration>(file, &node, json) {
                 let source = self.files[file].clone();
                 let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
+                functions = semantic::check_functions(&mut ctx, function_sources, None);
                 semantic::check_integration(&mut ctx, &mut typed, &folder_name);
                 if unified_paths.is_empty() {
                     // Nothing maps it: the unified API cannot serve it (only the raw proxy can).
@@ -222,6 +228,11 @@ impl Compiler<'_> {
                     );
                 }
                 integration_ok = !ctx.diagnostics.iter().any(Diagnostic::is_error);
+                let scope = functions.scope(None);
+                if let Err(e) = semantic::bind_functions(&mut typed, &scope, integration_ok, &mut used) {
+                    ctx.push(internal_error(file, &e));
+                    integration_ok = false;
+                }
                 method_params = ctx.declared.method_params.clone();
                 self.diagnostics.items.extend(ctx.diagnostics);
                 integration = Some(typed);
@@ -238,13 +249,23 @@ impl Compiler<'_> {
             };
             // A resource's default `response` is not a method: set aside, filled in by the check.
             let defaults = semantic::take_resource_defaults(&mut json);
+            let function_sources = semantic::take_functions(&mut json);
             let Some(mut model): Option<UnifiedModel> = self.typed(file, &node, json) else {
                 continue;
             };
             let source = self.files[file].clone();
             let mut ctx = Ctx::new(file, source.name.clone(), &source, &node);
             ctx.declared.method_params = method_params.clone();
+            let own_functions = semantic::check_functions(&mut ctx, function_sources, Some(&functions));
             semantic::check_unified(&mut ctx, &mut model, integration.as_ref(), &stem, models, &defaults);
+            let ok = !ctx.diagnostics.iter().any(Diagnostic::is_error);
+            let scope = own_functions.scope(Some(&functions));
+            let mut used_here = BTreeSet::new();
+            if let Err(e) = semantic::bind_functions(&mut model, &scope, ok, &mut used_here) {
+                ctx.push(internal_error(file, &e));
+            }
+            own_functions.warn_unused(&used_here, &mut ctx.diagnostics);
+            used.extend(used_here);
             if let Some(first) = mapped_in.get(&model.model) {
                 let span = ctx.span(&["model"]);
                 let d = Diagnostic::new(Code::Duplicate, format!("a second mapping file for the model `{}`", model.model))
@@ -258,6 +279,7 @@ impl Compiler<'_> {
             mapped_in.entry(model.model.clone()).or_insert_with(|| source.name.clone());
             unified.entry(model.model.clone()).or_insert(model);
         }
+        functions.warn_unused(&used, &mut self.diagnostics.items);
         let mut integration = integration.filter(|_| integration_ok)?;
         integration.unified = unified;
         Some(integration)
@@ -332,6 +354,13 @@ impl Compiler<'_> {
         }
         models
     }
+}
+
+/// E0399 for a definition that passed every check but could not be compiled.
+fn internal_error(file: usize, message: &str) -> Diagnostic {
+    Diagnostic::new(Code::Internal, format!("the definition could not be compiled: {message}"))
+        .at(file, Span::point(0))
+        .help("this is a bug in Switchyard; please report it with the file")
 }
 
 /// A whole number too large for any integer type (YAML read it as a float): where a

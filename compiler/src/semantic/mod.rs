@@ -8,6 +8,7 @@ mod connection;
 mod context;
 mod error_rules;
 mod expressions;
+mod functions;
 mod pagination;
 mod rate_limit;
 mod references;
@@ -17,6 +18,7 @@ mod urls;
 mod webhooks;
 
 pub use context::{Ctx, Declared};
+pub use functions::{bind_functions, check_functions, take_functions, Functions};
 pub use references::{check_unified, take_resource_defaults, Models, ResourceDefaults};
 
 use crate::diagnostic::Diagnostic;

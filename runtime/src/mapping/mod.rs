@@ -29,6 +29,12 @@ pub use error::{MappingError, MappingErrorKind};
 
 use std::collections::BTreeMap;
 
+/// Whether `$name` is a function of JSONata's own library (`$string`, `$map`, …); our library's
+/// functions are in [`functions::find`].
+pub fn is_jsonata_function(name: &str) -> bool {
+    compiled::is_jsonata_function(name)
+}
+
 /// Limits for one evaluation. With `evaluate_each`, each input gets the full limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingLimits {

@@ -10,6 +10,14 @@ pub struct Expr {
     pub origin: Origin,
 }
 
+impl Expr {
+    /// The expression as written at `origin`: `source` without the shared functions the
+    /// compiler bound in front of it ([`super::functions`]).
+    pub fn written(&self) -> &str {
+        super::functions::written(&self.source)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Origin {

@@ -6,6 +6,7 @@
 
 mod auth;
 mod expr;
+pub mod functions;
 mod integration;
 mod pagination;
 mod path;
