@@ -4,9 +4,11 @@
 mod common;
 
 use common::{example, project_copy, repo};
+use serde_json::json;
 use std::path::Path;
 use std::process::Command;
-use switchyard_runtime::registry::Registry;
+use switchyard_runtime::mapping::{evaluate, Bindings, EvalOptions, Mapping};
+use switchyard_runtime::registry::{Origin, Registry};
 
 fn switchyard(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("the binary runs")
@@ -124,6 +126,66 @@ fn a_resource_default_response_is_shared_with_its_origin() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("warning[W0405]: every method of `contacts` has its own `response`"), "{stderr}");
     assert!(stderr.contains("--> integrations/shared/unified/crm.yaml:4:5"), "{stderr}");
+}
+
+/// Shared functions: each expression that calls some is stored with them (and only them, the
+/// ones they call first) bound in front of it, keeping its origin; the stored expression runs on
+/// its own, on the fast path too, and an error raised inside a function names the expression
+/// that called it. A function nobody calls is warned about at its name.
+#[test]
+fn shared_functions_are_bound_into_the_expressions_that_call_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("integrations/shared");
+    std::fs::create_dir_all(folder.join("unified")).unwrap();
+    let integration = "name: shared\nlabel: Shared\nbase_url: https://api.example.com\nauth: { type: bearer }\n\
+         verify: { resource: items, method: list }\n\
+         errors:\n  mapping: '{ \"code\": $s(body.code), \"message\": \"failed\" }'\n\
+         functions:\n  s: \"function($x) { $x ? $x : null }\"\n  num: \"function($x) { $x + 0 }\"\n\
+         resources:\n  items:\n    list: { method: GET, path: /items }\n";
+    std::fs::write(folder.join("integration.yaml"), integration).unwrap();
+    let mapping = "model: crm\nfunctions:\n  first: \"function($r) { $s($r.first) }\"\nresources:\n  contacts:\n    list:\n      resource: items\n      response: |\n        { \"id\": $string(id), \"first_name\": $first($), \"n\": $num(n) }\n";
+    std::fs::write(folder.join("unified/crm.yaml"), mapping).unwrap();
+    let models = repo().join("schemas/models").display().to_string();
+    let out = switchyard(&["compile", "integrations", "--out", "registry.json", "--models", &models, "--deny-warnings"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let registry = Registry::from_json(&std::fs::read_to_string(dir.path().join("registry.json")).unwrap()).unwrap();
+    let shared = &registry.integrations[0];
+
+    let response = shared.unified["crm"].resources["contacts"]["list"].response.clone().unwrap();
+    let expression = "{ \"id\": $string(id), \"first_name\": $first($), \"n\": $num(n) }\n";
+    assert_eq!(response.written(), expression);
+    assert_eq!(response.origin, Origin { file: "integrations/shared/unified/crm.yaml".into(), line: 9, col: 9 });
+    let source = &response.source;
+    assert!(source.starts_with("/*functions:"), "{source}");
+    let at = |text: &str| source.find(text).unwrap_or_else(|| panic!("no `{text}` in {source}"));
+    assert!(at("$s := ") < at("$first := "), "a function is bound after the ones it calls: {source}");
+    at("$num := ");
+    // The integration's own expressions get its functions too, only those they call.
+    let error_mapping = &shared.errors.as_ref().unwrap().mapping.source;
+    assert!(error_mapping.contains("$s := ") && !error_mapping.contains("$num"), "{error_mapping}");
+
+    let compiled = Mapping::compile(&response).unwrap();
+    assert!(compiled.is_compiled(), "shared functions keep an expression on the fast path");
+    for mapping in [compiled.clone(), compiled.interpreted()] {
+        let out = evaluate(&mapping, &json!({"id": 7, "first": "", "n": 2}), &Bindings::new(), &EvalOptions::default()).unwrap();
+        assert_eq!(out, json!({"id": "7", "first_name": null, "n": 2}));
+        // `$num`'s `$x + 0` fails on a string: the error names the expression that called it.
+        let error = evaluate(&mapping, &json!({"id": 7, "n": "two"}), &Bindings::new(), &EvalOptions::default()).unwrap_err();
+        assert_eq!(error.code.as_deref(), Some("T2001"), "{error}");
+        assert_eq!(error.origin, response.origin);
+        assert!(error.to_string().starts_with("mapping error at integrations/shared/unified/crm.yaml:9:9: T2001: "), "{error}");
+    }
+
+    // A function no expression calls: warned about at its name.
+    std::fs::write(folder.join("integration.yaml"), integration.replace("functions:\n", "functions:\n  unused: \"function() { 1 }\"\n"))
+        .unwrap();
+    let out = switchyard(&["check", "integrations", "--models", &models], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning[W0406]: the shared function `$unused` is never called"), "{stderr}");
+    assert!(stderr.contains("--> integrations/shared/integration.yaml:9:3"), "{stderr}");
+    let out = switchyard(&["check", "integrations", "--models", &models, "--deny-warnings"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
