@@ -173,7 +173,8 @@ pub fn bind_functions<T: Serialize + DeserializeOwned>(
 
 fn each_source(value: &mut serde_json::Value, f: &mut impl FnMut(&mut String)) {
     match value {
-        serde_json::Value::Object(map) if map.len() == 2 && map.contains_key("origin") => {
+        // An expression: `{source, origin: {file, line, col}}` (a map of plain strings never is).
+        serde_json::Value::Object(map) if map.len() == 2 && map.get("origin").is_some_and(|o| o.get("line").is_some()) => {
             if let Some(serde_json::Value::String(source)) = map.get_mut("source") {
                 f(source);
             }
