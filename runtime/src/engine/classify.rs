@@ -143,7 +143,13 @@ fn parse_body(response: &UpstreamResponse) -> Result<Value, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    // Checked as UTF-8 once, whole (fast on ASCII), rather than string by string as
+    // `from_slice` does; text that is not UTF-8 goes to `from_slice` for its error's place.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    parsed.map_err(|e| {
         let kind = response.header("content-type").unwrap_or("no content type");
         if e.is_eof() {
             format!("the provider's response body is truncated JSON ({kind}, {} bytes): {e}", bytes.len())
