@@ -21,7 +21,15 @@ pub(crate) fn compile(ast: &AstNode) -> Option<Program> {
     let root = compiler.node(ast)?;
     // Lambdas never recurse, so no evaluation nests deeper than every body stacked.
     let depth = compiler.deepest * (compiler.lambdas.len() + 1);
-    Some(Program { root, lambdas: compiler.lambdas, slots: compiler.slots, globals: compiler.globals, called: compiler.called, depth })
+    Some(Program {
+        root,
+        lambdas: compiler.lambdas,
+        slots: compiler.slots,
+        globals: compiler.globals,
+        called: compiler.called,
+        depth,
+        fields: compiler.fields,
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -48,6 +56,8 @@ struct Compiler {
     deepest: usize,
     /// Slots bound to an array constructor of scalar literals, with its value.
     constants: HashMap<usize, serde_json::Value>,
+    /// Field steps numbered so far.
+    fields: usize,
 }
 
 /// The items of an array of strings, or `None` when it holds anything else.
@@ -63,6 +73,12 @@ enum Resolved {
 }
 
 impl Compiler {
+    /// A field step, numbered for its lookup hint.
+    fn field(&mut self, name: &str) -> StepNode {
+        self.fields += 1;
+        StepNode::Field(name.to_string(), self.fields - 1)
+    }
+
     fn slot(&mut self) -> usize {
         self.slots += 1;
         self.slots - 1
@@ -112,7 +128,8 @@ impl Compiler {
             AstNode::Variable(name) => self.variable(name)?,
             AstNode::ParentVariable(name) if name.is_empty() => Node::Root,
             AstNode::Name(field) => {
-                Node::Path(Path { steps: vec![Step { node: StepNode::Field(field.clone()), filters: Vec::new() }], variable_first: false })
+                let node = self.field(field);
+                Node::Path(Path { steps: vec![Step { node, filters: Vec::new() }], variable_first: false })
             }
             AstNode::Path { steps } => self.path(steps)?,
             AstNode::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs)?,
@@ -209,7 +226,7 @@ impl Compiler {
                 }
             }
             let node = match &step.node {
-                AstNode::Name(field) => StepNode::Field(field.clone()),
+                AstNode::Name(field) => self.field(field),
                 AstNode::Variable(name) => {
                     variable_first |= i == 0;
                     StepNode::Expr(self.variable(name)?)

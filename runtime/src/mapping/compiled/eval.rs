@@ -3,7 +3,7 @@
 
 use super::builtins;
 use super::ir::{Arith, Filter, Hof, Node, Order, Path, Program, Step, StepNode, Stmt};
-use super::value::{equal, index_like, Arr, Kind, Obj, K, V};
+use super::value::{equal, index_like, same_key, Arr, Kind, Obj, K, V};
 use crate::mapping::functions::Call;
 use jsonata_core::functions::string;
 use std::rc::Rc;
@@ -34,10 +34,49 @@ pub(crate) struct Env<'a, 'c> {
     /// For each lambda whose value depends on its key alone ([`super::ir::Lambda::key_only`]):
     /// whether `$sift` keeps each key seen so far.
     pub kept_keys: Vec<KeyMemo>,
+    /// For each field step, where its member was found last.
+    pub hints: Vec<usize>,
 }
 
 /// Answers of a `$sift` lambda by key, for the whole session (bounded).
-pub(crate) type KeyMemo = std::collections::HashMap<Box<str>, bool, std::hash::BuildHasherDefault<WordHash>>;
+#[derive(Default)]
+pub(crate) struct KeyMemo {
+    by_key: std::collections::HashMap<Box<str>, bool, std::hash::BuildHasherDefault<WordHash>>,
+    /// The key last seen at each position of an object, with its answer: the records of a
+    /// page mostly have their keys in the same order, so one comparison usually answers.
+    by_position: Vec<(Box<str>, bool)>,
+}
+
+/// Positions [`KeyMemo::by_position`] covers.
+const MEMO_POSITIONS: usize = 256;
+
+impl KeyMemo {
+    fn get(&mut self, position: usize, key: &str) -> Option<bool> {
+        if let Some((known, keep)) = self.by_position.get(position) {
+            if same_key(known, key) {
+                return Some(*keep);
+            }
+        }
+        let keep = self.by_key.get(key).copied()?;
+        self.at(position, key, keep);
+        Some(keep)
+    }
+
+    fn insert(&mut self, position: usize, key: &str, keep: bool) {
+        if self.by_key.len() < MEMO_KEYS {
+            self.by_key.insert(Box::from(key), keep);
+        }
+        self.at(position, key, keep);
+    }
+
+    fn at(&mut self, position: usize, key: &str, keep: bool) {
+        if position < self.by_position.len() {
+            self.by_position[position] = (Box::from(key), keep);
+        } else if position == self.by_position.len() && position < MEMO_POSITIONS {
+            self.by_position.push((Box::from(key), keep));
+        }
+    }
+}
 
 /// Keys remembered per lambda at most.
 const MEMO_KEYS: usize = 4096;
@@ -372,16 +411,22 @@ impl<'a, 'c> Env<'a, 'c> {
                 if subject.is_undef() && hof == Hof::Sift {
                     return Ok(V::Undef);
                 }
-                let mut kept = Obj::default();
-                let mut results = Vec::new();
+                // Sized once for every member (a few hundred bytes), not grown member by member.
+                let members = match &subject {
+                    V::Ref(serde_json::Value::Object(map)) => map.len(),
+                    V::Obj(map) => map.len(),
+                    _ => 0,
+                };
+                let mut kept = Obj::with_capacity(if hof == Hof::Sift { members } else { 0 });
+                let mut results = Vec::with_capacity(if hof == Hof::Each { members } else { 0 });
                 match &subject {
                     V::Ref(serde_json::Value::Object(map)) => {
                         if map.keys().any(|k| index_like(k)) {
                             return Err(Stop::Fallback);
                         }
-                        for (key, value) in map {
+                        for (position, (key, value)) in map.iter().enumerate() {
                             let (key, value) = (K::B(key.as_str()), V::of(value));
-                            self.entry(hof, id, arity, &subject, key, value, &mut kept, &mut results)?;
+                            self.entry(hof, id, arity, &subject, position, key, value, &mut kept, &mut results)?;
                         }
                     }
                     V::Obj(map) => {
@@ -389,8 +434,8 @@ impl<'a, 'c> Env<'a, 'c> {
                             return Err(Stop::Fallback);
                         }
                         let map = Rc::clone(map);
-                        for (key, value) in map.iter() {
-                            self.entry(hof, id, arity, &subject, key.clone(), value.clone(), &mut kept, &mut results)?;
+                        for (position, (key, value)) in map.iter().enumerate() {
+                            self.entry(hof, id, arity, &subject, position, key.clone(), value.clone(), &mut kept, &mut results)?;
                         }
                     }
                     _ => return Err(Stop::Fallback),
@@ -433,6 +478,7 @@ impl<'a, 'c> Env<'a, 'c> {
         id: usize,
         arity: usize,
         subject: &V<'a>,
+        position: usize,
         key: K<'a>,
         value: V<'a>,
         kept: &mut Obj<'a>,
@@ -440,7 +486,7 @@ impl<'a, 'c> Env<'a, 'c> {
     ) -> Result<(), Stop> {
         let memo = hof == Hof::Sift && self.program.lambdas[id].key_only;
         if memo {
-            if let Some(keep) = self.kept_keys.get(id).and_then(|m| m.get(&*key)).copied() {
+            if let Some(keep) = self.kept_keys.get_mut(id).and_then(|m| m.get(position, &key)) {
                 self.tick()?;
                 if keep {
                     kept.push(key, value);
@@ -454,10 +500,7 @@ impl<'a, 'c> Env<'a, 'c> {
             if self.kept_keys.len() <= id {
                 self.kept_keys.resize_with(id + 1, KeyMemo::default);
             }
-            let known = &mut self.kept_keys[id];
-            if known.len() < MEMO_KEYS {
-                known.insert(Box::from(&*key), result.truthy());
-            }
+            self.kept_keys[id].insert(position, &key, result.truthy());
         }
         if hof == Hof::Sift {
             if result.truthy() {
@@ -484,7 +527,7 @@ impl<'a, 'c> Env<'a, 'c> {
                 break;
             }
             let next = match &step.node {
-                StepNode::Field(key) => current.lookup(key),
+                StepNode::Field(key, site) => current.lookup_hinted(key, &mut self.hints[*site]),
                 StepNode::Expr(node) => self.ev(node, current)?,
             };
             if next.is_undef() {
@@ -533,7 +576,7 @@ impl<'a, 'c> Env<'a, 'c> {
         for item in input {
             self.tick()?;
             let mut value = match &step.node {
-                StepNode::Field(key) => item.lookup(key).settle(),
+                StepNode::Field(key, site) => item.lookup_hinted(key, &mut self.hints[*site]).settle(),
                 StepNode::Expr(node) => self.ev(node, item)?,
             };
             if !step.filters.is_empty() {

@@ -20,6 +20,8 @@ pub(crate) struct Program {
     pub called: Vec<String>,
     /// A bound on how deep an evaluation nests, in expression levels.
     pub depth: usize,
+    /// How many field steps the program has (each has a lookup hint, [`StepNode::Field`]).
+    pub fields: usize,
 }
 
 #[derive(Debug)]
@@ -149,7 +151,9 @@ pub(crate) struct Step {
 
 #[derive(Debug)]
 pub(crate) enum StepNode {
-    Field(String),
+    /// A member by name; the number indexes the session's lookup hints (where the member was
+    /// found last time: records of a page mostly have their keys in the same order).
+    Field(String, usize),
     /// Any other expression, evaluated with each item as `$`.
     Expr(Node),
 }

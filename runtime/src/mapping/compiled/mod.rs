@@ -103,6 +103,7 @@ impl<'a, 'c> Session<'a, 'c> {
                     limits.max_input_depth,
                 ),
                 kept_keys: Vec::new(),
+                hints: vec![0; program.fields],
             },
             input_depth: limits.max_input_depth,
             result_depth: limits.max_input_depth.saturating_mul(2),

@@ -86,7 +86,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Arr::array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V<'de>, A::Error> {
-        let mut members = Obj::with_capacity(map.size_hint().unwrap_or(8));
+        // serde_json gives no size hint: room for a typical record's members, grown once for a
+        // wide one.
+        let mut members = Obj::with_capacity(map.size_hint().unwrap_or(12));
         // A key whose (length, first byte) was not seen before in this object is new: no search.
         let mut seen = 0u64;
         while let Some(Key(key)) = map.next_key()? {

@@ -70,6 +70,18 @@ impl<'a> Obj<'a> {
     pub fn get(&self, key: &str) -> Option<&V<'a>> {
         self.members.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
     }
+    /// [`Self::get`], trying the position `hint` first and leaving there where it found `key`.
+    #[inline]
+    pub fn get_hinted(&self, key: &str, hint: &mut usize) -> Option<&V<'a>> {
+        if let Some((k, v)) = self.members.get(*hint) {
+            if same_key(k, key) {
+                return Some(v);
+            }
+        }
+        let position = self.members.iter().position(|(k, _)| same_key(k, key))?;
+        *hint = position;
+        Some(&self.members[position].1)
+    }
     pub fn iter(&self) -> impl Iterator<Item = (&K<'a>, &V<'a>)> {
         self.members.iter().map(|(k, v)| (k, v))
     }
@@ -267,6 +279,16 @@ impl<'a> V<'a> {
         match key {
             K::B(s) => V::Key(s),
             K::O(s) => V::Str(s.clone()),
+        }
+    }
+
+    /// [`Self::lookup`] with a position to try first in a built or parsed object (see
+    /// [`Obj::get_hinted`]; `serde_json::Map` has no access by position).
+    #[inline]
+    pub fn lookup_hinted(&self, key: &str, hint: &mut usize) -> V<'a> {
+        match self {
+            V::Obj(map) => map.get_hinted(key, hint).cloned().unwrap_or(V::Undef),
+            _ => self.lookup(key),
         }
     }
 
