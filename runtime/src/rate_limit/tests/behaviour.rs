@@ -542,3 +542,31 @@ fn one_list_header_holds_limit_remaining_and_reset() {
     let status = inspect(&def, &response, SystemTime::UNIX_EPOCH + Duration::from_secs(1_717_232_400), &|_, _| false);
     assert_eq!((status.limited, status.limit, status.remaining, status.reset_seconds), (true, Some(240), Some(0), Some(4)));
 }
+
+#[test]
+fn a_semicolon_separated_key_value_header_is_read_by_prefixes() {
+    // An endpoint-specific header of the shape `total=100; remaining=99; resets=41`.
+    let entry =
+        |prefix: &str| Some(HeaderValue { header: "x-endpoint-limit".into(), format: NumberFormat::Number, prefix: Some(prefix.into()) });
+    let def = RateLimit {
+        limited_when: vec![on(&[429])],
+        limit: entry("total="),
+        remaining: entry("remaining="),
+        reset: Some(ResetHeader { header: "x-endpoint-limit".into(), unit: TimeUnit::DeltaSeconds, prefix: Some("resets=".into()) }),
+        retry_after: retry("Retry-After", RetryAfterUnit::Auto),
+        window_seconds: Some(60),
+    };
+    let headers = header_map(&[("x-endpoint-limit", "total=100; remaining=99; resets=41")]);
+    let response = ResponseParts { status: 200, headers: &headers, body: None };
+    let status = inspect(&def, &response, SystemTime::UNIX_EPOCH + Duration::from_secs(1_717_232_400), &|_, _| false);
+    assert_eq!(
+        status.headers(),
+        vec![
+            ("ratelimit-limit", "100".to_string()),
+            ("ratelimit-remaining", "99".to_string()),
+            ("ratelimit-reset", "41".to_string()),
+            ("RateLimit-Policy", "\"default\";q=100;w=60".to_string()),
+            ("RateLimit", "\"default\";r=99;t=41".to_string()),
+        ]
+    );
+}
