@@ -161,3 +161,43 @@ fn basic_credentials_must_match_the_connections() {
     let none = headers(&[]);
     assert!(verify(&hooks, &delivery(&none, body), &scopes, now()).unwrap_err().message.contains("no `authorization` header"));
 }
+
+#[test]
+fn an_iso_8601_timestamp_is_signed_as_received_and_bounded_by_the_tolerance() {
+    let hooks = webhooks("webhook_iso_timestamp");
+    let connection: Connection = [("signing_secret", "fake-signing-secret")].into_iter().collect();
+    let install = install();
+    let scopes = WebhookScopes { install: &install, connection: &connection };
+    let body = br#"{"id":"cbe4028c","type":"zen:event-type:ticket.status_changed"}"#;
+    let sign =
+        |stamp: &str| STANDARD.encode(mac(b"fake-signing-secret", format!("{stamp}{}", std::str::from_utf8(body).unwrap()).as_bytes()));
+    // NOW is 2024-06-01T09:00:00Z; the text is signed exactly as received, offset included.
+    for stamp in ["2024-06-01T09:00:00Z", "2024-06-01T11:04:59+02:00", "2024-06-01T08:55:00.250Z"] {
+        let good = headers(&[("X-Signature", &sign(stamp)), ("X-Signature-Timestamp", stamp)]);
+        verify(&hooks, &delivery(&good, body), &scopes, now()).unwrap_or_else(|e| panic!("{stamp}: {e}"));
+    }
+    let good = headers(&[("X-Signature", &sign("2024-06-01T09:00:00Z")), ("X-Signature-Timestamp", "2024-06-01T09:00:00Z")]);
+    assert_eq!(
+        events(&hooks, &delivery(&good, body), &EvalOptions::default()).unwrap(),
+        vec![json!({ "id": "cbe4028c", "type": "zen:event-type:ticket.status_changed" })]
+    );
+
+    // 301 s either way is too far.
+    for stamp in ["2024-06-01T08:54:59Z", "2024-06-01T09:05:01Z"] {
+        let stale = headers(&[("X-Signature", &sign(stamp)), ("X-Signature-Timestamp", stamp)]);
+        let error = verify(&hooks, &delivery(&stale, body), &scopes, now()).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Auth);
+        assert!(error.message.contains("more than 300 s from now"), "{stamp}: {}", error.message);
+    }
+    // The timestamp is signed: the same instant written differently breaks the signature.
+    let moved = headers(&[("X-Signature", &sign("2024-06-01T09:00:00Z")), ("X-Signature-Timestamp", "2024-06-01T09:00:00+00:00")]);
+    assert_eq!(verify(&hooks, &delivery(&moved, body), &scopes, now()).unwrap_err().kind, ErrorKind::Auth);
+    // Epoch seconds are not an ISO 8601 date-time.
+    let epoch = NOW.to_string();
+    let unreadable = headers(&[("X-Signature", &sign(&epoch)), ("X-Signature-Timestamp", &epoch)]);
+    let error = verify(&hooks, &delivery(&unreadable, body), &scopes, now()).unwrap_err();
+    assert!(error.message.contains("not readable"), "{}", error.message);
+    // No timestamp header at all.
+    let missing = headers(&[("X-Signature", &sign(""))]);
+    assert_eq!(verify(&hooks, &delivery(&missing, body), &scopes, now()).unwrap_err().kind, ErrorKind::Auth);
+}
