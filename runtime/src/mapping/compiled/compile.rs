@@ -7,7 +7,7 @@
 //! reads itself that way), is not compiled.
 
 use super::builtins::Builtin;
-use super::ir::{Arith, Filter, Hof, Lambda, Node, Order, Path, Program, Step, StepNode, Stmt, StrSet};
+use super::ir::{Arith, FieldName, Filter, Hof, Lambda, Node, Order, Path, Program, Step, StepNode, Stmt, StrSet};
 use super::value::index_like;
 use crate::mapping::functions;
 use jsonata_core::ast::{AstNode, BinaryOp, PathStep, Stage, UnaryOp};
@@ -155,13 +155,13 @@ impl Compiler {
                 }
             }
             AstNode::Object(pairs) => {
-                let mut out: Vec<(String, Node)> = Vec::with_capacity(pairs.len());
+                let mut out: Vec<(FieldName, Node)> = Vec::with_capacity(pairs.len());
                 for (key, value) in pairs {
                     let AstNode::String(key) = key else { return None };
-                    if index_like(key) || out.iter().any(|(k, _)| k == key) {
+                    if index_like(key) || out.iter().any(|(k, _)| k.name == *key) {
                         return None;
                     }
-                    out.push((key.clone(), self.node(value)?));
+                    out.push((FieldName::new(key), self.node(value)?));
                 }
                 Node::Object(out)
             }

@@ -247,7 +247,7 @@ impl<'a, 'c> Env<'a, 'c> {
                     let value = self.ev(value, ctx)?;
                     if !value.is_undef() {
                         // Keys are distinct: the compiler checked.
-                        map.push(K::B(key), value);
+                        map.push(K::P(key), value);
                     }
                 }
                 V::Obj(Rc::new(map))

@@ -87,7 +87,7 @@ pub(crate) enum Node {
     Global(usize),
     Path(Path),
     /// `{ "key": value, … }` with literal keys, in written order.
-    Object(Vec<(String, Node)>),
+    Object(Vec<(FieldName, Node)>),
     /// `[ … ]`; the flag marks items that are array constructors themselves (not flattened).
     Array(Vec<(Node, bool)>),
     Block(Vec<Stmt>),
@@ -188,6 +188,23 @@ pub(crate) enum Hof {
     Each,
     Map,
     Filter,
+}
+
+/// A key an object constructor writes, with its JSON text (`"key":`) rendered once, when the
+/// program is compiled, instead of escaped again for every record.
+#[derive(Debug)]
+pub(crate) struct FieldName {
+    pub name: String,
+    pub json: String,
+}
+
+impl FieldName {
+    pub fn new(name: &str) -> FieldName {
+        let mut json = String::with_capacity(name.len() + 3);
+        crate::mapping::convert::write_string(name, &mut json);
+        json.push(':');
+        FieldName { name: name.to_string(), json }
+    }
 }
 
 /// A set of strings fixed when the program is compiled, grouped by length.

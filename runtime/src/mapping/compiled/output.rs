@@ -4,7 +4,7 @@
 //! left to the engine, which reports it.
 
 use super::eval::Stop;
-use super::value::V;
+use super::value::{K, V};
 use crate::mapping::convert::{number_value, write_number, write_string};
 use serde_json::Value;
 
@@ -35,8 +35,13 @@ pub(crate) fn write_json(v: &V, out: &mut String, depth: usize) -> Result<(), St
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(key, out);
-                out.push(':');
+                match key {
+                    K::P(field) => out.push_str(&field.json),
+                    _ => {
+                        write_string(key, out);
+                        out.push(':');
+                    }
+                }
                 write_json(item, out, depth)?;
             }
             out.push('}');

@@ -5,6 +5,7 @@
 //! a *sequence* (what a path produces; a sequence of one item is that item) from an array
 //! (what the input holds or an array constructor builds). [`V`] keeps both distinctions.
 
+use super::ir::FieldName;
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -32,6 +33,8 @@ pub(crate) enum V<'a> {
 pub(crate) enum K<'a> {
     B(&'a str),
     O(Rc<str>),
+    /// A key written by an object constructor of the program, its JSON text rendered.
+    P(&'a FieldName),
 }
 
 impl std::ops::Deref for K<'_> {
@@ -41,6 +44,7 @@ impl std::ops::Deref for K<'_> {
         match self {
             K::B(s) => s,
             K::O(s) => s,
+            K::P(f) => &f.name,
         }
     }
 }
@@ -279,6 +283,7 @@ impl<'a> V<'a> {
         match key {
             K::B(s) => V::Key(s),
             K::O(s) => V::Str(s.clone()),
+            K::P(f) => V::Key(&f.name),
         }
     }
 
