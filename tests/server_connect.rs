@@ -204,3 +204,61 @@ async fn a_connection_field_from_the_token_response_is_not_asked_for() {
     assert_eq!(created.body["connection"], json!({ "api_domain": "https://www.zohoapis.eu" }));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_field_from_the_callback_is_read_from_the_redirect() {
+    // The company id comes back on the consent redirect (`companyId`), so it is not asked for up
+    // front; the account's requests go under it.
+    let mock = Mock::start(|request, _| {
+        if request.path == "/oauth/token" {
+            return Reply::json(
+                200,
+                json!({ "token_type": "bearer", "access_token": "at-cb-aaaaaaaa", "refresh_token": "rt-cb-bbbbbbbb", "expires_in": 3600 }),
+            );
+        }
+        Reply::json(200, json!({ "customers": [{ "Id": "58" }] }))
+    })
+    .await;
+    let server = TestServer::start(registry(), &mock).await;
+    let key = server.environment("production");
+    server
+        .call(
+            &key,
+            "PUT",
+            "/v1/installs/callback_field",
+            Some(&json!({ "oauth_client": { "client_id": "cid", "client_secret": "csecret" } })),
+        )
+        .await
+        .expect(200);
+    let authorize = || async {
+        let redirect = server.get(&key, "/v1/connect/callback_field/authorize").await.expect(303);
+        param(&query_of(redirect.header("location").unwrap()), "state").unwrap().to_string()
+    };
+
+    // Without the parameter, or with a value the field's pattern refuses, the code is not spent.
+    let state = authorize().await;
+    let missing =
+        server.raw(server.request(reqwest::Method::GET, &format!("/v1/connect/callback?code=c0de&state={state}"))).await.expect(400);
+    assert!(missing.body["error"]["message"].as_str().unwrap().contains("no `companyId`"), "{}", missing.text);
+    assert_eq!(missing.body["error"]["field"], "connection.company_id");
+    let state = authorize().await;
+    let bad = format!("/v1/connect/callback?code=c0de&state={state}&companyId=12ab");
+    server.raw(server.request(reqwest::Method::GET, &bad)).await.expect(400);
+    assert!(mock.requests().is_empty(), "no code exchange: {:?}", mock.requests());
+
+    let state = authorize().await;
+    let created = server
+        .raw(server.request(reqwest::Method::GET, &format!("/v1/connect/callback?state={state}&code=c0de&companyId=9130354316422656")))
+        .await
+        .expect(201);
+    assert_eq!(created.body["connection"], json!({ "company_id": "9130354316422656" }));
+    let token = &mock.requests()[0];
+    assert_eq!(token.path, "/oauth/token");
+    assert_eq!(param(&token.form(), "grant_type"), Some("authorization_code"));
+    assert!(param(&token.form(), "companyId").is_none(), "the callback parameter is not sent on");
+    let id = created.body["id"].as_str().unwrap().to_string();
+    server.get(&key, &format!("/v1/proxy/{id}/customers")).await.expect(200);
+    let used = mock.requests().last().unwrap().clone();
+    assert_eq!(used.path, "/v3/company/9130354316422656/customers");
+    server.stop().await;
+}

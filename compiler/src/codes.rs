@@ -103,7 +103,7 @@ codes! {
     UnknownModel = "E0313", Error, "unknown unified model",
         "A unified mapping targets a model or resource with no JSON Schema at `schemas/models/<model>/<resource>.json`. Add the schema (it is the contract clients rely on) or fix the name.";
     InvalidConnectionField = "E0314", Error, "invalid connection field",
-        "A connection field contradicts itself: a pattern that is not a valid regular expression, a default that does not match the pattern or is not one of `values`, `values` on a non-enum field.";
+        "A connection field contradicts itself: a pattern that is not a valid regular expression, a default that does not match the pattern or is not one of `values`, `values` on a non-enum field, a `from_callback` without an OAuth authorization-code redirect to read it from, naming a parameter of the OAuth protocol (`code`, `state`, `error`, …) or on a field `auth.token_response.store` also fills.";
     InconsistentAuth = "E0315", Error, "inconsistent auth",
         "The auth block contradicts itself: an authorization-code grant without `authorize_url`, a client-credentials grant with one, `store` into an undeclared connection field, a credential declared twice, …";
     InvalidPath = "E0316", Error, "invalid method path",

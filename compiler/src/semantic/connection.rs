@@ -1,9 +1,10 @@
-//! Connection fields: patterns, defaults and enum values that agree with each other.
+//! Connection fields: patterns, defaults and enum values that agree with each other, and a
+//! `from_callback` only where there is an OAuth redirect to read it from.
 
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{FieldType, Integration};
+use switchyard_runtime::registry::{Auth, FieldType, Integration, OAuthGrant};
 
 pub fn check(ctx: &mut Ctx, integration: &Integration) {
     let mut seen: Vec<(String, String)> = Vec::new();
@@ -71,6 +72,9 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
             }
             _ => {}
         }
+        if let Some(param) = &field.from_callback {
+            check_from_callback(ctx, integration, name, param);
+        }
         if let (Some(re), Some(default)) = (&pattern, &field.default) {
             if !re.is_match(default) {
                 let span = ctx.span(&[path[0], path[1], path[2], "default"]);
@@ -81,6 +85,39 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
                 );
             }
         }
+    }
+}
+
+/// Parameters of the OAuth redirect that the protocol itself uses (RFC 6749 §4.1.2, RFC 9207).
+const PROTOCOL_CALLBACK_PARAMS: &[&str] = &["code", "state", "error", "error_description", "error_uri", "iss"];
+
+/// A field filled from the OAuth redirect: only the authorization-code grant has one, the
+/// parameter is not one of the protocol's own, and no token-response field fills it as well.
+fn check_from_callback(ctx: &mut Ctx, integration: &Integration, name: &str, param: &str) {
+    let span = ctx.span(&["connection", "fields", name, "from_callback"]);
+    let problem = match &integration.auth {
+        Auth::OAuth2(oauth) if oauth.grant == OAuthGrant::AuthorizationCode => {
+            if PROTOCOL_CALLBACK_PARAMS.contains(&param) {
+                Some((
+                    format!("`{name}` is filled from the callback's `{param}`, a parameter of the OAuth protocol"),
+                    "name the provider's own redirect parameter".to_string(),
+                ))
+            } else if oauth.token_response.store.contains_key(name) {
+                Some((
+                    format!("`{name}` is filled both from the callback and by `auth.token_response.store`"),
+                    "keep one of the two".to_string(),
+                ))
+            } else {
+                None
+            }
+        }
+        _ => Some((
+            format!("`{name}` is filled from the OAuth callback, but the integration does not connect with the authorization-code grant"),
+            "remove `from_callback`: without a consent redirect there is no callback to read".to_string(),
+        )),
+    };
+    if let Some((message, help)) = problem {
+        ctx.push(Diagnostic::new(Code::InvalidConnectionField, message).at(ctx.file, span).help(help));
     }
 }
 

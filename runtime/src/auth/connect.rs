@@ -170,6 +170,23 @@ impl Engine {
     }
 }
 
+/// The connection fields the OAuth redirect fills in: `(field, value)` for each field with a
+/// `from_callback` whose parameter the callback's query carries with a value (the first
+/// occurrence, as received). The caller merges them into the connection before
+/// [`Engine::exchange_code`], so the token request and every later one see them.
+pub fn callback_connection(integration: &Integration, callback: &[(String, String)]) -> Vec<(String, String)> {
+    integration
+        .connection
+        .fields
+        .iter()
+        .filter_map(|(field, spec)| {
+            let param = spec.from_callback.as_deref()?;
+            let value = callback.iter().find(|(name, _)| name == param).map(|(_, value)| value).filter(|v| !v.is_empty())?;
+            Some((field.clone(), value.clone()))
+        })
+        .collect()
+}
+
 /// The integration's OAuth2 definition, when it uses the authorization-code grant.
 fn authorization_code(integration: &Integration) -> Result<&OAuth2, RuntimeError> {
     match &integration.auth {

@@ -7,6 +7,6 @@ mod oauth;
 mod refresher;
 
 pub use apply::apply;
-pub use connect::Pkce;
+pub use connect::{callback_connection, Pkce};
 pub use oauth::{classify_token_error, parse_token_response, token_request, TokenGrant, TokenSet};
 pub use refresher::{DirectRefresher, RefreshFuture, RefreshReason, Refreshed, TokenRefresher};

@@ -82,6 +82,10 @@ pub struct ConnectionField {
     pub default: Option<String>,
     #[serde(default)]
     pub example: Option<String>,
+    /// A query parameter of the OAuth redirect that fills the field when the customer comes
+    /// back (the authorization-code grant only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_callback: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use switchyard_runtime::auth::Pkce;
+use switchyard_runtime::auth::{callback_connection, Pkce};
 use switchyard_runtime::registry::{Auth, OAuthGrant};
 use switchyard_store::{AccountStatus, NewAccount, SecretString, StoreError};
 
@@ -65,10 +65,12 @@ pub async fn authorize(
     }
     let mut secrets = BTreeMap::new();
     let checked = check_connection(definition, Some(&Value::Object(connection.clone())), &mut secrets, false)?;
-    // Fields the token response fills in (an API domain) are not asked of the customer.
+    // Fields the token response (an API domain) or the callback (a company id) fills in are not
+    // asked of the customer.
     for (field, spec) in &definition.connection.fields {
         let given = checked.contains_key(field) || secrets.contains_key(&format!("connection.{field}"));
-        if spec.required && spec.default.is_none() && !given && !oauth.token_response.store.contains_key(field) {
+        let filled_later = oauth.token_response.store.contains_key(field) || spec.from_callback.is_some();
+        if spec.required && spec.default.is_none() && !given && !filled_later {
             return Err(ApiError::bad_request(format!("`{name}` needs connection field `{field}`: pass it as `connection.{field}=…`"))
                 .with("field", Value::from(format!("connection.{field}"))));
         }
@@ -143,8 +145,21 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     }
     let code = get("code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_request("the callback has neither `code` nor `error`"))?;
     let definition = integration(&state, &connect.integration)?;
+    // Fields the redirect fills in (`from_callback`) take the provider's value over the
+    // customer's, and are checked like any other before the code is spent.
+    let mut given = connect.connection.clone();
+    for (field, value) in callback_connection(definition, &pairs) {
+        given.insert(field, Value::from(value));
+    }
+    for (field, spec) in &definition.connection.fields {
+        if let Some(param) = spec.from_callback.as_deref().filter(|_| spec.required && spec.default.is_none() && !given.contains_key(field))
+        {
+            return Err(ApiError::bad_request(format!("the callback has no `{param}`, which fills connection field `{field}`"))
+                .with("field", Value::from(format!("connection.{field}"))));
+        }
+    }
     let mut secrets = BTreeMap::new();
-    let connection = check_connection(definition, Some(&Value::Object(connect.connection.clone())), &mut secrets, false)?;
+    let connection = check_connection(definition, Some(&Value::Object(given)), &mut secrets, false)?;
     let install = install_of(&state, &connect.environment_id, &connect.integration).await?;
     let client_secret: Vec<String> = install.client_secret.iter().map(|s| s.expose().to_string()).collect();
     let input = convert::AccountInput { connection, secrets, expires_at: None };
