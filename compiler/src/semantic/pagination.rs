@@ -141,10 +141,10 @@ fn check_block(ctx: &mut Ctx, p: &Pagination, path: &[&str]) {
     if let (Pagination::Page { request, .. } | Pagination::Offset { request, .. } | Pagination::Cursor { request, .. }, Some(size)) =
         (p, &common.page_size)
     {
-        if request.param == size.param {
+        if size.param.as_ref() == Some(&request.param) {
             problems.push((
                 vec!["page_size", "param"],
-                format!("the page size and the position are both sent as `{}`", size.param),
+                format!("the page size and the position are both sent as `{}`", request.param),
                 "they must be different parameters".into(),
             ));
         }

@@ -240,7 +240,9 @@ fn place_position(
         }
     };
     if let (Some(size), Some(config)) = (page_size, pagination.common().and_then(|c| c.page_size.as_ref())) {
-        set(config.placement, &config.param, Value::from(size));
+        if let Some(param) = &config.param {
+            set(config.placement, param, Value::from(size));
+        }
     }
     let request = match pagination {
         Pagination::Cursor { request, .. } | Pagination::Page { request, .. } | Pagination::Offset { request, .. } => Some(request),

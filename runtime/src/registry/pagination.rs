@@ -128,7 +128,10 @@ pub struct PageRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageSize {
-    pub param: String,
+    /// Absent: the engine sends no parameter; the size reaches the method's `query` and `body`
+    /// mappings as `page_size` only (a provider that takes it inside a query text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
     #[serde(rename = "in", default)]
     pub placement: ParamIn,
     pub max: u64,
