@@ -74,6 +74,17 @@ pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
             }
         }
     }
+    for (resource_name, resource) in &mut integration.resources {
+        for (method_name, method) in &mut resource.methods {
+            let Some(rl) = &mut method.rate_limit else { continue };
+            for (i, rule) in rl.limited_when.iter_mut().enumerate() {
+                if let Some(body) = &mut rule.body {
+                    let index = i.to_string();
+                    check_expr(ctx, body, &["resources", resource_name, method_name, "rate_limit", "limited_when", &index, "body"]);
+                }
+            }
+        }
+    }
     if let Some(webhooks) = &mut integration.webhooks {
         check_expr(ctx, &mut webhooks.events, &["webhooks", "events"]);
     }

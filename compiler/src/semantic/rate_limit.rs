@@ -3,12 +3,23 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Integration, NumberFormat, RetryAfterUnit};
+use switchyard_runtime::registry::{Integration, NumberFormat, RateLimit, RetryAfterUnit};
 
+/// The integration's block and each method's own.
 pub fn check(ctx: &mut Ctx, integration: &Integration) {
-    let Some(rl) = &integration.rate_limit else {
-        return;
-    };
+    if let Some(rl) = &integration.rate_limit {
+        check_block(ctx, rl, &["rate_limit"]);
+    }
+    for (resource_name, resource) in &integration.resources {
+        for (method_name, method) in &resource.methods {
+            if let Some(rl) = &method.rate_limit {
+                check_block(ctx, rl, &["resources", resource_name, method_name, "rate_limit"]);
+            }
+        }
+    }
+}
+
+fn check_block(ctx: &mut Ctx, rl: &RateLimit, at: &[&str]) {
     let mut problems: Vec<(Vec<String>, String, String)> = Vec::new();
     for (i, rule) in rl.limited_when.iter().enumerate() {
         for (j, status) in rule.status.iter().enumerate() {
@@ -55,7 +66,7 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
         }
     }
     for (suffix, message, help) in problems {
-        let mut full = vec!["rate_limit"];
+        let mut full = at.to_vec();
         full.extend(suffix.iter().map(String::as_str));
         let span = ctx.span(&full);
         ctx.push(Diagnostic::new(Code::InconsistentRateLimit, message).at(ctx.file, span).help(help));

@@ -9,7 +9,7 @@ use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;
 use crate::pagination::headers_json;
 use crate::rate_limit::{self, RateLimitStatus, ResponseParts};
-use crate::registry::{Integration, Method};
+use crate::registry::{Integration, Method, RateLimit};
 use serde_json::Value;
 
 impl Engine {
@@ -24,11 +24,20 @@ impl Engine {
         let parsed = parse_body(response);
         // Borrowed for the error paths; the success path moves `parsed` (no copy of the page).
         let body = parsed.as_ref().unwrap_or(&Value::Null);
-        let rate_limit = self.rate_limit_status(integration, response, parsed.as_ref().ok());
+        let own = method.and_then(|m| m.rate_limit.as_ref());
+        let rate_limit = match own {
+            // An endpoint's own limit comes on top of the integration's: the one reported is
+            // the one that binds first (see `binding`).
+            Some(own) => binding(
+                self.rate_limit_status(Some(own), response, parsed.as_ref().ok()),
+                self.rate_limit_status(integration.rate_limit.as_ref(), response, parsed.as_ref().ok()),
+            ),
+            None => self.rate_limit_status(integration.rate_limit.as_ref(), response, parsed.as_ref().ok()),
+        };
         let status = response.status;
         // With a rate_limit block its rules decide (Stripe's lock_timeout 429 is not a limit);
         // without one, a 429 is the only signal there is.
-        if rate_limit.limited || (integration.rate_limit.is_none() && status == 429) {
+        if rate_limit.limited || (own.is_none() && integration.rate_limit.is_none() && status == 429) {
             let mut error = self.provider_error(integration, ErrorKind::RateLimited, response, body);
             error.message = match rate_limit.retry_after_seconds.or(rate_limit.reset_seconds) {
                 Some(wait) => format!("the provider's rate limit was reached; retry in {wait} s ({})", error.message),
@@ -92,15 +101,16 @@ impl Engine {
             .map(|rule| rule.kind.error_kind())
     }
 
-    /// The response's rate-limit state per the definition (`body` is the parsed JSON body,
-    /// if any: a rule with a `body` condition never matches without one).
+    /// The response's rate-limit state per `policy` (the method's own or the integration's;
+    /// `body` is the parsed JSON body, if any: a rule with a `body` condition never matches
+    /// without one).
     pub(crate) fn rate_limit_status(
         &self,
-        integration: &Integration,
+        policy: Option<&RateLimit>,
         response: &UpstreamResponse,
         body: Option<&Value>,
     ) -> RateLimitStatus {
-        match &integration.rate_limit {
+        match policy {
             Some(def) => {
                 let parts = ResponseParts { status: response.status, headers: &response.headers, body };
                 let matches = |expr: &crate::registry::Expr, body: &Value| {
@@ -134,6 +144,31 @@ impl Engine {
             }
         }
         error
+    }
+}
+
+/// Of an endpoint's own limit and the integration's, the one a caller meets first: a limited
+/// one (if both say so, the one with nothing remaining, else the longer wait), else the one
+/// with fewer requests remaining (a known count before an unknown one; the endpoint's own on a
+/// tie).
+fn binding(own: RateLimitStatus, integration: RateLimitStatus) -> RateLimitStatus {
+    let wait = |s: &RateLimitStatus| s.retry_after_seconds.or(s.reset_seconds).unwrap_or(0);
+    let spent = |s: &RateLimitStatus| s.remaining == Some(0);
+    match (own.limited, integration.limited) {
+        (true, true) => {
+            if (spent(&integration) && !spent(&own)) || (spent(&integration) == spent(&own) && wait(&integration) > wait(&own)) {
+                integration
+            } else {
+                own
+            }
+        }
+        (true, false) => own,
+        (false, true) => integration,
+        (false, false) => match (own.remaining, integration.remaining) {
+            (Some(a), Some(b)) if b < a => integration,
+            (None, Some(_)) => integration,
+            _ => own,
+        },
     }
 }
 
@@ -176,5 +211,27 @@ fn truthy(value: &Value) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Array(items) => items.iter().any(truthy),
         Value::Object(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(limited: bool, remaining: Option<u64>, wait: Option<u64>) -> RateLimitStatus {
+        RateLimitStatus { limited, limit: Some(100), remaining, reset_seconds: wait, retry_after_seconds: wait, window_seconds: None }
+    }
+
+    #[test]
+    fn the_limit_that_binds_first_is_reported() {
+        let (own, account) = (status(false, Some(99), Some(41)), status(false, Some(699), Some(41)));
+        assert_eq!(binding(own.clone(), account.clone()), own, "fewer remaining");
+        assert_eq!(binding(status(false, Some(700), None), account.clone()), account, "fewer remaining");
+        assert_eq!(binding(status(false, None, None), account.clone()), account, "a known count first");
+        let limited_account = status(true, Some(0), Some(41));
+        assert_eq!(binding(status(true, Some(52), Some(41)), limited_account.clone()), limited_account, "the one spent");
+        assert_eq!(binding(own.clone(), limited_account.clone()), limited_account, "the limited one");
+        let (short, long) = (status(true, Some(0), Some(5)), status(true, Some(0), Some(60)));
+        assert_eq!(binding(short, long.clone()), long, "the longer wait");
     }
 }

@@ -124,8 +124,11 @@ impl Engine {
             })
             .await?;
         let response = sent.response;
-        let rate_limit =
-            self.rate_limit_status(integration, &response, rate_limit_body(integration, response.status, &response.body).as_ref());
+        let rate_limit = self.rate_limit_status(
+            integration.rate_limit.as_ref(),
+            &response,
+            rate_limit_body(integration, response.status, &response.body).as_ref(),
+        );
         let mut headers = response.headers;
         remove_hop_by_hop(&mut headers);
         Ok(ProxyResponse { status: response.status, headers, body: response.body, rate_limit, refreshed: sent.refreshed })

@@ -201,6 +201,10 @@ pub struct Method {
     /// Rules that make a response of this method an error (see [`ErrorRule`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<MethodErrors>,
+    /// This method's own rate-limit policy, in place of the integration's (an endpoint with a
+    /// limit of its own, reported in headers of its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub description: Option<String>,
 }
