@@ -449,6 +449,9 @@ async fn rotation_keeps_the_new_refresh_token_and_the_next_refresh_sends_it() {
     assert_eq!(refreshed.credentials.get("access_token"), Some("at-2"));
     assert_eq!(refreshed.credentials.get("refresh_token"), Some("rt-2"), "the rotated refresh token is the one to keep");
     assert_eq!(refreshed.credentials.expires_at, Some(now() + Duration::from_secs(3600)));
+    // `store: {expires_in: …}`: the refresh token's lifetime, stored as the time it ends.
+    // 2024-06-01T09:00:00Z + 8,726,400 s (101 days).
+    assert_eq!(refreshed.connection.get("refresh_token_expires_at"), Some("2024-09-10T09:00:00Z"));
 
     let requests = mock.requests();
     assert_eq!(requests.len(), 2);

@@ -7,7 +7,7 @@ use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};
 use crate::rate_limit::{conditions_hold, ResponseParts};
-use crate::registry::{ClientAuth, Expr, HttpMethod, OAuth2, QueryArrayFormat, TokenFormat};
+use crate::registry::{ClientAuth, Expr, HttpMethod, OAuth2, QueryArrayFormat, StoreValue, TokenFormat};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
 
@@ -126,14 +126,19 @@ pub fn parse_token_response(
     })?;
     let new_refresh = def.token_response.refresh_token.lookup(&body).and_then(text).filter(|t| !t.is_empty());
     let rotated = matches!((&new_refresh, previous_refresh), (Some(new), Some(old)) if new != old);
-    let expires_at = def.token_response.expires_in.lookup(&body).and_then(|v| match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    });
-    let expires_at = expires_at.filter(|s| s.is_finite() && *s >= 0.0).map(|s| now + Duration::from_secs_f64(s.min(1e10)));
-    let connection_updates =
-        def.token_response.store.iter().filter_map(|(field, path)| path.lookup(&body).and_then(text).map(|v| (field.clone(), v))).collect();
+    let expires_at = def.token_response.expires_in.lookup(&body).and_then(seconds).map(|s| now + Duration::from_secs_f64(s));
+    let connection_updates = def
+        .token_response
+        .store
+        .iter()
+        .filter_map(|(field, value)| {
+            let stored = match value {
+                StoreValue::Value(path) => path.lookup(&body).and_then(text),
+                StoreValue::Expiry { expires_in } => seconds(expires_in.lookup(&body)?).map(|s| rfc3339(now + Duration::from_secs_f64(s))),
+            };
+            stored.map(|v| (field.clone(), v))
+        })
+        .collect();
     Ok(TokenSet {
         access_token,
         refresh_token: new_refresh.or_else(|| previous_refresh.map(str::to_string)),
@@ -141,6 +146,20 @@ pub fn parse_token_response(
         expires_at,
         connection_updates,
     })
+}
+
+/// A lifetime in seconds (a number, or a string holding one), bounded; `None` otherwise.
+fn seconds(value: &Value) -> Option<f64> {
+    let seconds = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| seconds.min(1e10))
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn text(value: &Value) -> Option<String> {

@@ -201,7 +201,7 @@ pub struct TokenResponse {
     #[serde(default = "default_expires_in_path")]
     pub expires_in: Path,
     #[serde(default)]
-    pub store: IndexMap<String, Path>,
+    pub store: IndexMap<String, StoreValue>,
     /// Where an error response holds its code (RFC 6749 `error` by default).
     #[serde(default = "default_error_path")]
     pub error: Path,
@@ -227,6 +227,18 @@ impl Default for TokenResponse {
             error_when: Vec::new(),
         }
     }
+}
+
+/// What `token_response.store` puts into a connection field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoreValue {
+    /// The value at this path of the token response, as text.
+    Value(Path),
+    /// A lifetime in seconds at this path, stored as the time it ends (RFC 3339, UTC): a
+    /// refresh token's lifetime (QuickBooks' `x_refresh_token_expires_in`), so an operator
+    /// can see when an account will need to reconnect.
+    Expiry { expires_in: Path },
 }
 
 /// A token response is an error of `kind` when its status is listed (any status when

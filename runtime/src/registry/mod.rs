@@ -16,8 +16,8 @@ mod unified;
 mod webhooks;
 
 pub use auth::{
-    ApiKeyAuth, Auth, BasicAuth, BearerAuth, ClientAuth, CustomAuth, OAuth2, OAuth2Apply, OAuthGrant, Placement, TokenErrorKind,
-    TokenErrorRule, TokenFormat, TokenResponse,
+    ApiKeyAuth, Auth, BasicAuth, BearerAuth, ClientAuth, CustomAuth, OAuth2, OAuth2Apply, OAuthGrant, Placement, StoreValue,
+    TokenErrorKind, TokenErrorRule, TokenFormat, TokenResponse,
 };
 pub use expr::{Expr, Origin};
 pub use integration::{
