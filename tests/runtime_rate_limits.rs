@@ -70,7 +70,9 @@ async fn interval_millis_429() {
             ("ratelimit-remaining", "0"),
             ("ratelimit-reset", "10"),
             ("RateLimit-Policy", "\"default\";q=100;w=10"),
-            ("RateLimit", "\"default\";r=0;t=10")
+            ("RateLimit", "\"default\";r=0;t=10"),
+            // No Retry-After from the provider: the seconds until the reset.
+            ("Retry-After", "10")
         ])
     );
     assert_eq!(mock.requests().len(), 1, "a limit is never retried");
@@ -104,7 +106,9 @@ async fn epoch_seconds_403_with_remaining_0_is_a_rate_limit() {
             ("ratelimit-remaining", "0"),
             ("ratelimit-reset", "1800"),
             ("RateLimit-Policy", "\"default\";q=5000;w=3600"),
-            ("RateLimit", "\"default\";r=0;t=1800")
+            ("RateLimit", "\"default\";r=0;t=1800"),
+            // No Retry-After from the provider: the seconds until the reset.
+            ("Retry-After", "1800")
         ])
     );
     assert_eq!(mock.requests().len(), 1);
@@ -476,7 +480,9 @@ async fn delta_seconds_reset_429() {
             ("ratelimit-remaining", "0"),
             ("ratelimit-reset", "2"),
             ("RateLimit-Policy", "\"default\";q=40;w=2"),
-            ("RateLimit", "\"default\";r=0;t=2")
+            ("RateLimit", "\"default\";r=0;t=2"),
+            // No Retry-After from the provider: the seconds until the reset.
+            ("Retry-After", "2")
         ])
     );
     assert_eq!(mock.requests().len(), 1);

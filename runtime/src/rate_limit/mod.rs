@@ -56,7 +56,7 @@
 //! | `ratelimit-reset` | seconds until the reset (early IETF draft; the form Truto documents) | reset |
 //! | `RateLimit-Policy` | `"default";q=<limit>;w=<window>` (latest draft, a Structured Field list) | limit (`w` when `window_seconds` is set) |
 //! | `RateLimit` | `"default";r=<remaining>;t=<reset>` | remaining (`t` when the reset is known) |
-//! | `Retry-After` | delay-seconds | a limited response with a known retry delay |
+//! | `Retry-After` | delay-seconds | a limited response with a known retry delay, or else a known reset |
 //!
 //! The structured fields are serialized with `sfv`; a number beyond the 15 digits a Structured Field
 //! integer can hold leaves out its parameter (or the whole field, when the parameter is required).
@@ -269,7 +269,8 @@ impl RateLimitStatus {
     /// form Truto documents), `RateLimit-Policy` and `RateLimit` (the latest draft's structured
     /// fields: `RateLimit-Policy: "default";q=<limit>;w=<window>`,
     /// `RateLimit: "default";r=<remaining>;t=<reset seconds>`), and `Retry-After` (delay-seconds)
-    /// when limited. Each only when its inputs are known.
+    /// when limited: the provider's retry delay, or else the seconds until the reset. Each only
+    /// when its inputs are known.
     ///
     /// The names are not all lowercase: build `HeaderName`s with `HeaderName::try_from` (which
     /// lowercases), not `from_static` (which panics on uppercase), or use [`Self::header_map`].
@@ -290,7 +291,9 @@ impl RateLimitStatus {
         if let Some(state) = structured((R, self.remaining), (T, self.reset_seconds)) {
             out.push(("RateLimit", state));
         }
-        if let (true, Some(retry)) = (self.limited, self.retry_after_seconds) {
+        // A limited answer without the provider's own Retry-After still says when to come
+        // back: when the window resets (GitHub's 403 gives only `x-ratelimit-reset`).
+        if let (true, Some(retry)) = (self.limited, self.retry_after_seconds.or(self.reset_seconds)) {
             out.push(("Retry-After", retry.to_string()));
         }
         out
