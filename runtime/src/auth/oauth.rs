@@ -6,7 +6,7 @@ use crate::account::Account;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};
-use crate::rate_limit::{conditions_hold, ResponseParts};
+use crate::rate_limit::{conditions_hold, truthy, ResponseParts};
 use crate::registry::{ClientAuth, Expr, HttpMethod, OAuth2, QueryArrayFormat, StoreValue, TokenFormat};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
@@ -185,17 +185,6 @@ fn rule_kind(def: &OAuth2, response: &UpstreamResponse, body: Option<&Value>) ->
             .is_some_and(|v| truthy(&v))
     };
     rules.iter().find(|r| conditions_hold(&r.status, r.header.as_ref(), r.body.as_ref(), &parts, &matches)).map(|r| r.kind.error_kind())
-}
-
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(items) => items.iter().any(truthy),
-        Value::Object(_) => true,
-    }
 }
 
 fn token_body(response: &UpstreamResponse) -> Option<Value> {

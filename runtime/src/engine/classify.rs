@@ -8,7 +8,7 @@ use crate::error::{ErrorKind, RuntimeError};
 use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;
 use crate::pagination::headers_json;
-use crate::rate_limit::{self, RateLimitStatus, ResponseParts};
+use crate::rate_limit::{self, truthy, RateLimitStatus, ResponseParts};
 use crate::registry::{Integration, Method, RateLimit};
 use serde_json::Value;
 
@@ -200,17 +200,6 @@ fn body_or_text(body: &Value, response: &UpstreamResponse) -> Value {
         Value::String(String::from_utf8_lossy(&response.body[..response.body.len().min(4096)]).into_owned())
     } else {
         body.clone()
-    }
-}
-
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(items) => items.iter().any(truthy),
-        Value::Object(_) => true,
     }
 }
 

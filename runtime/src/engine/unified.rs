@@ -207,9 +207,6 @@ impl Engine {
         }
     }
 
-    /// The body a unified list answers with for one page: the model's `envelope`
-    /// evaluated on `{results, next_cursor, cursor, page_size, integration, model,
-    /// resource}` (with `$query`), or `{results, next_cursor}` when the model has none.
     /// [`Self::list_body`] as JSON text. Without an envelope, the records' text is written as
     /// the mapping wrote it (no values built).
     pub fn list_body_json(
@@ -220,8 +217,7 @@ impl Engine {
         request: &ListRequest,
         page: &UnifiedPage,
     ) -> Result<String, RuntimeError> {
-        let envelope = self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref());
-        if envelope.is_some() {
+        if self.envelope(integration, model)?.is_some() {
             let body = self.list_body(integration, model, resource, request, page)?;
             return Ok(body.to_string());
         }
@@ -235,6 +231,9 @@ impl Engine {
         Ok(body)
     }
 
+    /// The body a unified list answers with for one page: the model's `envelope`
+    /// evaluated on `{results, next_cursor, cursor, page_size, integration, model,
+    /// resource}` (with `$query`), or `{results, next_cursor}` when the model has none.
     pub fn list_body(
         &self,
         integration: &str,
@@ -243,8 +242,7 @@ impl Engine {
         request: &ListRequest,
         page: &UnifiedPage,
     ) -> Result<Value, RuntimeError> {
-        let envelope = self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref());
-        let Some(expr) = envelope else {
+        let Some(expr) = self.envelope(integration, model)? else {
             return Ok(serde_json::json!({ "results": page.results.values(), "next_cursor": page.next_cursor }));
         };
         let input = serde_json::json!({
@@ -258,6 +256,11 @@ impl Engine {
         });
         let bindings = Bindings::new().with("query", Value::Object(request.query.clone()));
         self.eval(expr, &input, &bindings)
+    }
+
+    /// The list envelope of `model` in `integration`, if it has one.
+    fn envelope(&self, integration: &str, model: &str) -> Result<Option<&crate::registry::Expr>, RuntimeError> {
+        Ok(self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref()))
     }
 
     fn map_records(

@@ -5,6 +5,7 @@ use super::convert::{self, ConvertError};
 use super::error::{MappingError, MappingErrorKind};
 use super::functions::{self, Call, Function};
 use super::{Bindings, EvalOptions};
+use crate::registry::functions::mentioned_names;
 use crate::registry::{Expr, Origin};
 use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
@@ -56,7 +57,7 @@ impl Mapping {
                 return Err(MappingError::new(MappingErrorKind::Internal, None, "the JSONata parser failed on this expression", origin))
             }
         };
-        let names = dollar_names(source);
+        let names = mentioned_names(source);
         let everything = names.contains("eval");
         let compiled = if everything { None } else { compiled::compile(&ast) };
         Ok(Mapping { inner: Arc::new(Inner { ast, source: source.to_string(), origin: origin.clone(), names, everything, compiled }) })
@@ -158,31 +159,6 @@ impl Mapping {
 /// Whether the caller's cancel token has fired.
 fn cancel_check(options: &EvalOptions) -> impl Fn() -> bool + '_ {
     move || options.cancel.as_ref().is_some_and(|token| token.is_cancelled())
-}
-
-/// Every identifier written after a `$` in the source.
-fn dollar_names(source: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut chars = source.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c != '$' {
-            continue;
-        }
-        let start = i + 1;
-        let mut end = start;
-        while let Some(&(j, c)) = chars.peek() {
-            if c.is_alphanumeric() || c == '_' {
-                end = j + c.len_utf8();
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        if end > start {
-            names.insert(source[start..end].to_string());
-        }
-    }
-    names
 }
 
 /// One evaluator for one call: bindings converted, library registered, limits set.
@@ -588,7 +564,7 @@ mod tests {
 
     #[test]
     fn names_after_dollar_are_collected() {
-        let names = dollar_names("($p := properties; $s($p.x) & $query.a & $$.b & '$pick')");
+        let names = mentioned_names("($p := properties; $s($p.x) & $query.a & $$.b & '$pick')");
         assert_eq!(names.into_iter().collect::<Vec<_>>(), ["p", "pick", "query", "s"]);
     }
 }

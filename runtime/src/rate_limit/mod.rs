@@ -240,6 +240,20 @@ pub fn conditions_hold(
     }
 }
 
+/// Whether a rule's `body` expression gave a truthy value (JSONata's truthiness: an array is
+/// true when any item is).
+pub(crate) fn truthy(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => items.iter().any(truthy),
+        Value::Object(_) => true,
+    }
+}
+
 /// The header's trimmed text: `None` when absent; an error when it is not visible ASCII, empty,
 /// or repeated with different values (which one is current cannot be known).
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ParseError> {
