@@ -5,6 +5,7 @@
 //! Headers that carry credentials by nature are redacted whole. Redaction runs before truncation, so a
 //! cut never leaves part of a secret behind.
 
+use aho_corasick::AhoCorasick;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 pub const REDACTED: &str = "[REDACTED]";
@@ -23,6 +24,9 @@ const SENSITIVE_HEADERS: &[&str] =
 #[derive(Clone)]
 pub struct Redactor {
     needles: Vec<String>,
+    /// All the needles, found in one pass over the text (a logged page is tens of kilobytes,
+    /// and there are a few forms of each of a few secrets).
+    finder: Option<AhoCorasick>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -43,18 +47,44 @@ impl Redactor {
                 }
             }
         }
-        // Longest first, so a secret containing another is replaced whole.
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        Redactor { needles }
+        // A finder that cannot be built (never, for a handful of needles) redacts with plain
+        // searches instead.
+        let finder = if needles.is_empty() { None } else { AhoCorasick::new(&needles).ok() };
+        Redactor { needles, finder }
     }
 
+    /// Every byte that any needle covers, wherever occurrences overlap (one secret inside or
+    /// across another), is replaced: each run of covered text becomes one `[REDACTED]`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for n in &self.needles {
-            if out.contains(n.as_str()) {
-                out = out.replace(n.as_str(), REDACTED);
+        let mut covered: Vec<(usize, usize)> = match &self.finder {
+            Some(finder) => finder.find_overlapping_iter(text).map(|m| (m.start(), m.end())).collect(),
+            None => self.needles.iter().flat_map(|n| text.match_indices(n.as_str()).map(|(at, n)| (at, at + n.len()))).collect(),
+        };
+        if covered.is_empty() {
+            return text.to_owned();
+        }
+        covered.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut written = 0;
+        let mut run: Option<(usize, usize)> = None;
+        for (start, end) in covered {
+            match &mut run {
+                Some((_, run_end)) if start <= *run_end => *run_end = (*run_end).max(end),
+                _ => {
+                    if let Some((run_start, run_end)) = run.replace((start, end)) {
+                        out.push_str(&text[written..run_start]);
+                        out.push_str(REDACTED);
+                        written = run_end;
+                    }
+                }
             }
         }
+        if let Some((run_start, run_end)) = run {
+            out.push_str(&text[written..run_start]);
+            out.push_str(REDACTED);
+            written = run_end;
+        }
+        out.push_str(&text[written..]);
         out
     }
 
@@ -108,6 +138,16 @@ mod tests {
             "grant_type=refresh_token&refresh_token=[REDACTED]"
         );
         assert_eq!(r.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn overlapping_secrets_leave_nothing_behind() {
+        let r = Redactor::new(&["abc", "bcdefgh", "xyz"]);
+        assert_eq!(r.redact("1abcdefgh2"), "1[REDACTED]2", "one secret running into another");
+        assert_eq!(r.redact("abc abc,xyzxyz"), "[REDACTED] [REDACTED],[REDACTED]");
+        let r = Redactor::new(&["token-long-value", "long"]);
+        assert_eq!(r.redact("a token-long-value b long c"), "a [REDACTED] b [REDACTED] c", "a secret inside another");
+        assert_eq!(Redactor::new(&["é"]).redact("café é"), "caf[REDACTED] [REDACTED]");
     }
 
     #[test]

@@ -107,8 +107,7 @@ impl Store for SqliteStore {
 
     fn get_environment(&self, id: &str) -> Result<Environment> {
         self.read(|c| {
-            let raw = c
-                .query_row(&format!("SELECT {ENV_COLS} FROM environments WHERE id = ?1"), [id], env_from_row)
+            let raw = cached_row(c, &format!("SELECT {ENV_COLS} FROM environments WHERE id = ?1"), [id], env_from_row)
                 .optional()?
                 .ok_or(StoreError::NotFound("environment"))?;
             env_from_raw(raw)
@@ -117,8 +116,7 @@ impl Store for SqliteStore {
 
     fn environment_by_name(&self, name: &str) -> Result<Environment> {
         self.read(|c| {
-            let raw = c
-                .query_row(&format!("SELECT {ENV_COLS} FROM environments WHERE name = ?1"), [name], env_from_row)
+            let raw = cached_row(c, &format!("SELECT {ENV_COLS} FROM environments WHERE name = ?1"), [name], env_from_row)
                 .optional()?
                 .ok_or(StoreError::NotFound("environment"))?;
             env_from_raw(raw)
@@ -149,14 +147,14 @@ impl Store for SqliteStore {
 
     fn environment_by_api_key(&self, hash: &ApiKeyHash) -> Result<Environment> {
         self.read(|c| {
-            let raw = c
-                .query_row(
-                    "SELECT e.id, e.name, e.created_at FROM api_keys k JOIN environments e ON e.id = k.environment_id WHERE k.hash = ?1",
-                    [&hash.0[..]],
-                    env_from_row,
-                )
-                .optional()?
-                .ok_or(StoreError::NotFound("API key"))?;
+            let raw = cached_row(
+                c,
+                "SELECT e.id, e.name, e.created_at FROM api_keys k JOIN environments e ON e.id = k.environment_id WHERE k.hash = ?1",
+                [&hash.0[..]],
+                env_from_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound("API key"))?;
             env_from_raw(raw)
         })
     }
@@ -306,15 +304,15 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let now = now_ms();
             let expires = now.saturating_add(ttl_ms);
-            let token: Option<i64> = tx
-                .query_row(
-                    "UPDATE accounts SET refresh_fence = refresh_fence + 1, lease_owner = ?1, lease_expires_at = ?2 \
+            let token: Option<i64> = cached_row(
+                tx,
+                "UPDATE accounts SET refresh_fence = refresh_fence + 1, lease_owner = ?1, lease_expires_at = ?2 \
                      WHERE environment_id = ?3 AND id = ?4 AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?5) \
                      RETURNING refresh_fence",
-                    params![owner, expires, environment_id, account_id, now],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                params![owner, expires, environment_id, account_id, now],
+                |r| r.get(0),
+            )
+            .optional()?;
             // Re-read inside the same transaction: the credentials another refresher may just have written.
             let account = load_account(tx, environment_id, account_id)?;
             match token {
@@ -399,25 +397,25 @@ impl Store for SqliteStore {
             if let Some(account) = &exchange.account_id {
                 load_account(tx, environment_id, account)?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO exchanges (environment_id, account_id, integration, at, method, url, status, latency_ms, request_headers, \
                  request_body, response_headers, response_body, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    environment_id,
-                    exchange.account_id,
-                    exchange.integration,
-                    now_ms(),
-                    method,
-                    url,
-                    exchange.status,
-                    latency,
-                    req_h,
-                    req_b,
-                    resp_h,
-                    resp_b,
-                    error
-                ],
-            )?;
+            )?
+            .execute(params![
+                environment_id,
+                exchange.account_id,
+                exchange.integration,
+                now_ms(),
+                method,
+                url,
+                exchange.status,
+                latency,
+                req_h,
+                req_b,
+                resp_h,
+                resp_b,
+                error
+            ])?;
             Ok(tx.last_insert_rowid())
         })
     }

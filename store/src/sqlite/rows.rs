@@ -85,8 +85,19 @@ pub(super) fn env_from_raw((id, name, created): (String, String, i64)) -> Result
     Ok(Environment { id, name, created_at: from_ms(created)? })
 }
 
+/// `query_row` on a statement from the connection's cache: the statements a request runs
+/// (the account, the API key, the install) are compiled once, not on every request.
+pub(super) fn cached_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 pub(super) fn env_exists(conn: &Connection, id: &str) -> Result<bool> {
-    Ok(conn.query_row("SELECT 1 FROM environments WHERE id = ?1", [id], |_| Ok(())).optional()?.is_some())
+    Ok(cached_row(conn, "SELECT 1 FROM environments WHERE id = ?1", [id], |_| Ok(())).optional()?.is_some())
 }
 
 pub(super) fn ensure_env(conn: &Connection, id: &str) -> Result<()> {
@@ -121,14 +132,14 @@ pub(super) fn install_from_raw(raw: RawInstall) -> Result<Install> {
 }
 
 pub(super) fn load_install(conn: &Connection, env: &str, integration: &str) -> Result<Install> {
-    let raw = conn
-        .query_row(
-            &format!("SELECT {INSTALL_COLS} FROM installs WHERE environment_id = ?1 AND integration = ?2"),
-            [env, integration],
-            install_from_row,
-        )
-        .optional()?
-        .ok_or(StoreError::NotFound("install"))?;
+    let raw = cached_row(
+        conn,
+        &format!("SELECT {INSTALL_COLS} FROM installs WHERE environment_id = ?1 AND integration = ?2"),
+        [env, integration],
+        install_from_row,
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound("install"))?;
     install_from_raw(raw)
 }
 
@@ -209,7 +220,7 @@ impl RawAccount {
 }
 
 pub(super) fn find_account(conn: &Connection, env: &str, id: &str) -> Result<Option<Account>> {
-    conn.query_row(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE environment_id = ?1 AND id = ?2"), [env, id], account_from_row)
+    cached_row(conn, &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE environment_id = ?1 AND id = ?2"), [env, id], account_from_row)
         .optional()?
         .map(RawAccount::into_account)
         .transpose()
@@ -220,7 +231,8 @@ pub(super) fn load_account(conn: &Connection, env: &str, id: &str) -> Result<Acc
 }
 
 pub(super) fn find_account_by_external(conn: &Connection, env: &str, external_id: &str) -> Result<Option<Account>> {
-    conn.query_row(
+    cached_row(
+        conn,
         &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE environment_id = ?1 AND external_id = ?2"),
         [env, external_id],
         account_from_row,
