@@ -7,6 +7,7 @@
 //! refresh tokens are redacted in its own log entry and in every later one of the same call.
 
 use crate::metrics::Metrics;
+use axum::body::Bytes;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::{mpsc, Arc, Mutex};
@@ -19,6 +20,9 @@ use switchyard_store::{NewExchange, Store};
 /// Bodies are cut to this before redaction (the store cuts further); a 30 MB page is not copied
 /// into the log.
 const BODY_PREFIX_BYTES: usize = 64 * 1024;
+/// Response bodies up to this size are searched for new credentials on the request path (a
+/// token response is a few hundred bytes); a page of records is not parsed again for them.
+const TOKEN_RESPONSE_MAX_BYTES: usize = 16 * 1024;
 /// Exchanges waiting for the writer; past this, new ones are dropped (and counted) rather than
 /// letting a slow disk hold requests up.
 const QUEUE_CAPACITY: usize = 10_000;
@@ -69,6 +73,8 @@ enum Message {
     Exchange {
         environment_id: String,
         exchange: NewExchange,
+        /// The response body as it came: masked on the writer thread, off the request path.
+        response_body: Option<Bytes>,
         secrets: Vec<String>,
     },
     /// Answered once everything queued before it is written.
@@ -95,7 +101,8 @@ impl ExchangeLog {
             .spawn(move || {
                 for message in receiver {
                     match message {
-                        Message::Exchange { environment_id, exchange, secrets } => {
+                        Message::Exchange { environment_id, mut exchange, response_body, secrets } => {
+                            exchange.response_body = response_body.map(|body| scrub_body(&body));
                             let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
                             if let Err(error) = store.append_exchange(&environment_id, exchange, &refs) {
                                 tracing::warn!(%error, "could not log an upstream exchange");
@@ -120,8 +127,8 @@ impl ExchangeLog {
         }
     }
 
-    fn record(&self, environment_id: String, exchange: NewExchange, secrets: Vec<String>) {
-        if self.sender.try_send(Message::Exchange { environment_id, exchange, secrets }).is_err() {
+    fn record(&self, environment_id: String, (exchange, response_body): (NewExchange, Option<Bytes>), secrets: Vec<String>) {
+        if self.sender.try_send(Message::Exchange { environment_id, exchange, response_body, secrets }).is_err() {
             self.metrics.log_dropped();
         }
     }
@@ -197,7 +204,7 @@ fn exchange(
     request: LoggedRequest,
     result: &Result<UpstreamResponse, RuntimeError>,
     latency: Duration,
-) -> NewExchange {
+) -> (NewExchange, Option<Bytes>) {
     let mut exchange = NewExchange {
         account_id: context.account_id.clone(),
         integration: context.integration.clone(),
@@ -209,6 +216,7 @@ fn exchange(
         request_body: request.body,
         ..NewExchange::default()
     };
+    let mut response_body = None;
     match result {
         Ok(response) => {
             context.learn(sensitive_values(&response.body));
@@ -218,11 +226,12 @@ fn exchange(
                 .iter()
                 .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
                 .collect();
-            exchange.response_body = (!response.body.is_empty()).then(|| scrub_body(&response.body));
+            // A reference to the same bytes, not a copy.
+            response_body = (!response.body.is_empty()).then(|| response.body.clone());
         }
         Err(error) => exchange.error = Some(error.message.clone()),
     }
-    exchange
+    (exchange, response_body)
 }
 
 /// Whether a JSON field's name says its value is a credential (`access_token`, `client_secret`,
@@ -243,7 +252,7 @@ fn sensitive_param(name: &str) -> bool {
 /// The values of credential-named fields in a JSON or form body (a token response's new tokens).
 fn sensitive_values(body: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
-    if body.len() > BODY_PREFIX_BYTES {
+    if body.len() > TOKEN_RESPONSE_MAX_BYTES {
         return out;
     }
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
