@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::pages::{body_cursor_provider, body_cursor_unified, email, expect_err, ids, name, q, walk};
+use support::pages::{body_cursor_contact, body_cursor_provider, body_cursor_unified, email, expect_err, ids, name, q, walk};
 use support::{account, basic, engine, fact, limit_headers, now, pairs, registry, Mock, Reply};
 use switchyard_runtime::account::Account;
 use switchyard_runtime::engine::ListRequest;
@@ -51,6 +51,35 @@ async fn cursor_from_the_body_walks_to_the_page_without_paging() {
         requests[1].raw_query.as_deref(),
         Some("archived=false&properties=firstname%2Clastname%2Cemail%2Cphone&limit=2&after=NTI%253D")
     );
+}
+
+/// A page large enough to be read from its text and mapped in two halves: every record comes
+/// out as it does from a page parsed whole, in order, and the same page sent again (the cursor
+/// ignored) is still recognized as the same page.
+#[tokio::test]
+async fn a_large_page_read_from_its_text_maps_like_a_parsed_one() {
+    let mock = Mock::start(|request, _| {
+        let mut records: Vec<Value> = (1..=64).map(body_cursor_contact).collect();
+        // Text the scan must step over: escapes, brackets and commas inside strings, non-ASCII.
+        records[10]["properties"]["firstname"] = json!("Zoë \"]},{\" \\ \u{1F600}");
+        records[11]["properties"]["lastname"] = json!("[{,}]");
+        let paging = json!({ "next": { "after": "NjQ=", "link": format!("{}/crm/v3/objects/contacts?after=NjQ=", request.origin()) } });
+        // Pretty-printed: whitespace between and inside the records.
+        Reply::raw(200, "application/json", serde_json::to_string_pretty(&json!({ "results": records, "paging": paging })).unwrap())
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let account = account("cursor_body", &[], &[("token", "pat-na1-11111111-2222-3333-4444-555555555555")]);
+    let first = engine.list(&account, "crm", "contacts", &ListRequest { page_size: Some(64), ..ListRequest::default() }).await.unwrap();
+    let mut expected: Vec<Value> = (1..=64).map(body_cursor_unified).collect();
+    expected[10]["first_name"] = json!("Zoë \"]},{\" \\ \u{1F600}");
+    expected[11]["last_name"] = json!("[{,}]");
+    assert_eq!(first.results, expected);
+
+    let again = ListRequest { cursor: first.next_cursor.clone(), ..ListRequest::default() };
+    let error = expect_err(engine.list(&account, "crm", "contacts", &again).await);
+    assert_eq!(error.kind, ErrorKind::Pagination);
+    assert!(error.message.contains("same page of records"), "{}", error.message);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -12,3 +12,5 @@ pub mod rate_limit;
 pub mod registry;
 pub mod replay;
 pub mod webhook;
+
+mod spread;

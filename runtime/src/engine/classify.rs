@@ -21,7 +21,17 @@ impl Engine {
         method: Option<&Method>,
         response: &UpstreamResponse,
     ) -> Result<ProviderResponse, RuntimeError> {
-        let parsed = parse_body(response);
+        self.classify_parsed(integration, method, response, parse_body(response))
+    }
+
+    /// [`Self::classify`] with the body already parsed (`Err`: why it is not JSON).
+    pub(crate) fn classify_parsed(
+        &self,
+        integration: &Integration,
+        method: Option<&Method>,
+        response: &UpstreamResponse,
+        parsed: Result<Value, String>,
+    ) -> Result<ProviderResponse, RuntimeError> {
         // Borrowed for the error paths; the success path moves `parsed` (no copy of the page).
         let body = parsed.as_ref().unwrap_or(&Value::Null);
         let own = method.and_then(|m| m.rate_limit.as_ref());
@@ -173,7 +183,7 @@ fn binding(own: RateLimitStatus, integration: RateLimitStatus) -> RateLimitStatu
 }
 
 /// The body as JSON: empty is `Null`; anything else must parse.
-fn parse_body(response: &UpstreamResponse) -> Result<Value, String> {
+pub(super) fn parse_body(response: &UpstreamResponse) -> Result<Value, String> {
     let bytes = &response.body;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);

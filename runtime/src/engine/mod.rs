@@ -4,6 +4,7 @@
 
 mod call;
 mod classify;
+mod page_text;
 mod proxy;
 mod records;
 mod unified;
@@ -119,6 +120,19 @@ impl Engine {
     pub(crate) fn eval_each_json(&self, expr: &Expr, inputs: &[serde_json::Value], bindings: &Bindings) -> Result<String, RuntimeError> {
         let mapping = self.mapping(expr)?;
         mapping::evaluate_each_json(mapping, inputs, bindings, &self.config.eval).map_err(mapping_error)
+    }
+
+    /// [`Self::eval_each_json`] on records given as text (`spans` of `text`); `Ok(None)` when a
+    /// record is not JSON.
+    pub(crate) fn eval_each_json_text(
+        &self,
+        expr: &Expr,
+        text: &str,
+        spans: &[std::ops::Range<usize>],
+        bindings: &Bindings,
+    ) -> Result<Option<String>, RuntimeError> {
+        let mapping = self.mapping(expr)?;
+        mapping::evaluate_each_json_text(mapping, text, spans, bindings, &self.config.eval).map_err(mapping_error)
     }
 
     fn mapping(&self, expr: &Expr) -> Result<&Mapping, RuntimeError> {

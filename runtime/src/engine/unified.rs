@@ -1,15 +1,18 @@
 //! Unified calls: a model's resource and method, mapped onto the provider's.
 
 use super::call::{MethodCall, ProviderResponse};
+use super::classify::parse_body;
+use super::page_text::{self, PageText};
 use super::records::Records;
 use super::Engine;
 use crate::account::Account;
 use crate::auth::Refreshed;
 use crate::error::{ErrorKind, RuntimeError};
+use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;
 use crate::pagination::{headers_json, next_position, requested_page_size, token, CursorState, Position, ResponseView, Step};
 use crate::rate_limit::RateLimitStatus;
-use crate::registry::{Integration, Method, Path, UnifiedMapping};
+use crate::registry::{CursorFrom, Integration, Method, Pagination, Path, UnifiedMapping};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default)]
@@ -130,16 +133,53 @@ impl Engine {
         let input = serde_json::json!({ "page_size": page_size, "cursor": position_value, "query": request.query, "params": {} });
         let mut call = self.prepare(account, &target, Map::new(), &request.query, input)?;
         call.position = pagination.map(|_| (state.position.clone(), page_size));
-        let response = self.call_method(account, target.integration, target.method, &call).await.map_err(|e| self.map_error(&target, e))?;
-        let records = records(&response.body, target.method.records.as_ref())?;
-        let results = self.map_records(account, &target, &call, &request.query, &response, records)?;
+        let sent = self
+            .send_authorized(target.integration, account, |account| self.build_request(target.integration, target.method, account, &call))
+            .await
+            .map_err(|e| self.map_error(&target, e))?;
+        let classify = |parsed| {
+            self.classify_parsed(target.integration, Some(target.method), &sent.response, parsed).map_err(|e| self.map_error(&target, e))
+        };
+        // The records read from the page's text when nothing but the mapping reads them, else
+        // from the page parsed whole (which also answers every case the text reading leaves).
+        // Any failure on the way is left to the whole page too, so that it is reported as it
+        // would be then (a page with a record that is not JSON is not JSON, even when another
+        // record fails to map first).
+        let mut from_text = None;
+        if let Some(mut page) = self.page_text(&target, &sent.response) {
+            if let Ok(response) = classify(Ok(std::mem::take(&mut page.rest))) {
+                if let Ok(Some(results)) = self.map_records_text(account, &target, &call, &request.query, &response, &page) {
+                    from_text = Some((response, page, results));
+                }
+            }
+        }
+        let (mut response, results, record_count, last_record, records_text) = match from_text {
+            Some((response, page, results)) => {
+                let last = page.parts.elements.last().and_then(|span| serde_json::from_str::<Value>(&page.text[span.clone()]).ok());
+                (response, results, page.parts.elements.len(), last, Some(page.records_text()))
+            }
+            None => {
+                let response = classify(parse_body(&sent.response))?;
+                let records = records(&response.body, target.method.records.as_ref())?;
+                let results = self.map_records(account, &target, &call, &request.query, &response, records)?;
+                let (count, last) = (records.len(), records.last().cloned());
+                (response, results, count, last, None)
+            }
+        };
+        response.refreshed = sent.refreshed;
 
         let mut next_cursor = None;
         if let Some(p) = pagination {
-            let view = ResponseView { body: &response.body, headers: &response.headers, records, request_url: &response.url };
+            let view = ResponseView {
+                body: &response.body,
+                headers: &response.headers,
+                record_count,
+                last_record: last_record.as_ref(),
+                request_url: &response.url,
+            };
             let dynamic = |expr: &crate::registry::Expr, input: &Value| self.eval(expr, input, &Bindings::new());
             if let Step::Next(position) = next_position(p, &state.position, page_size, &view, &dynamic)? {
-                if !records.is_empty() && !state.remember(format!("page:{}", token::digest_records(records))) {
+                if record_count > 0 && !state.remember(format!("page:{}", page_digest(&target, &sent.response, records_text, &response))) {
                     return Err(loop_error("the provider returned the same page of records again"));
                 }
                 if !state.remember(format!("position:{}", token::digest(&position))) {
@@ -261,6 +301,58 @@ impl Engine {
     /// The list envelope of `model` in `integration`, if it has one.
     fn envelope(&self, integration: &str, model: &str) -> Result<Option<&crate::registry::Expr>, RuntimeError> {
         Ok(self.integration(integration)?.unified.get(model).and_then(|m| m.envelope.as_ref()))
+    }
+
+    /// The page read from its text ([`PageText`]), when that gives what reading it whole gives:
+    /// a success status, records mapped by a `response` mapping that does not read `$page`, and
+    /// nothing else that reads the records (no body condition in the error or rate-limit rules,
+    /// no dynamic pagination, no pagination path into the records).
+    fn page_text<'t>(&self, target: &Target, response: &'t UpstreamResponse) -> Option<PageText<'t>> {
+        if !(200..300).contains(&response.status) {
+            return None;
+        }
+        let expr = target.mapping.response.as_ref()?;
+        if self.mapping(expr).ok()?.mentions("page") {
+            return None;
+        }
+        let records = target.method.records.as_ref().map(|p| p.0.as_slice()).unwrap_or_default();
+        let integration = target.integration;
+        let method_rules = target.method.errors.as_ref().map(|e| e.when.as_slice()).unwrap_or_default();
+        let error_rules = integration.errors.as_ref().map(|e| e.when.as_slice()).unwrap_or_default().iter().chain(method_rules);
+        let limit_rules =
+            [integration.rate_limit.as_ref(), target.method.rate_limit.as_ref()].into_iter().flatten().flat_map(|r| &r.limited_when);
+        if error_rules.map(|r| &r.body).chain(limit_rules.map(|r| &r.body)).any(Option::is_some) {
+            return None;
+        }
+        if let Some(pagination) = &target.method.pagination {
+            let stop = pagination.common().map(|c| &c.stop);
+            let mut paths = stop.into_iter().flat_map(|s| [&s.has_more, &s.is_last, &s.total]).flatten().collect::<Vec<_>>();
+            match pagination {
+                Pagination::Dynamic { .. } => return None,
+                Pagination::Cursor { cursor, .. } if cursor.from == CursorFrom::Body => paths.extend(&cursor.path),
+                Pagination::NextUrl { path, .. } => paths.push(path),
+                _ => {}
+            }
+            if paths.iter().any(|path| path.0.starts_with(records)) {
+                return None;
+            }
+        }
+        PageText::read(std::str::from_utf8(&response.body).ok()?, records)
+    }
+
+    /// [`Self::map_records`] on the records' texts; `Ok(None)` when a record is not JSON.
+    fn map_records_text(
+        &self,
+        account: &Account,
+        target: &Target,
+        call: &MethodCall,
+        query: &Map<String, Value>,
+        response: &ProviderResponse,
+        page: &PageText,
+    ) -> Result<Option<Records>, RuntimeError> {
+        let Some(expr) = &target.mapping.response else { return Ok(None) };
+        let bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
+        Ok(self.eval_each_json_text(expr, page.text, &page.parts.elements, &bindings)?.map(Records::from_json))
     }
 
     fn map_records(
@@ -407,6 +499,18 @@ fn records<'a>(body: &'a Value, path: Option<&Path>) -> Result<&'a [Value], Runt
                 type_name(other)
             ),
         )),
+    }
+}
+
+/// The digest of a page's records for loop detection: of the records array's text wherever the
+/// text can be read so (whichever way the page was read, the same page gives the same digest),
+/// else of the parsed records.
+fn page_digest(target: &Target, upstream: &UpstreamResponse, records_text: Option<&str>, response: &ProviderResponse) -> String {
+    let path = target.method.records.as_ref().map(|p| p.0.as_slice()).unwrap_or_default();
+    let text = records_text.or_else(|| std::str::from_utf8(&upstream.body).ok().and_then(|text| page_text::records_text(text, path)));
+    match text {
+        Some(text) => token::digest_records_text(text),
+        None => token::digest_records(records(&response.body, target.method.records.as_ref()).unwrap_or_default()),
     }
 }
 

@@ -92,7 +92,9 @@ impl Transport for HttpTransport {
                     return Err(too_large(self.limits.max_body_bytes, status));
                 }
             }
-            let mut body = BytesMut::new();
+            // Sized once from the announced length: a page is not copied as it grows.
+            let announced = response.content_length().map_or(0, |n| n as usize);
+            let mut body = BytesMut::with_capacity(announced.min(self.limits.max_body_bytes));
             let mut stream = response.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {

@@ -7,6 +7,7 @@ use super::functions::{self, Call, Function};
 use super::{Bindings, EvalOptions};
 use crate::registry::functions::mentioned_names;
 use crate::registry::{Expr, Origin};
+use crate::spread;
 use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
@@ -458,21 +459,124 @@ fn compiled_page(
     let cancelled = cancel_check(options);
     let page_binding = mapping.mentions("page").then_some(("page", page));
     let fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
-    Some(write_records(mapping, Some(fast), items, bindings, page_binding, options, Nulls::Write, true))
+    let mut out = String::with_capacity(items.len() * 512 + 2);
+    out.push('[');
+    let written = write_records(mapping, Some(fast), items, bindings, page_binding, options, Nulls::Write, true, &mut out);
+    out.push(']');
+    Some(written.map(|()| out))
 }
 
 /// Evaluates `mapping` on each input and writes the results as one JSON array, straight to
 /// text: the per-record mapping of a page as an API answers it, with no `serde_json::Value`
-/// built for the results. A record mapped to nothing (undefined or `null`) is left out.
+/// built for the results. A record mapped to nothing (undefined or `null`) is left out. A large
+/// page is mapped in two halves at once while a core is idle ([`spread`]).
 pub fn evaluate_each_json(
     mapping: &Mapping,
     inputs: &[serde_json::Value],
     bindings: &Bindings,
     options: &EvalOptions,
 ) -> Result<String, MappingError> {
-    let cancelled = cancel_check(options);
-    let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
-    write_records(mapping, fast, inputs, bindings, None, options, Nulls::Skip, false)
+    // Each half has its own evaluators (they are not `Send`); the first writes the `[`.
+    let write_part = |range: std::ops::Range<usize>| -> Result<String, MappingError> {
+        let cancelled = cancel_check(options);
+        let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
+        let mut out = String::with_capacity(range.len() * 512 + 2);
+        if range.start == 0 {
+            out.push('[');
+        }
+        write_records(mapping, fast, &inputs[range], bindings, None, options, Nulls::Skip, false, &mut out)?;
+        Ok(out)
+    };
+    let (first, second) = spread::halves(inputs.len(), write_part);
+    let mut out = first?;
+    if let Some(second) = second.transpose()?.filter(|s| !s.is_empty()) {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&second);
+    }
+    out.push(']');
+    Ok(out)
+}
+
+/// [`evaluate_each_json`] on records given as text: `spans` of `text` (a page's records, found
+/// in it without parsing the page). Each record is parsed straight into the fast path's values,
+/// or for the engine when it falls back. `Ok(None)` when a record's text is not JSON: the
+/// caller then reads the page whole, which reports it where it belongs.
+pub fn evaluate_each_json_text(
+    mapping: &Mapping,
+    text: &str,
+    spans: &[std::ops::Range<usize>],
+    bindings: &Bindings,
+    options: &EvalOptions,
+) -> Result<Option<String>, MappingError> {
+    let write_part = |range: std::ops::Range<usize>| -> Result<Option<String>, MappingError> {
+        let cancelled = cancel_check(options);
+        let mut fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
+        let mut slow: Option<Session> = None;
+        let depth = options.limits.max_input_depth;
+        let mut out = String::with_capacity(range.len() * 512 + 2);
+        if range.start == 0 {
+            out.push('[');
+        }
+        let start = out.len();
+        for span in &spans[range] {
+            let record = &text[span.clone()];
+            let before = out.len();
+            if before > start {
+                out.push(',');
+            }
+            let mark = out.len();
+            if let Some(fast) = &mut fast {
+                if let Some(value) = compiled::parse_values(record, depth) {
+                    match fast.run_parsed(&value) {
+                        Ok(v) if v.is_nothing() => {
+                            out.truncate(before);
+                            continue;
+                        }
+                        Ok(v) => match fast.write_json(&v, &mut out) {
+                            Ok(()) => continue,
+                            Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                            Err(Stop::Fallback) => out.truncate(mark),
+                        },
+                        Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
+                        Err(Stop::Fallback) => {}
+                    }
+                }
+            }
+            let input = match convert::parse_json(record, depth) {
+                Ok(input) => input,
+                Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(record).is_err() => return Ok(None),
+                Err(e) => return Err(mapping.convert_error(e, "the input", depth)),
+            };
+            let session = match &mut slow {
+                Some(session) => session,
+                None => slow.insert(Session::new(mapping, bindings, options)?),
+            };
+            let result = session.run(&input)?;
+            if matches!(result, JValue::Undefined | JValue::Null) {
+                out.truncate(before);
+                continue;
+            }
+            convert::write_json(&result, &mut out, session.result_depth)
+                .map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
+        }
+        Ok(Some(out))
+    };
+    let (first, second) = spread::halves(spans.len(), write_part);
+    let Some(mut out) = first? else { return Ok(None) };
+    match second.transpose()? {
+        Some(None) => return Ok(None),
+        Some(Some(second)) if !second.is_empty() => {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(&second);
+        }
+        _ => {}
+    }
+    out.push(']');
+    Ok(Some(out))
 }
 
 /// What [`write_records`] does with a record mapped to undefined or `null`.
@@ -482,8 +586,9 @@ enum Nulls {
     Skip,
 }
 
-/// Maps each record on the fast path where it can (`fast`), else on the engine, writing the
-/// results as a JSON array. `checked`: the records' depth is known to be within the limit.
+/// Maps each record on the fast path where it can (`fast`), else on the engine, appending the
+/// results to `out` separated by commas (the caller writes the brackets). `checked`: the
+/// records' depth is known to be within the limit.
 #[allow(clippy::too_many_arguments)]
 fn write_records<'a>(
     mapping: &Mapping,
@@ -494,16 +599,16 @@ fn write_records<'a>(
     options: &EvalOptions,
     nulls: Nulls,
     checked: bool,
-) -> Result<String, MappingError> {
+    out: &mut String,
+) -> Result<(), MappingError> {
     let mut slow: Option<Session> = None;
     let depth = options.limits.max_input_depth;
-    let mut out = String::with_capacity(records.len() * 512);
-    out.push('[');
+    let start = out.len();
     for record in records {
-        // Where this record's text starts (after its comma): a record that falls back or is
+        // Where this record's text starts (before its comma): a record that falls back or is
         // left out is cut back to here.
         let before = out.len();
-        if before > 1 {
+        if before > start {
             out.push(',');
         }
         let mark = out.len();
@@ -513,7 +618,7 @@ fn write_records<'a>(
                     out.truncate(before);
                     continue;
                 }
-                Ok(v) => match fast.write_json(&v, &mut out) {
+                Ok(v) => match fast.write_json(&v, out) {
                     Ok(()) => continue,
                     Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
                     Err(Stop::Fallback) => out.truncate(mark),
@@ -540,11 +645,9 @@ fn write_records<'a>(
             out.truncate(before);
             continue;
         }
-        convert::write_json(&result, &mut out, session.result_depth)
-            .map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
+        convert::write_json(&result, out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
     }
-    out.push(']');
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

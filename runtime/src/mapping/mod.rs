@@ -24,7 +24,9 @@ mod engine;
 mod error;
 pub mod functions;
 
-pub use engine::{evaluate, evaluate_each, evaluate_each_json, evaluate_json_str, evaluate_page_json_str, Mapping};
+pub use engine::{
+    evaluate, evaluate_each, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, evaluate_page_json_str, Mapping,
+};
 pub use error::{MappingError, MappingErrorKind};
 
 use std::collections::BTreeMap;

@@ -27,7 +27,10 @@ pub enum Position {
 pub struct ResponseView<'a> {
     pub body: &'a Value,
     pub headers: &'a HeaderMap,
-    pub records: &'a [Value],
+    /// How many records the page has, and its last one (what a position is read from: the
+    /// records themselves may not have been parsed into values).
+    pub record_count: usize,
+    pub last_record: Option<&'a Value>,
     pub request_url: &'a Url,
 }
 
@@ -66,10 +69,10 @@ pub fn next_position(
             return Ok(Step::End);
         }
     }
-    if stop.empty_page && view.records.is_empty() {
+    if stop.empty_page && view.record_count == 0 {
         return Ok(Step::End);
     }
-    if stop.short_page && page_size.is_some_and(|size| (view.records.len() as u64) < size) {
+    if stop.short_page && page_size.is_some_and(|size| (view.record_count as u64) < size) {
         return Ok(Step::End);
     }
     if let Some(total) = stop.total.as_ref().and_then(|p| p.lookup(view.body)).and_then(Value::as_f64) {
@@ -80,7 +83,7 @@ pub fn next_position(
             (Pagination::Page { start, .. }, Position::Page(n)) => ((n - start) as f64) * page_size.unwrap_or(0) as f64,
             _ => 0.0,
         };
-        if before + view.records.len() as f64 >= total {
+        if before + view.record_count as f64 >= total {
             return Ok(Step::End);
         }
     }
@@ -89,7 +92,7 @@ pub fn next_position(
         Pagination::Cursor { cursor, .. } => {
             let value = match cursor.from {
                 CursorFrom::Body => cursor.path.as_ref().and_then(|p| p.lookup(view.body)).and_then(text),
-                CursorFrom::LastRecord => view.records.last().and_then(|r| cursor.path.as_ref().and_then(|p| p.lookup(r))).and_then(text),
+                CursorFrom::LastRecord => view.last_record.and_then(|r| cursor.path.as_ref().and_then(|p| p.lookup(r))).and_then(text),
                 CursorFrom::Header => {
                     cursor.header.as_ref().and_then(|h| view.headers.get(h.as_str())).and_then(|v| v.to_str().ok()).map(str::to_string)
                 }
@@ -107,14 +110,14 @@ pub fn next_position(
             Step::Next(Position::Page(page + 1))
         }
         Pagination::Offset { start, .. } => {
-            if view.records.is_empty() {
+            if view.record_count == 0 {
                 Step::End
             } else {
                 let offset = match current {
                     Position::Offset(n) => *n,
                     _ => *start,
                 };
-                Step::Next(Position::Offset(offset + view.records.len() as i64))
+                Step::Next(Position::Offset(offset + view.record_count as i64))
             }
         }
         Pagination::LinkHeader { rel, .. } => {
@@ -132,7 +135,7 @@ pub fn next_position(
             let input = serde_json::json!({
                 "body": view.body,
                 "headers": headers_json(view.headers),
-                "records": view.records.len(),
+                "records": view.record_count,
                 "page_size": page_size,
                 "position": current,
                 "url": view.request_url.as_str(),

@@ -131,6 +131,15 @@ pub fn digest_records(records: &[Value]) -> String {
     encode(xxh3_128(&bytes))
 }
 
+/// A short digest of a page of records from the text of their array, as the provider sent it:
+/// the same page sent again is the same text.
+pub fn digest_records_text(text: &str) -> String {
+    let mut hashing = Xxh3::new();
+    hashing.update(b"records text");
+    hashing.update(text.as_bytes());
+    encode(hashing.digest128())
+}
+
 fn feed(out: &mut Vec<u8>, value: &Value) {
     let len = |out: &mut Vec<u8>, n: usize| out.extend_from_slice(&(n as u64).to_le_bytes());
     match value {
