@@ -95,6 +95,17 @@ async fn run(concurrency: usize, seconds: Duration, warmup: Duration, direct_onl
     if let Some(reason) = server.exited() {
         println!("  the server exited during the run: {reason}\n{}", server.log_tail());
     }
+    // The exchange log is written off the request path; a writer that fell behind drops entries.
+    let dropped = match server.call("GET", "/metrics", None).await {
+        Ok((200, text)) => text
+            .lines()
+            .find(|l| l.starts_with("switchyard_exchange_log_dropped_total ") || l.starts_with("exchange_log_dropped_total "))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .unwrap_or_else(|| "not reported".into()),
+        Ok((status, _)) => format!("not read (HTTP {status})"),
+        Err(e) => format!("not read ({e})"),
+    };
+    println!("  (upstream exchanges the log dropped: {dropped})");
 
     let overhead_ms = (through.percentile(0.50) - direct.percentile(0.50)) * 1e3;
     let ratio = through.rate() / direct.rate();

@@ -69,6 +69,19 @@ async fn a_truncated_json_body_is_a_clean_upstream_error() {
     assert_eq!(error.body_excerpt.as_deref(), Some(body));
 }
 
+/// The records themselves are whole: the page is read from its text up to the records, and the
+/// rest of it decides.
+#[tokio::test]
+async fn a_page_cut_off_after_its_records_is_a_clean_upstream_error() {
+    let body = r#"{"results":[{"id":"51","properties":{"firstname":"Ada"}}],"paging":{"next":{"after":"5"#;
+    let mock = Mock::start(move |_, _| Reply::raw(200, "application/json", body)).await;
+    let engine = engine(registry(), &mock);
+    let error = page_err(list_contacts(&engine).await);
+    assert_eq!(error.kind, ErrorKind::Upstream);
+    assert!(error.message.starts_with("the provider's response body is truncated JSON"), "{}", error.message);
+    assert_eq!(error.body_excerpt.as_deref(), Some(body));
+}
+
 #[tokio::test]
 async fn a_body_cut_off_by_the_connection_is_a_clean_upstream_error() {
     // Content-Length promises 1000 bytes; the connection closes after 40.

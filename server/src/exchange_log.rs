@@ -10,6 +10,7 @@ use crate::metrics::Metrics;
 use axum::body::Bytes;
 use serde_json::Value;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -66,7 +67,40 @@ impl CallContext {
 
 /// Runs `future` (an engine call) with `context`: its exchanges are logged for that account.
 pub async fn with_context<F: Future>(context: Arc<CallContext>, future: F) -> F::Output {
+    let _call = CallInFlight::enter();
     CALL.scope(context, future).await
+}
+
+/// Engine calls running now. Writing an exchange costs about a tenth of what mapping its page
+/// does, and mapping is what a caller waits for: the writer waits for a moment with no call
+/// running (the first exchange of a call is logged while the call goes on).
+static CALLS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How long the writer waits for a quiet moment at most: on a busy server there is none, and
+/// the log must keep up (the queue is bounded).
+const MAX_WAIT: Duration = Duration::from_millis(50);
+const QUIET_POLL: Duration = Duration::from_micros(250);
+
+struct CallInFlight;
+
+impl CallInFlight {
+    fn enter() -> CallInFlight {
+        CALLS_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        CallInFlight
+    }
+}
+
+impl Drop for CallInFlight {
+    fn drop(&mut self) {
+        CALLS_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn wait_for_a_quiet_moment() {
+    let deadline = Instant::now() + MAX_WAIT;
+    while CALLS_IN_FLIGHT.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(QUIET_POLL);
+    }
 }
 
 enum Message {
@@ -99,17 +133,23 @@ impl ExchangeLog {
         let thread = std::thread::Builder::new()
             .name("exchange-log".into())
             .spawn(move || {
-                for message in receiver {
-                    match message {
-                        Message::Exchange { environment_id, mut exchange, response_body, secrets } => {
-                            exchange.response_body = response_body.map(|body| scrub_body(&body));
-                            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                            if let Err(error) = store.append_exchange(&environment_id, exchange, &refs) {
-                                tracing::warn!(%error, "could not log an upstream exchange");
+                while let Ok(first) = receiver.recv() {
+                    if matches!(first, Message::Exchange { .. }) {
+                        wait_for_a_quiet_moment();
+                    }
+                    // Then everything queued meanwhile, in order.
+                    for message in std::iter::once(first).chain(receiver.try_iter()) {
+                        match message {
+                            Message::Exchange { environment_id, mut exchange, response_body, secrets } => {
+                                exchange.response_body = response_body.map(|body| scrub_body(&body));
+                                let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+                                if let Err(error) = store.append_exchange(&environment_id, exchange, &refs) {
+                                    tracing::warn!(%error, "could not log an upstream exchange");
+                                }
                             }
-                        }
-                        Message::Flush(done) => {
-                            let _ = done.send(());
+                            Message::Flush(done) => {
+                                let _ = done.send(());
+                            }
                         }
                     }
                 }

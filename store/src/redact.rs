@@ -5,7 +5,7 @@
 //! Headers that carry credentials by nature are redacted whole. Redaction runs before truncation, so a
 //! cut never leaves part of a secret behind.
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 pub const REDACTED: &str = "[REDACTED]";
@@ -49,7 +49,13 @@ impl Redactor {
         }
         // A finder that cannot be built (never, for a handful of needles) redacts with plain
         // searches instead.
-        let finder = if needles.is_empty() { None } else { AhoCorasick::new(&needles).ok() };
+        let finder = if needles.is_empty() {
+            None
+        } else {
+            // An NFA: a DFA searches no faster here and takes five times as long to build, for
+            // each log entry.
+            AhoCorasick::builder().kind(Some(AhoCorasickKind::NoncontiguousNFA)).build(&needles).ok()
+        };
         Redactor { needles, finder }
     }
 

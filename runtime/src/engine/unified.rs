@@ -46,6 +46,12 @@ pub struct UnifiedRecord {
     pub refreshed: Option<Refreshed>,
 }
 
+/// A page's records as they were read: parsed with the page, or as text ([`PageText`]).
+enum PageRecords<'a, 't> {
+    Parsed(&'a [Value]),
+    Text(&'a PageText<'t>),
+}
+
 /// A unified method resolved to the provider's.
 struct Target<'a> {
     integration: &'a Integration,
@@ -148,7 +154,7 @@ impl Engine {
         let mut from_text = None;
         if let Some(mut page) = self.page_text(&target, &sent.response) {
             if let Ok(response) = classify(Ok(std::mem::take(&mut page.rest))) {
-                if let Ok(Some(results)) = self.map_records_text(account, &target, &call, &request.query, &response, &page) {
+                if let Ok(results) = self.map_records(account, &target, &call, &request.query, &response, PageRecords::Text(&page)) {
                     from_text = Some((response, page, results));
                 }
             }
@@ -161,7 +167,7 @@ impl Engine {
             None => {
                 let response = classify(parse_body(&sent.response))?;
                 let records = records(&response.body, target.method.records.as_ref())?;
-                let results = self.map_records(account, &target, &call, &request.query, &response, records)?;
+                let results = self.map_records(account, &target, &call, &request.query, &response, PageRecords::Parsed(records))?;
                 let (count, last) = (records.len(), records.last().cloned());
                 (response, results, count, last, None)
             }
@@ -340,21 +346,9 @@ impl Engine {
         PageText::read(std::str::from_utf8(&response.body).ok()?, records)
     }
 
-    /// [`Self::map_records`] on the records' texts; `Ok(None)` when a record is not JSON.
-    fn map_records_text(
-        &self,
-        account: &Account,
-        target: &Target,
-        call: &MethodCall,
-        query: &Map<String, Value>,
-        response: &ProviderResponse,
-        page: &PageText,
-    ) -> Result<Option<Records>, RuntimeError> {
-        let Some(expr) = &target.mapping.response else { return Ok(None) };
-        let bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
-        Ok(self.eval_each_json_text(expr, page.text, &page.parts.elements, &bindings)?.map(Records::from_json))
-    }
-
+    /// Maps a page's records with the unified `response` mapping (the records as they are
+    /// without one). Records given as text that are not all JSON are an error here; the caller
+    /// then reads the page whole, which reports it where it belongs.
     fn map_records(
         &self,
         account: &Account,
@@ -362,20 +356,30 @@ impl Engine {
         call: &MethodCall,
         query: &Map<String, Value>,
         response: &ProviderResponse,
-        records: &[Value],
+        records: PageRecords,
     ) -> Result<Records, RuntimeError> {
-        match &target.mapping.response {
-            Some(expr) => {
-                let mut bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
+        let not_json = || RuntimeError::new(ErrorKind::Upstream, "a record of the page is not JSON");
+        let Some(expr) = &target.mapping.response else {
+            return match records {
+                PageRecords::Parsed(records) => Ok(Records::from_values(records.to_vec())),
+                PageRecords::Text(_) => Err(not_json()),
+            };
+        };
+        let mut bindings = self.bindings(account, &call.params, query).with("headers", headers_json(&response.headers));
+        // A record the mapping maps to nothing (undefined or null) is left out of the page: how
+        // a definition drops records (pull requests in an issue list).
+        match records {
+            PageRecords::Parsed(records) => {
                 // The whole page is copied into `$page` only for a mapping that reads it.
                 if self.mapping(expr)?.mentions("page") {
                     bindings = bindings.with("page", response.body.clone());
                 }
-                // A record the mapping maps to nothing (undefined or null) is left out of
-                // the page: how a definition drops records (pull requests in an issue list).
                 Ok(Records::from_json(self.eval_each_json(expr, records, &bindings)?))
             }
-            None => Ok(Records::from_values(records.to_vec())),
+            PageRecords::Text(page) => {
+                let mapped = self.eval_each_json_text(expr, page.text, &page.parts.elements, &bindings)?;
+                mapped.map(Records::from_json).ok_or_else(not_json)
+            }
         }
     }
 
