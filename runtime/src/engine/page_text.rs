@@ -2,9 +2,9 @@
 //!
 //! Parsing a 100-record page into `serde_json::Value` costs about as much as mapping it, and
 //! the records are then read once, by the mapping. So the records array is found by a
-//! structural scan of the text (strings skipped eight bytes at a time, nothing built), the rest of the page is parsed
-//! with the array left empty (what pagination and classification read), and each record's text
-//! goes straight to the mapping, which parses it into its own values.
+//! structural scan of the text (strings skipped eight bytes at a time, nothing built), the rest
+//! of the page is parsed with the array left empty (what pagination and classification read),
+//! and each record's text goes straight to the mapping, which parses it into its own values.
 //!
 //! Anything this does not follow exactly is left to the whole-page parse, which gives the value
 //! or the error: a key with escapes on the way to the records, a repeated key there (serde_json
