@@ -185,15 +185,7 @@ async fn a_connection_field_from_the_token_response_is_not_asked_for() {
     .await;
     let server = TestServer::start(registry(), &mock).await;
     let key = server.environment("production");
-    server
-        .call(
-            &key,
-            "PUT",
-            "/v1/installs/page_number",
-            Some(&json!({ "oauth_client": { "client_id": "1000.CID", "client_secret": "csecret" } })),
-        )
-        .await
-        .expect(200);
+    server.install(&key, "page_number", "1000.CID", "csecret").await;
     let redirect = server.get(&key, "/v1/connect/page_number/authorize").await.expect(303);
     let q = query_of(redirect.header("location").unwrap());
     assert_eq!(param(&q, "scope"), Some("ZohoCRM.modules.contacts.READ,ZohoCRM.modules.contacts.CREATE"));
@@ -221,15 +213,7 @@ async fn a_connection_field_from_the_callback_is_read_from_the_redirect() {
     .await;
     let server = TestServer::start(registry(), &mock).await;
     let key = server.environment("production");
-    server
-        .call(
-            &key,
-            "PUT",
-            "/v1/installs/callback_field",
-            Some(&json!({ "oauth_client": { "client_id": "cid", "client_secret": "csecret" } })),
-        )
-        .await
-        .expect(200);
+    server.install(&key, "callback_field", "cid", "csecret").await;
     let authorize = || async {
         let redirect = server.get(&key, "/v1/connect/callback_field/authorize").await.expect(303);
         param(&query_of(redirect.header("location").unwrap()), "state").unwrap().to_string()

@@ -77,15 +77,7 @@ fn provider(tokens: Arc<Mutex<Tokens>>, token_delay: Duration) -> impl Fn(&Recor
 }
 
 async fn expired_account(server: &TestServer, key: &str) -> String {
-    server
-        .call(
-            key,
-            "PUT",
-            "/v1/installs/epoch_reset_limits",
-            Some(&json!({ "oauth_client": { "client_id": "Iv1.8a61f9b3a7aba766", "client_secret": "app-secret-0123456789" } })),
-        )
-        .await
-        .expect(200);
+    server.install(key, "epoch_reset_limits", "Iv1.8a61f9b3a7aba766", "app-secret-0123456789").await;
     let expired = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let body = json!({
         "integration": "epoch_reset_limits",
@@ -242,15 +234,7 @@ async fn an_expired_import_is_refreshed_during_verification_and_the_new_tokens_s
     let mock = Mock::start(provider(tokens.clone(), Duration::ZERO)).await;
     let server = TestServer::start(registry(), &mock).await;
     let key = server.environment("production");
-    server
-        .call(
-            &key,
-            "PUT",
-            "/v1/installs/epoch_reset_limits",
-            Some(&json!({ "oauth_client": { "client_id": "Iv1.x", "client_secret": "s" } })),
-        )
-        .await
-        .expect(200);
+    server.install(&key, "epoch_reset_limits", "Iv1.x", "s").await;
     let body = json!({
         "integration": "epoch_reset_limits",
         "connection": { "org": "acme" },

@@ -76,6 +76,12 @@ impl TestServer {
         answer(request.send().await.expect("the server answers")).await
     }
 
+    /// Installs `integration` in the key's environment with the team's OAuth client.
+    pub async fn install(&self, key: &str, integration: &str, client_id: &str, client_secret: &str) {
+        let body = serde_json::json!({ "oauth_client": { "client_id": client_id, "client_secret": client_secret } });
+        self.call(key, "PUT", &format!("/v1/installs/{integration}"), Some(&body)).await.expect(200);
+    }
+
     pub async fn raw(&self, request: reqwest::RequestBuilder) -> Answer {
         answer(request.send().await.expect("the server answers")).await
     }

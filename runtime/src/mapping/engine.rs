@@ -461,9 +461,11 @@ fn compiled_page(
     let fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
     let mut out = String::with_capacity(items.len() * 512 + 2);
     out.push('[');
-    let written = write_records(mapping, Some(fast), items, bindings, page_binding, options, Nulls::Write, true, &mut out);
+    let records = items.iter().map(Record::Value);
+    let written = write_records(mapping, Some(fast), records, bindings, page_binding, options, Nulls::Write, true, &mut out);
     out.push(']');
-    Some(written.map(|()| out))
+    // Records given as values are never "not JSON".
+    Some(written.map(|_| out))
 }
 
 /// Evaluates `mapping` on each input and writes the results as one JSON array, straight to
@@ -476,27 +478,8 @@ pub fn evaluate_each_json(
     bindings: &Bindings,
     options: &EvalOptions,
 ) -> Result<String, MappingError> {
-    // Each half has its own evaluators (they are not `Send`); the first writes the `[`.
-    let write_part = |range: std::ops::Range<usize>| -> Result<String, MappingError> {
-        let cancelled = cancel_check(options);
-        let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
-        let mut out = String::with_capacity(range.len() * 512 + 2);
-        if range.start == 0 {
-            out.push('[');
-        }
-        write_records(mapping, fast, &inputs[range], bindings, None, options, Nulls::Skip, false, &mut out)?;
-        Ok(out)
-    };
-    let (first, second) = spread::halves(inputs.len(), write_part);
-    let mut out = first?;
-    if let Some(second) = second.transpose()?.filter(|s| !s.is_empty()) {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&second);
-    }
-    out.push(']');
-    Ok(out)
+    let written = write_each(mapping, inputs.len(), |i| Record::Value(&inputs[i]), bindings, options)?;
+    written.ok_or_else(|| mapping.error(MappingErrorKind::Internal, "records given as values were read as text"))
 }
 
 /// [`evaluate_each_json`] on records given as text: `spans` of `text` (a page's records, found
@@ -510,60 +493,31 @@ pub fn evaluate_each_json_text(
     bindings: &Bindings,
     options: &EvalOptions,
 ) -> Result<Option<String>, MappingError> {
+    write_each(mapping, spans.len(), |i| Record::Text(&text[spans[i].clone()]), bindings, options)
+}
+
+/// The records `0..len` (`record(i)` gives each) mapped and written as one JSON array, records
+/// mapped to nothing left out; in two halves at once while a core is idle. `Ok(None)` when a
+/// record given as text is not JSON.
+fn write_each<'a>(
+    mapping: &'a Mapping,
+    len: usize,
+    record: impl Fn(usize) -> Record<'a> + Sync,
+    bindings: &'a Bindings,
+    options: &EvalOptions,
+) -> Result<Option<String>, MappingError> {
+    // Each half has its own evaluators (they are not `Send`); the first writes the `[`.
     let write_part = |range: std::ops::Range<usize>| -> Result<Option<String>, MappingError> {
         let cancelled = cancel_check(options);
-        let mut fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
-        let mut slow: Option<Session> = None;
-        let depth = options.limits.max_input_depth;
+        let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
         let mut out = String::with_capacity(range.len() * 512 + 2);
         if range.start == 0 {
             out.push('[');
         }
-        let start = out.len();
-        for span in &spans[range] {
-            let record = &text[span.clone()];
-            let before = out.len();
-            if before > start {
-                out.push(',');
-            }
-            let mark = out.len();
-            if let Some(fast) = &mut fast {
-                if let Some(value) = compiled::parse_values(record, depth) {
-                    match fast.run_parsed(&value) {
-                        Ok(v) if v.is_nothing() => {
-                            out.truncate(before);
-                            continue;
-                        }
-                        Ok(v) => match fast.write_json(&v, &mut out) {
-                            Ok(()) => continue,
-                            Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
-                            Err(Stop::Fallback) => out.truncate(mark),
-                        },
-                        Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
-                        Err(Stop::Fallback) => {}
-                    }
-                }
-            }
-            let input = match convert::parse_json(record, depth) {
-                Ok(input) => input,
-                Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(record).is_err() => return Ok(None),
-                Err(e) => return Err(mapping.convert_error(e, "the input", depth)),
-            };
-            let session = match &mut slow {
-                Some(session) => session,
-                None => slow.insert(Session::new(mapping, bindings, options)?),
-            };
-            let result = session.run(&input)?;
-            if matches!(result, JValue::Undefined | JValue::Null) {
-                out.truncate(before);
-                continue;
-            }
-            convert::write_json(&result, &mut out, session.result_depth)
-                .map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
-        }
-        Ok(Some(out))
+        let written = write_records(mapping, fast, range.map(&record), bindings, None, options, Nulls::Skip, false, &mut out)?;
+        Ok((written == Written::All).then_some(out))
     };
-    let (first, second) = spread::halves(spans.len(), write_part);
+    let (first, second) = spread::halves(len, write_part);
     let Some(mut out) = first? else { return Ok(None) };
     match second.transpose()? {
         Some(None) => return Ok(None),
@@ -579,11 +533,26 @@ pub fn evaluate_each_json_text(
     Ok(Some(out))
 }
 
+/// A record to map: a value of a parsed page, or a record's JSON text.
+#[derive(Clone, Copy)]
+enum Record<'a> {
+    Value(&'a serde_json::Value),
+    Text(&'a str),
+}
+
 /// What [`write_records`] does with a record mapped to undefined or `null`.
 #[derive(Clone, Copy, PartialEq)]
 enum Nulls {
     Write,
     Skip,
+}
+
+/// How far [`write_records`] got.
+#[derive(Debug, PartialEq)]
+enum Written {
+    All,
+    /// A record given as text is not JSON (the records before it are written).
+    NotJson,
 }
 
 /// Maps each record on the fast path where it can (`fast`), else on the engine, appending the
@@ -593,14 +562,14 @@ enum Nulls {
 fn write_records<'a>(
     mapping: &Mapping,
     mut fast: Option<compiled::Session<'a, '_>>,
-    records: &'a [serde_json::Value],
+    records: impl Iterator<Item = Record<'a>>,
     bindings: &Bindings,
     page_binding: Option<(&str, &serde_json::Value)>,
     options: &EvalOptions,
     nulls: Nulls,
     checked: bool,
     out: &mut String,
-) -> Result<(), MappingError> {
+) -> Result<Written, MappingError> {
     let mut slow: Option<Session> = None;
     let depth = options.limits.max_input_depth;
     let start = out.len();
@@ -613,18 +582,23 @@ fn write_records<'a>(
         }
         let mark = out.len();
         if let Some(fast) = &mut fast {
-            match fast.run(record, checked) {
-                Ok(v) if nulls == Nulls::Skip && v.is_nothing() => {
+            let ran = match record {
+                Record::Value(value) => Some(fast.run(value, checked)),
+                // Text this parser does not take (too deep, too wide, not JSON) goes to the engine.
+                Record::Text(text) => compiled::parse_values(text, depth).map(|value| fast.run_parsed(&value)),
+            };
+            match ran {
+                Some(Ok(v)) if nulls == Nulls::Skip && v.is_nothing() => {
                     out.truncate(before);
                     continue;
                 }
-                Ok(v) => match fast.write_json(&v, out) {
+                Some(Ok(v)) => match fast.write_json(&v, out) {
                     Ok(()) => continue,
                     Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
                     Err(Stop::Fallback) => out.truncate(mark),
                 },
-                Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
-                Err(Stop::Fallback) => {}
+                Some(Err(Stop::Limit(message))) => return Err(mapping.limit_error(message)),
+                Some(Err(Stop::Fallback)) | None => {}
             }
         }
         let session = match &mut slow {
@@ -639,15 +613,25 @@ fn write_records<'a>(
                 slow.insert(Session::with_values(mapping, bindings, options, page)?)
             }
         };
-        let record = convert::from_value(record, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
-        let result = session.run(&record)?;
+        let input = match record {
+            Record::Value(value) => convert::from_value(value, depth),
+            Record::Text(text) => match convert::parse_json(text, depth) {
+                Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() => {
+                    out.truncate(before);
+                    return Ok(Written::NotJson);
+                }
+                parsed => parsed,
+            },
+        };
+        let input = input.map_err(|e| mapping.convert_error(e, "the input", depth))?;
+        let result = session.run(&input)?;
         if nulls == Nulls::Skip && matches!(result, JValue::Undefined | JValue::Null) {
             out.truncate(before);
             continue;
         }
         convert::write_json(&result, out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
     }
-    Ok(())
+    Ok(Written::All)
 }
 
 #[cfg(test)]
