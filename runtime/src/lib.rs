@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod answer;
 pub mod auth;
 pub mod engine;
 pub mod error;

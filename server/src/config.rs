@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use url::Url;
 
 /// Where the server keeps its rows.
@@ -62,6 +62,12 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Exchanges older than this are pruned from the log.
     pub log_retention: Duration,
+    /// Stops the server's clock at this instant: token expiry, rate-limit resets and the
+    /// mappings' `$now()` read it. For fixture replay through the server, never for serving.
+    pub frozen_now: Option<SystemTime>,
+    /// Signs list cursors with this key instead of one derived from the secret key: fixture
+    /// replay's fixed key, so the server's cursors are the snapshots'.
+    pub cursor_key: Option<[u8; 32]>,
 }
 
 impl ServerConfig {
@@ -74,6 +80,8 @@ impl ServerConfig {
             refresh_lease: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             log_retention: Duration::from_secs(7 * 24 * 3600),
+            frozen_now: None,
+            cursor_key: None,
         }
     }
 

@@ -1,9 +1,11 @@
-//! Errors as the API answers them: a status and `{"error": {"code", "message", …}}`, with the
-//! normalized rate-limit headers when the error came from the provider.
+//! Errors as the API answers them: a status and `{"error": {"code", "message", …}}` (the body
+//! `switchyard_runtime::answer` renders for every error), with the normalized rate-limit headers
+//! when the error came from the provider.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use switchyard_runtime::answer::{self, Answer};
 use switchyard_runtime::error::RuntimeError;
 use switchyard_store::{CryptoError, StoreError};
 
@@ -44,36 +46,35 @@ impl ApiError {
     /// An error of the provider or the engine. Its rate-limit status becomes headers, so a caller
     /// sees `Retry-After` on a 429 exactly as on a success.
     pub fn from_runtime(error: RuntimeError) -> ApiError {
-        let status = StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        // The same parts as `Answer::error`, the unified routes' renderer.
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_GATEWAY);
         let mut api = ApiError::new(status, error.kind.code(), error.message.clone());
+        api.details = answer::error_details(&error);
         if let Some(limits) = &error.rate_limit {
-            api.headers = rate_limit_headers(limits);
-        }
-        if error.provider_status.is_some() || error.provider_error.is_some() {
-            api.details.insert("upstream".into(), upstream_details(&error));
+            api.headers = header_map(&limits.headers());
         }
         api
     }
 }
 
-/// What the provider said, for an error body: its status, its mapped error and an excerpt.
-pub fn upstream_details(error: &RuntimeError) -> Value {
-    json!({
-        "kind": error.kind,
-        "status": error.provider_status,
-        "error": error.provider_error,
-        "body_excerpt": error.body_excerpt,
-    })
-}
-
-pub fn rate_limit_headers(limits: &switchyard_runtime::rate_limit::RateLimitStatus) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in limits.headers() {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            headers.append(name, value);
+/// Headers as axum sends them (a name or value HTTP cannot carry is left out).
+pub fn header_map(headers: &[(&'static str, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(*name), HeaderValue::try_from(value.as_str())) {
+            map.append(name, value);
         }
     }
-    headers
+    map
+}
+
+/// An answer of the unified API ([`Answer`]), sent as it was rendered.
+pub fn send(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response =
+        (status, [(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer.body).into_response();
+    response.headers_mut().extend(header_map(&answer.headers));
+    response
 }
 
 impl From<StoreError> for ApiError {
@@ -106,11 +107,8 @@ impl From<RuntimeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = Map::new();
-        error.insert("code".into(), Value::from(self.code));
-        error.insert("message".into(), Value::from(self.message));
-        error.extend(self.details);
-        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        let body = answer::error_body(self.code, &self.message, self.details);
+        let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().extend(self.headers);
         response
     }

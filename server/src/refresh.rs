@@ -96,7 +96,7 @@ impl StoreRefresher {
                             ));
                         }
                     }
-                    if already_fresh(&current, caller, reason, margin, SystemTime::now()) {
+                    if already_fresh(&current, caller, reason, margin, engine.now()) {
                         release(lease.token).await?;
                         self.metrics.refresh(&caller.integration, "reused");
                         return Ok(Refreshed { credentials: current.credentials, connection: current.connection });
@@ -115,7 +115,7 @@ impl StoreRefresher {
                             format!("the account is {}; it must be reconnected", stored.status),
                         ));
                     }
-                    if already_fresh(&current, caller, reason, margin, SystemTime::now()) {
+                    if already_fresh(&current, caller, reason, margin, engine.now()) {
                         self.metrics.refresh(&caller.integration, "reused");
                         return Ok(Refreshed { credentials: current.credentials, connection: current.connection });
                     }

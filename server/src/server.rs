@@ -121,12 +121,15 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
     let http = HttpTransport::new(TransportLimits::default()).map_err(|e| ServeError::Runtime(e.message))?;
     let transport = Arc::new(LoggingTransport::new(Arc::new(http), log.clone(), metrics.clone()));
     let refresher = Arc::new(StoreRefresher::new(store.clone(), keyring.clone(), metrics.clone(), config.refresh_lease));
-    let engine_config = EngineConfig {
-        cursor_key: cursor_key(&keyring),
+    let mut engine_config = EngineConfig {
+        cursor_key: config.cursor_key.map(CursorKey::new).unwrap_or_else(|| cursor_key(&keyring)),
         request_timeout: config.request_timeout,
         origin_overrides: config.upstreams.clone(),
         ..EngineConfig::default()
     };
+    if let Some(now) = config.frozen_now {
+        engine_config.freeze_clock(now);
+    }
     let engine = Arc::new(
         Engine::with_parts(registry.clone(), engine_config, transport, refresher.clone()).map_err(|e| ServeError::Runtime(e.message))?,
     );

@@ -17,7 +17,7 @@ pub use unified::{ListRequest, UnifiedPage, UnifiedRecord, WriteRequest};
 use crate::account::{Account, Credentials};
 use crate::auth::{DirectRefresher, Refreshed, TokenGrant, TokenRefresher, TokenSet};
 use crate::error::{ErrorKind, RuntimeError};
-use crate::http::{HttpTransport, Transport, TransportLimits};
+use crate::http::{render, Encoding, HttpTransport, Scopes, Transport, TransportLimits};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};
 use crate::pagination::CursorKey;
 use crate::registry::{Auth, Expr, Integration, OAuthGrant, Origin, Pagination, Registry};
@@ -25,6 +25,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use url::Url;
+
+/// No parameters: what a base URL is rendered with (it reads only the connection).
+static EMPTY: std::sync::LazyLock<serde_json::Map<String, serde_json::Value>> = std::sync::LazyLock::new(serde_json::Map::new);
 
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -40,6 +43,15 @@ pub struct EngineConfig {
     /// Upper bound on the pages of one list, whatever the provider says.
     pub max_pages: u64,
     pub clock: Clock,
+}
+
+impl EngineConfig {
+    /// Stops the clock at `now`, for the engine (token expiry, rate-limit resets) and the
+    /// mappings' `$now()` and `$millis()` alike: fixture replay.
+    pub fn freeze_clock(&mut self, now: SystemTime) {
+        self.clock = Arc::new(move || now);
+        self.eval.now_millis = Some(now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0));
+    }
 }
 
 impl Default for EngineConfig {
@@ -99,7 +111,8 @@ impl Engine {
         &self.config
     }
 
-    pub(crate) fn now(&self) -> SystemTime {
+    /// The engine's clock (the system's, unless [`EngineConfig::freeze_clock`] stopped it).
+    pub fn now(&self) -> SystemTime {
         (self.config.clock)()
     }
 
@@ -166,6 +179,19 @@ impl Engine {
             let _ = url.set_host(origin.host_str());
             let _ = url.set_port(origin.port());
         }
+    }
+
+    /// `sent` as the definition made it, when an origin override sent it elsewhere: on the
+    /// origin of the integration's base URL for `account`.
+    pub(crate) fn as_defined(&self, integration: &Integration, account: &Account, sent: &Url) -> Option<Url> {
+        self.config.origin_overrides.get(&integration.name)?;
+        let scopes = Scopes { connection: &account.connection, credentials: &account.credentials, params: &EMPTY, install: None };
+        let base = Url::parse(&render(&integration.base_url, &scopes, Encoding::BaseUrl).ok()?).ok()?;
+        let mut defined = sent.clone();
+        defined.set_scheme(base.scheme()).ok()?;
+        defined.set_host(base.host_str()).ok()?;
+        defined.set_port(base.port()).ok()?;
+        Some(defined)
     }
 
     pub(crate) fn refresher(&self) -> &dyn TokenRefresher {

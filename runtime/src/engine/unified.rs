@@ -1,6 +1,7 @@
 //! Unified calls: a model's resource and method, mapped onto the provider's.
 
 use super::call::{MethodCall, ProviderResponse};
+use crate::answer::Answer;
 use super::classify::parse_body;
 use super::page_text::{self, PageText};
 use super::records::Records;
@@ -176,12 +177,14 @@ impl Engine {
 
         let mut next_cursor = None;
         if let Some(p) = pagination {
+            let defined = self.as_defined(target.integration, account, &response.url);
             let view = ResponseView {
                 body: &response.body,
                 headers: &response.headers,
                 record_count,
                 last_record: last_record.as_ref(),
-                request_url: &response.url,
+                request_url: defined.as_ref().unwrap_or(&response.url),
+                sent_to: defined.is_some().then_some(&response.url),
             };
             let dynamic = |expr: &crate::registry::Expr, input: &Value| self.eval(expr, input, &Bindings::new());
             if let Step::Next(position) = next_position(p, &state.position, page_size, &view, &dynamic)? {
@@ -220,52 +223,20 @@ impl Engine {
         error
     }
 
-    /// Walks a whole unified list one upstream page at a time, so memory holds a single
-    /// page however long the list is. `visit` gets each page and returns `false` to stop.
-    /// Credentials refreshed on the way are used for the following pages. Returns the
-    /// number of pages visited.
-    pub async fn for_each_page(
-        &self,
-        account: &Account,
-        model: &str,
-        resource: &str,
-        request: &ListRequest,
-        mut visit: impl FnMut(UnifiedPage) -> bool,
-    ) -> Result<u64, RuntimeError> {
-        let mut account = account.clone();
-        let mut request = request.clone();
-        let mut pages = 0;
-        loop {
-            let page = self.list(&account, model, resource, &request).await?;
-            pages += 1;
-            if let Some(fresh) = &page.refreshed {
-                account.credentials = fresh.credentials.clone();
-                account.connection = fresh.connection.clone();
-            }
-            let next = page.next_cursor.clone();
-            if !visit(page) {
-                return Ok(pages);
-            }
-            match next {
-                Some(cursor) => request.cursor = Some(cursor),
-                None => return Ok(pages),
-            }
-        }
-    }
-
-    /// [`Self::list_body`] as JSON text. Without an envelope, the records' text is written as
-    /// the mapping wrote it (no values built).
-    pub fn list_body_json(
+    /// The answer of a unified list for one page ([`Answer`]): its body is the model's envelope,
+    /// or `{"results": […], "next_cursor": …}` with the records' text written as the mapping
+    /// wrote it (no values built).
+    pub fn list_answer(
         &self,
         integration: &str,
         model: &str,
         resource: &str,
         request: &ListRequest,
         page: &UnifiedPage,
-    ) -> Result<String, RuntimeError> {
+    ) -> Result<Answer, RuntimeError> {
         if self.envelope(integration, model)?.is_some() {
             let body = self.list_body(integration, model, resource, request, page)?;
-            return Ok(body.to_string());
+            return Ok(Answer::list(page, body.to_string()));
         }
         let results = page.results.json();
         let mut body = String::with_capacity(results.len() + 64);
@@ -274,13 +245,13 @@ impl Engine {
         body.push_str(",\"next_cursor\":");
         body.push_str(&serde_json::to_string(&page.next_cursor).unwrap_or_else(|_| "null".to_string()));
         body.push('}');
-        Ok(body)
+        Ok(Answer::list(page, body))
     }
 
     /// The body a unified list answers with for one page: the model's `envelope`
     /// evaluated on `{results, next_cursor, cursor, page_size, integration, model,
     /// resource}` (with `$query`), or `{results, next_cursor}` when the model has none.
-    pub fn list_body(
+    fn list_body(
         &self,
         integration: &str,
         model: &str,

@@ -31,7 +31,11 @@ pub struct ResponseView<'a> {
     /// records themselves may not have been parsed into values).
     pub record_count: usize,
     pub last_record: Option<&'a Value>,
+    /// The URL of the request as the definition made it (the provider's own origin).
     pub request_url: &'a Url,
+    /// Where the request was sent when an origin override sent it elsewhere (a sandbox, a
+    /// test's mock): a next URL on that origin means the provider's own.
+    pub sent_to: Option<&'a Url>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,12 +127,12 @@ pub fn next_position(
         Pagination::LinkHeader { rel, .. } => {
             let values = view.headers.get_all("link").iter().filter_map(|v| v.to_str().ok());
             match next_link(values, rel) {
-                Some(target) => Step::Next(Position::Url(resolve(view.request_url, &target)?)),
+                Some(target) => Step::Next(Position::Url(resolve(view, &target)?)),
                 None => Step::End,
             }
         }
         Pagination::NextUrl { path, .. } => match path.lookup(view.body).and_then(text).filter(|t| !t.is_empty()) {
-            Some(target) => Step::Next(Position::Url(resolve(view.request_url, &target)?)),
+            Some(target) => Step::Next(Position::Url(resolve(view, &target)?)),
             None => Step::End,
         },
         Pagination::Dynamic { next, .. } => {
@@ -164,10 +168,18 @@ fn text(value: &Value) -> Option<String> {
 }
 
 /// Resolves a next URL against the request's; it must stay on the same origin, so a
-/// provider response cannot send our credentials elsewhere.
-fn resolve(base: &Url, target: &str) -> Result<String, RuntimeError> {
-    let url =
+/// provider response cannot send our credentials elsewhere. The position keeps the provider's
+/// own origin, so a cursor does not depend on where an override sends the requests: a next URL
+/// on the overriding origin (a sandbox that rewrote it) is taken as the provider's.
+fn resolve(view: &ResponseView, target: &str) -> Result<String, RuntimeError> {
+    let base = view.request_url;
+    let mut url =
         base.join(target).map_err(|e| RuntimeError::new(ErrorKind::Upstream, format!("the next-page URL {target:?} is not a URL: {e}")))?;
+    if view.sent_to.is_some_and(|sent| url.origin() == sent.origin() && url.origin() != base.origin()) {
+        let _ = url.set_scheme(base.scheme());
+        let _ = url.set_host(base.host_str());
+        let _ = url.set_port(base.port());
+    }
     if url.origin() != base.origin() {
         return Err(RuntimeError::new(
             ErrorKind::Upstream,

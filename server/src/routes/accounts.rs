@@ -3,7 +3,8 @@
 
 use super::{engine_call, json, load_account, parse_json, Params};
 use crate::accounts::{self as convert, check_connection, parse_credentials, view, AccountInput};
-use crate::error::{upstream_details, ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
+use switchyard_runtime::answer;
 use crate::exchange_log::{with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -198,7 +199,7 @@ async fn verify_account(
                 "verification_failed",
                 format!("the provider did not accept the credentials: {}", error.message),
             )
-            .with("upstream", upstream_details(&error))
+            .with("upstream", answer::upstream(&error))
             .with("upstream_status", Value::from(status)))
         }
     }

@@ -10,7 +10,8 @@ use super::accounts::{install_of, integration};
 use super::json;
 use crate::accounts::{self as convert, check_connection, view};
 use crate::connect_state::{ConnectState, LIFETIME_SECONDS};
-use crate::error::{upstream_details, ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
+use switchyard_runtime::answer;
 use crate::exchange_log::{with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -169,7 +170,7 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     let exchange = state.engine.exchange_code(&account, &code, &redirect_uri, connect.code_verifier.as_deref());
     let tokens = with_context(context, exchange).await.map_err(|error| {
         ApiError::new(StatusCode::BAD_GATEWAY, "code_exchange_failed", format!("the provider did not exchange the code: {}", error.message))
-            .with("upstream", upstream_details(&error))
+            .with("upstream", answer::upstream(&error))
     })?;
 
     let mut secrets = input.secrets;

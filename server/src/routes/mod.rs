@@ -190,8 +190,3 @@ fn truncate(text: &str, max: usize) -> String {
 pub(crate) fn json(status: StatusCode, value: Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
-
-/// A response whose body is JSON text already written.
-pub(crate) fn json_text(status: StatusCode, body: String) -> Response {
-    (status, [(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"))], body).into_response()
-}

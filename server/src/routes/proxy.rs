@@ -3,7 +3,7 @@
 //! refuses absolute URLs, `..` (plain or encoded) and anything that would leave it.
 
 use super::{engine_call, load_usable_account};
-use crate::error::{rate_limit_headers, ApiError, ApiResult};
+use crate::error::{header_map, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::body::{Body, Bytes};
@@ -41,7 +41,7 @@ pub async fn proxy(
         for (name, value) in response.headers.iter() {
             headers.append(name, value.clone());
         }
-        for (name, value) in rate_limit_headers(&response.rate_limit).iter() {
+        for (name, value) in header_map(&response.rate_limit.headers()).iter() {
             headers.insert(name, value.clone());
         }
     }

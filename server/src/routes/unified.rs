@@ -2,16 +2,17 @@
 //! provider; the definition's mappings decide the shape. Every answer carries the normalized
 //! rate-limit headers; an upstream 429 comes back at once (never retried, never delayed).
 
-use super::{engine_call, json_text, load_usable_account, parse_json};
-use crate::error::{rate_limit_headers, ApiError, ApiResult};
+use super::{engine_call, load_usable_account, parse_json};
+use crate::error::{send, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value};
+use switchyard_runtime::answer::{Answer, Operation};
 use switchyard_runtime::engine::{ListRequest, UnifiedRecord, WriteRequest};
+use switchyard_runtime::error::RuntimeError;
 
 /// The caller's query: `account_id` picks the account, `page_size` and `cursor` drive a list, and
 /// everything else reaches the mappings as `$query` (a repeated name becomes a list).
@@ -65,11 +66,9 @@ pub async fn list(
     let query = call_query(raw)?;
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let request = ListRequest { page_size: query.page_size, cursor: query.cursor, query: query.rest };
-    let page = engine_call(&state, &stored, &account, state.engine.list(&account, &model, &resource, &request)).await?;
-    let body = state.engine.list_body_json(&stored.integration, &model, &resource, &request, &page)?;
-    let mut response = json_text(StatusCode::OK, body);
-    response.headers_mut().extend(rate_limit_headers(&page.rate_limit));
-    Ok(response)
+    let page = engine_call(&state, &stored, &account, state.engine.list(&account, &model, &resource, &request)).await;
+    let answer = page.and_then(|page| state.engine.list_answer(&stored.integration, &model, &resource, &request, &page));
+    Ok(send(answer.unwrap_or_else(|error| Answer::error(&error))))
 }
 
 pub async fn get(
@@ -81,8 +80,8 @@ pub async fn get(
     let query = call_query(raw)?;
     no_list_parameters(&query)?;
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
-    let record = engine_call(&state, &stored, &account, state.engine.get(&account, &model, &resource, &id, &query.rest)).await?;
-    Ok(record_response(StatusCode::OK, record))
+    let record = engine_call(&state, &stored, &account, state.engine.get(&account, &model, &resource, &id, &query.rest)).await;
+    Ok(record_response(Operation::Get, record))
 }
 
 pub async fn create(
@@ -96,8 +95,8 @@ pub async fn create(
     no_list_parameters(&query)?;
     let request = WriteRequest { body: parse_json(&body)?, query: query.rest };
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
-    let record = engine_call(&state, &stored, &account, state.engine.create(&account, &model, &resource, &request)).await?;
-    Ok(record_response(StatusCode::CREATED, record))
+    let record = engine_call(&state, &stored, &account, state.engine.create(&account, &model, &resource, &request)).await;
+    Ok(record_response(Operation::Create, record))
 }
 
 pub async fn update(
@@ -111,8 +110,8 @@ pub async fn update(
     no_list_parameters(&query)?;
     let request = WriteRequest { body: parse_json(&body)?, query: query.rest };
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
-    let record = engine_call(&state, &stored, &account, state.engine.update(&account, &model, &resource, &id, &request)).await?;
-    Ok(record_response(StatusCode::OK, record))
+    let record = engine_call(&state, &stored, &account, state.engine.update(&account, &model, &resource, &id, &request)).await;
+    Ok(record_response(Operation::Update, record))
 }
 
 pub async fn delete(
@@ -124,8 +123,8 @@ pub async fn delete(
     let query = call_query(raw)?;
     no_list_parameters(&query)?;
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
-    let record = engine_call(&state, &stored, &account, state.engine.delete(&account, &model, &resource, &id, &query.rest)).await?;
-    Ok(record_response(StatusCode::OK, record))
+    let record = engine_call(&state, &stored, &account, state.engine.delete(&account, &model, &resource, &id, &query.rest)).await;
+    Ok(record_response(Operation::Delete, record))
 }
 
 fn no_list_parameters(query: &CallQuery) -> ApiResult<()> {
@@ -135,9 +134,10 @@ fn no_list_parameters(query: &CallQuery) -> ApiResult<()> {
     Ok(())
 }
 
-/// A single record: the mapped record itself, as legacy clients expect, with the rate-limit headers.
-fn record_response(status: StatusCode, record: UnifiedRecord) -> Response {
-    let mut response = (status, axum::Json(record.result)).into_response();
-    response.headers_mut().extend(rate_limit_headers(&record.rate_limit));
-    response
+/// A single record, or the error the call ended with, as the renderer writes it.
+fn record_response(operation: Operation, record: Result<UnifiedRecord, RuntimeError>) -> Response {
+    send(match record {
+        Ok(record) => Answer::record(operation, &record),
+        Err(error) => Answer::error(&error),
+    })
 }
