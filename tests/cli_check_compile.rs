@@ -8,7 +8,7 @@ use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 use switchyard_runtime::mapping::{evaluate, Bindings, EvalOptions, Mapping};
-use switchyard_runtime::registry::{Origin, Registry};
+use switchyard_registry::{Origin, Registry};
 
 fn switchyard(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("the binary runs")

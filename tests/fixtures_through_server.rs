@@ -25,7 +25,7 @@ use switchyard_compiler::fixture::suite::{Case, Project};
 use switchyard_compiler::project::Options;
 use switchyard_runtime::http::{Transport, UpstreamRequest};
 use switchyard_runtime::pagination::{CursorKey, CursorState};
-use switchyard_runtime::registry::{FieldType, HttpMethod};
+use switchyard_registry::{FieldType, HttpMethod};
 use switchyard_runtime::replay::{CallMethod, Fixture, Pages, ReplayTransport};
 use switchyard_server::{DatabaseUrl, ServerConfig};
 use switchyard_store::Keyring;

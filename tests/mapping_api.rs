@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use switchyard_runtime::mapping::{
     evaluate, evaluate_each, evaluate_json_str, evaluate_page_json_str, Bindings, EvalOptions, Mapping, MappingErrorKind,
 };
-use switchyard_runtime::registry::{Expr, Origin};
+use switchyard_registry::{Expr, Origin};
 
 fn mapping(source: &str) -> Mapping {
     let expr = Expr { source: source.to_string(), origin: Origin { file: "integrations/evil/unified/crm.yaml".into(), line: 7, col: 9 } };
@@ -88,4 +88,14 @@ fn the_page_fast_path_maps_like_evaluate_each() {
     assert_eq!(error.kind, MappingErrorKind::InvalidInput);
     let error = evaluate_page_json_str(&m, "{oops", "data.items", &Bindings::new(), &options()).unwrap_err();
     assert_eq!(error.kind, MappingErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_binding_read_inside_a_shared_function_is_mentioned() {
+    // `Mapping::mentions` decides which bindings are built: `$page` read by a function counts.
+    use switchyard_registry::functions::{bind, called};
+    let source = "{ \"total\": $total() }";
+    let bound = bind(source, &called(source, &[("total", "function() { $page.total }")]));
+    let expr = Expr { source: bound.clone(), origin: Origin { file: "f.yaml".into(), line: 1, col: 1 } };
+    assert!(Mapping::compile(&expr).unwrap().mentions("page"), "{bound}");
 }

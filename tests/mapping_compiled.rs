@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use switchyard_compiler::project::{self, Options};
 use switchyard_runtime::mapping::functions::EXAMPLE_NOW_MILLIS;
 use switchyard_runtime::mapping::{evaluate_json_str, evaluate_page_json_str, Bindings, EvalOptions, Mapping};
-use switchyard_runtime::registry::Origin;
+use switchyard_registry::Origin;
 
 fn options() -> EvalOptions {
     EvalOptions { now_millis: Some(EXAMPLE_NOW_MILLIS), ..EvalOptions::default() }

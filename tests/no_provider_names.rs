@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use switchyard_compiler::project::{self, Options};
-use switchyard_runtime::registry::{Auth, Segment, Template};
+use switchyard_registry::{Auth, Segment, Template};
 
 /// Words that appear in provider domains but name nothing in particular.
 const GENERIC: &[&str] =

@@ -15,7 +15,7 @@ use switchyard_runtime::account::{Account, Install, Secret};
 use switchyard_runtime::auth::Pkce;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::error::{ErrorKind, RuntimeError};
-use switchyard_runtime::registry::{Auth, Registry, TokenFormat};
+use switchyard_registry::{Auth, Registry, TokenFormat};
 
 const REDIRECT: &str = "https://app.example.com/v1/connect/callback";
 
@@ -46,7 +46,7 @@ fn err<T: std::fmt::Debug>(result: Result<T, RuntimeError>) -> RuntimeError {
 }
 
 /// The registry with one integration's OAuth2 definition changed.
-fn registry_with(name: &str, change: impl FnOnce(&mut switchyard_runtime::registry::OAuth2)) -> Arc<Registry> {
+fn registry_with(name: &str, change: impl FnOnce(&mut switchyard_registry::OAuth2)) -> Arc<Registry> {
     let mut registry = (*registry()).clone();
     let integration = registry.integrations.iter_mut().find(|i| i.name == name).unwrap();
     let Auth::OAuth2(oauth) = &mut integration.auth else { panic!("{name} uses OAuth2") };

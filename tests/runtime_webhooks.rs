@@ -14,7 +14,7 @@ use support::{now, registry, NOW};
 use switchyard_runtime::account::{Connection, Install, Secret};
 use switchyard_runtime::error::ErrorKind;
 use switchyard_runtime::mapping::EvalOptions;
-use switchyard_runtime::registry::Webhooks;
+use switchyard_registry::Webhooks;
 use switchyard_runtime::webhook::{events, verify, Delivery, WebhookScopes};
 
 fn webhooks(name: &str) -> Webhooks {

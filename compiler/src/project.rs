@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use switchyard_runtime::registry::{Integration, Registry, UnifiedModel};
+use switchyard_registry::{Integration, Registry, UnifiedModel};
 
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -5,7 +5,7 @@
 
 use pest::Parser;
 use pest_derive::Parser;
-use switchyard_runtime::registry::{Scope, Segment, Template};
+use switchyard_registry::{Scope, Segment, Template};
 
 #[derive(Parser)]
 #[grammar = "template.pest"]

@@ -3,6 +3,7 @@
 //! status and an excerpt of its body.
 
 use crate::rate_limit::RateLimitStatus;
+use crate::registry::{RuleErrorKind, TokenErrorKind};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,6 +58,29 @@ impl ErrorKind {
             ErrorKind::Mapping => "mapping_failed",
             ErrorKind::Pagination => "pagination_failed",
             ErrorKind::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// What a definition's error rule says a response means.
+impl From<RuleErrorKind> for ErrorKind {
+    fn from(kind: RuleErrorKind) -> ErrorKind {
+        match kind {
+            RuleErrorKind::Auth => ErrorKind::Auth,
+            RuleErrorKind::NotFound => ErrorKind::NotFound,
+            RuleErrorKind::Validation => ErrorKind::Validation,
+            RuleErrorKind::Upstream => ErrorKind::Upstream,
+        }
+    }
+}
+
+/// What a definition's token error rule says a token endpoint's answer means.
+impl From<TokenErrorKind> for ErrorKind {
+    fn from(kind: TokenErrorKind) -> ErrorKind {
+        match kind {
+            TokenErrorKind::NeedsReauth => ErrorKind::NeedsReauth,
+            TokenErrorKind::Auth => ErrorKind::Auth,
+            TokenErrorKind::Upstream => ErrorKind::Upstream,
         }
     }
 }

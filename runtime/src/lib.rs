@@ -1,4 +1,4 @@
-//! Switchyard's runtime: the registry IR and everything that executes it.
+//! Switchyard's runtime: everything that executes the registry (the IR, in `switchyard_registry`).
 #![forbid(unsafe_code)]
 
 pub mod account;
@@ -10,8 +10,10 @@ pub mod http;
 pub mod mapping;
 pub mod pagination;
 pub mod rate_limit;
-pub mod registry;
 pub mod replay;
 pub mod webhook;
 
 mod spread;
+
+/// The IR this runtime executes, under the name the runtime's modules use for it.
+pub use switchyard_registry as registry;

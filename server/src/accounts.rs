@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 use switchyard_runtime::account::{self as rt, Connection, Credentials, Secret};
-use switchyard_runtime::registry::{Auth, FieldType, Integration};
+use switchyard_registry::{Auth, FieldType, Integration};
 use switchyard_store::{Account, Install, Keyring, SealedCredentials, SecretString};
 
 /// Secret connection fields (type `secret` in the definition) are sealed with the credentials,
@@ -113,7 +113,7 @@ pub fn check_new(integration: &Integration, connection: Option<&Value>, credenti
     let connection = check_connection(integration, connection, &mut secrets, true)?;
     let needed: Vec<String> = match &integration.auth {
         // Either token lets the account work: a refresh token alone is refreshed on first use.
-        Auth::OAuth2(oauth) if oauth.grant == switchyard_runtime::registry::OAuthGrant::AuthorizationCode => {
+        Auth::OAuth2(oauth) if oauth.grant == switchyard_registry::OAuthGrant::AuthorizationCode => {
             if !secrets.contains_key("access_token") && !secrets.contains_key("refresh_token") {
                 return Err(ApiError::bad_request(format!(
                     "`{}` uses OAuth2: give `credentials.access_token` (with `expires_at` or `expires_in` if it expires) and \

@@ -21,7 +21,7 @@ use switchyard_runtime::account::Account;
 use switchyard_runtime::auth::{RefreshFuture, RefreshReason, Refreshed, TokenRefresher};
 use switchyard_runtime::engine::{merge_tokens, Engine};
 use switchyard_runtime::error::{ErrorKind, RuntimeError};
-use switchyard_runtime::registry::Auth;
+use switchyard_registry::Auth;
 use switchyard_store::{AccountPatch, AccountStatus, Keyring, LeaseOutcome, Store, StoreError};
 
 /// How often a waiter re-reads an account another process is refreshing.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::http::{HttpTransport, TransportLimits};
 use switchyard_runtime::pagination::CursorKey;
-use switchyard_runtime::registry::Registry;
+use switchyard_registry::Registry;
 use switchyard_store::{ApiKey, Keyring, SqliteStore, Store};
 use thiserror::Error;
 

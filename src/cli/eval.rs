@@ -4,7 +4,7 @@
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::path::{Path, PathBuf};
 use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
-use switchyard_runtime::registry::Origin;
+use switchyard_registry::Origin;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {

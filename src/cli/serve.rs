@@ -138,7 +138,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         Some(path) => {
             let loaded = std::fs::read_to_string(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|text| switchyard_runtime::registry::Registry::from_json(&text).map_err(|e| e.to_string()));
+                .and_then(|text| switchyard_registry::Registry::from_json(&text).map_err(|e| e.to_string()));
             match loaded {
                 Ok(registry) => Arc::new(registry),
                 Err(e) => return fail(format!("--registry {}: {e}", path.display())),

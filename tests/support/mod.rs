@@ -19,7 +19,7 @@ use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::error::RuntimeError;
 use switchyard_runtime::http::{HttpTransport, Transport, TransportLimits, UpstreamRequest, UpstreamResponse};
 use switchyard_runtime::pagination::CursorKey;
-use switchyard_runtime::registry::Registry;
+use switchyard_registry::Registry;
 
 /// The fixed "now" of runtime tests: 2024-06-01T09:00:00Z.
 pub const NOW: u64 = 1_717_232_400;

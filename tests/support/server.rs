@@ -4,7 +4,7 @@
 use super::Mock;
 use serde_json::Value;
 use std::sync::Arc;
-use switchyard_runtime::registry::Registry;
+use switchyard_registry::Registry;
 use switchyard_server::{DatabaseUrl, Running, ServerConfig};
 use switchyard_store::Keyring;
 

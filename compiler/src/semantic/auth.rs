@@ -5,7 +5,7 @@ use super::{templates, Ctx};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::schema::suggest_closest;
-use switchyard_runtime::registry::{Auth, Integration, OAuthGrant, Scope};
+use switchyard_registry::{Auth, Integration, OAuthGrant, Scope};
 
 const VALUE_SCOPES: &[Scope] = &[Scope::Connection, Scope::Credentials];
 

@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Auth, FieldType, Integration, OAuthGrant};
+use switchyard_registry::{Auth, FieldType, Integration, OAuthGrant};
 
 pub fn check(ctx: &mut Ctx, integration: &Integration) {
     let mut seen: Vec<(String, String)> = Vec::new();

@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Auth, HeaderEquals, Integration};
+use switchyard_registry::{Auth, HeaderEquals, Integration};
 
 /// The conditions of a rule, whatever kinds it assigns.
 struct Conditions<'a> {
@@ -44,7 +44,7 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
     }
 }
 
-fn check_rules(rules: &[switchyard_runtime::registry::ErrorRule], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
+fn check_rules(rules: &[switchyard_registry::ErrorRule], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
     let rules: Vec<Conditions> =
         rules.iter().map(|r| Conditions { status: &r.status, header: r.header.as_ref(), has_body: r.body.is_some() }).collect();
     check_conditions(&rules, at, problems);

@@ -6,7 +6,7 @@ use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 use crate::yaml::offset;
-use switchyard_runtime::registry::{Auth, Expr, Integration, Origin, Pagination};
+use switchyard_registry::{Auth, Expr, Integration, Origin, Pagination};
 
 /// Checks one expression and records where it was written.
 pub fn check_expr(ctx: &mut Ctx, expr: &mut Expr, path: &[&str]) {

@@ -2,7 +2,7 @@
 //! integration, its unified mappings included) and in unified/<model>.yaml (callable from that
 //! file's expressions). Each is checked at its own place as one JSONata lambda with a name that
 //! hides nothing; then every expression that calls some is stored with them bound in front of
-//! it (`switchyard_runtime::registry::functions`), and functions nobody calls are warned about.
+//! it (`switchyard_registry::functions`), and functions nobody calls are warned about.
 
 use super::expressions::check_expr;
 use super::Ctx;
@@ -14,8 +14,8 @@ use jsonata_core::ast::AstNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use switchyard_runtime::mapping::{functions as library, is_jsonata_function};
-use switchyard_runtime::registry::{functions as shared, Expr};
+use switchyard_registry::vocabulary::{JSONATA_FUNCTIONS, LIBRARY_FUNCTIONS};
+use switchyard_registry::{functions as shared, Expr};
 
 /// The bindings an expression may read (dsl.md, "JSONata inputs and bindings").
 const BINDINGS: &[&str] = &["params", "query", "connection", "headers", "page"];
@@ -114,9 +114,9 @@ pub fn check_functions(ctx: &mut Ctx, sources: FunctionSources, outer: Option<&F
 
 /// What `$name` already is, if anything.
 fn taken_by(name: &str, outer: Option<&Functions>) -> Option<String> {
-    if is_jsonata_function(name) {
+    if JSONATA_FUNCTIONS.contains(&name) {
         Some(format!("JSONata's function `${name}`"))
-    } else if library::find(name).is_some() {
+    } else if LIBRARY_FUNCTIONS.contains(&name) {
         Some(format!("the library function `${name}` (docs/functions.md)"))
     } else if BINDINGS.contains(&name) {
         Some(format!("the binding `${name}`"))

@@ -22,7 +22,7 @@ pub use functions::{bind_functions, check_functions, take_functions, Functions};
 pub use references::{check_unified, take_resource_defaults, Models, ResourceDefaults};
 
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::Integration;
+use switchyard_registry::Integration;
 
 /// Checks one `integration.yaml` and compiles its templates and expressions in place.
 pub fn check_integration(ctx: &mut Ctx, integration: &mut Integration, folder_name: &str) {

@@ -5,7 +5,7 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{CursorFrom, HttpMethod, Integration, Pagination, ParamIn};
+use switchyard_registry::{CursorFrom, HttpMethod, Integration, Pagination, ParamIn};
 
 pub fn check(ctx: &mut Ctx, integration: &mut Integration) {
     if let Some(default) = &integration.pagination {

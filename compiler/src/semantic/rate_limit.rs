@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Integration, NumberFormat, RateLimit, RetryAfterUnit};
+use switchyard_registry::{Integration, NumberFormat, RateLimit, RetryAfterUnit};
 
 /// The integration's block and each method's own.
 pub fn check(ctx: &mut Ctx, integration: &Integration) {

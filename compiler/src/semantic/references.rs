@@ -8,7 +8,7 @@ use crate::diagnostic::Diagnostic;
 use crate::schema::suggest_closest;
 use crate::source::Span;
 use indexmap::IndexMap;
-use switchyard_runtime::registry::{Expr, Integration, Scope, UnifiedMethodName, UnifiedModel};
+use switchyard_registry::{Expr, Integration, Scope, UnifiedMethodName, UnifiedModel};
 
 /// Checks that a (resource, method) exists; returns the params it needs if it does.
 /// `method_at` is where the method is named: its own key, or (when implied by the

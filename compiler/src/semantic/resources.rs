@@ -5,7 +5,7 @@ use super::connection::normalize;
 use super::{templates, Ctx};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Integration, Scope, Segment};
+use switchyard_registry::{Integration, Scope, Segment};
 
 const SHARED: &[Scope] = &[Scope::Connection, Scope::Credentials];
 const METHOD: &[Scope] = &[Scope::Params, Scope::Connection, Scope::Credentials];

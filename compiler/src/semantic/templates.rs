@@ -9,7 +9,7 @@ use crate::source::Span;
 use crate::template::{self, Piece};
 use crate::yaml::offset;
 use indexmap::IndexMap;
-use switchyard_runtime::registry::{Scope, Template};
+use switchyard_registry::{Scope, Template};
 
 /// Fields of the `install` scope: the environment's install of the integration.
 pub const INSTALL_FIELDS: &[&str] = &["client_id", "client_secret", "webhook_secret"];

@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Auth, Integration, Segment, Template};
+use switchyard_registry::{Auth, Integration, Segment, Template};
 
 pub fn check(ctx: &mut Ctx, integration: &Integration) {
     check_template(ctx, &integration.base_url, &["base_url"], false);

@@ -3,7 +3,7 @@
 use super::{templates, Ctx};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_runtime::registry::{Integration, Scope, SignatureFormat, WebhookVerify};
+use switchyard_registry::{Integration, Scope, SignatureFormat, WebhookVerify};
 
 const SECRET: &[Scope] = &[Scope::Install, Scope::Connection];
 

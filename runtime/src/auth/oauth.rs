@@ -184,7 +184,7 @@ fn rule_kind(def: &OAuth2, response: &UpstreamResponse, body: Option<&Value>) ->
             .and_then(|m| mapping::evaluate(&m, body, &Bindings::new(), &EvalOptions::default()).ok())
             .is_some_and(|v| truthy(&v))
     };
-    rules.iter().find(|r| conditions_hold(&r.status, r.header.as_ref(), r.body.as_ref(), &parts, &matches)).map(|r| r.kind.error_kind())
+    rules.iter().find(|r| conditions_hold(&r.status, r.header.as_ref(), r.body.as_ref(), &parts, &matches)).map(|r| ErrorKind::from(r.kind))
 }
 
 fn token_body(response: &UpstreamResponse) -> Option<Value> {

@@ -108,7 +108,7 @@ impl Engine {
             .iter()
             .chain(integration_rules)
             .find(|rule| rate_limit::conditions_hold(&rule.status, rule.header.as_ref(), rule.body.as_ref(), &parts, &matches))
-            .map(|rule| rule.kind.error_kind())
+            .map(|rule| ErrorKind::from(rule.kind))
     }
 
     /// The response's rate-limit state per `policy` (the method's own or the integration's;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_runtime::account as rt;
 use switchyard_runtime::auth::{RefreshReason, TokenRefresher};
-use switchyard_runtime::registry::{Auth, Integration};
+use switchyard_registry::{Auth, Integration};
 use switchyard_store::{Account, AccountPatch, AccountStatus, Install, NewAccount, SecretString, StoreError, UpsertOutcome};
 
 /// A new account as submitted to `POST /v1/accounts`, one row of an import, or the result of an

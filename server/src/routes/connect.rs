@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use switchyard_runtime::auth::{callback_connection, Pkce};
-use switchyard_runtime::registry::{Auth, OAuthGrant};
+use switchyard_registry::{Auth, OAuthGrant};
 use switchyard_store::{AccountStatus, NewAccount, SecretString, StoreError};
 
 fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {

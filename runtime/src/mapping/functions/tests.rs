@@ -64,3 +64,9 @@ fn docs_are_in_step() {
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(current == rendered, "docs/functions.md is out of date: run `UPDATE_DOCS=1 cargo test -p switchyard-runtime functions`");
 }
+
+#[test]
+fn the_registry_vocabulary_names_exactly_this_library() {
+    let implemented: Vec<&str> = super::all().iter().map(|f| f.name).collect();
+    assert_eq!(implemented, crate::registry::vocabulary::LIBRARY_FUNCTIONS);
+}

@@ -135,14 +135,6 @@ mod tests {
     }
 
     #[test]
-    fn a_binding_read_inside_a_function_is_mentioned() {
-        // `Mapping::mentions` decides which bindings are built: `$page` read by a function counts.
-        let bound = bind("{ \"total\": $total() }", &called("{ \"total\": $total() }", &[("total", "function() { $page.total }")]));
-        let mapping = crate::mapping::Mapping::parse(&bound, &Default::default()).unwrap();
-        assert!(mapping.mentions("page"), "{bound}");
-    }
-
-    #[test]
     fn the_expression_as_written_is_recovered() {
         let expression = "(\n  $p := properties;\n  { \"id\": $s($p.id) }\n)\n";
         let bound = bind(expression, &[CUR, S]);

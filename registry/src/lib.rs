@@ -1,8 +1,11 @@
-//! The registry: every integration, compiled.
+//! The registry: every integration, compiled. The IR the compiler produces and the runtime
+//! executes; serde types, no I/O.
 //!
 //! The artifact written by `switchyard compile` is this structure serialized as JSON
 //! (see `docs/registry.md`). It is self-describing (`format`, `version`) so a server
 //! refuses an artifact it does not understand instead of misreading it.
+
+#![forbid(unsafe_code)]
 
 mod auth;
 mod expr;
@@ -13,6 +16,7 @@ mod path;
 mod rate_limit;
 mod template;
 mod unified;
+pub mod vocabulary;
 mod webhooks;
 
 pub use auth::{

@@ -267,17 +267,6 @@ pub enum TokenErrorKind {
     Upstream,
 }
 
-impl TokenErrorKind {
-    pub fn error_kind(self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
-        match self {
-            TokenErrorKind::NeedsReauth => ErrorKind::NeedsReauth,
-            TokenErrorKind::Auth => ErrorKind::Auth,
-            TokenErrorKind::Upstream => ErrorKind::Upstream,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Apply {

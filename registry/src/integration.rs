@@ -157,18 +157,6 @@ pub enum RuleErrorKind {
     Upstream,
 }
 
-impl RuleErrorKind {
-    pub fn error_kind(self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
-        match self {
-            RuleErrorKind::Auth => ErrorKind::Auth,
-            RuleErrorKind::NotFound => ErrorKind::NotFound,
-            RuleErrorKind::Validation => ErrorKind::Validation,
-            RuleErrorKind::Upstream => ErrorKind::Upstream,
-        }
-    }
-}
-
 /// A provider resource: its methods by name (`list`, `get`, … or custom ones).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
