@@ -1,6 +1,6 @@
 //! `switchyard check` and `switchyard compile`.
 
-use super::{Format, ProjectArgs, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{annotation_root, Format, ProjectArgs, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use switchyard_compiler::project::{self, Options, Outcome};
@@ -36,7 +36,12 @@ fn report(args: &ProjectArgs, outcome: &Outcome) -> bool {
     let warnings = outcome.diagnostics.warning_count();
     match args.format {
         Format::Json => print!("{}", render::render_json(&outcome.diagnostics.items, &outcome.files)),
-        Format::Human => {
+        // Human, or annotations on stdout with the human report on stderr.
+        format => {
+            if format != Format::Human {
+                let root = annotation_root(&args.dir);
+                print!("{}", render::render_annotations(&outcome.diagnostics.items, &outcome.files, &root));
+            }
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut stderr = std::io::stderr().lock();
             let _ = write!(stderr, "{}", render::render_human(&outcome.diagnostics.items, &outcome.files, color));
@@ -67,7 +72,7 @@ pub fn compile(args: &CompileArgs) -> u8 {
     };
     match write_atomically(&args.out, registry.to_json().as_bytes()) {
         Ok(()) => {
-            if args.project.format == Format::Human {
+            if args.project.format != Format::Json {
                 eprintln!("wrote {} ({} integrations)", args.out.display(), registry.integrations.len());
             }
             EXIT_OK

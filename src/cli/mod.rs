@@ -50,11 +50,43 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
 }
 
+/// How `check` and `compile` print diagnostics.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {
+    /// rustc-style, on stderr.
     #[default]
     Human,
+    /// One JSON document on stdout.
     Json,
+    /// GitHub Actions workflow commands on stdout (annotations at file:line:col); the
+    /// human report on stderr.
+    Github,
+}
+
+/// The integrations directory's parent, relative to the working directory, ending in `/`
+/// (empty for `./integrations`): put in front of the file names diagnostics show (which
+/// are relative to that parent), so a GitHub annotation names the file from the
+/// repository's root when the command runs there.
+pub fn annotation_root(integrations_dir: &std::path::Path) -> String {
+    let parent = integrations_dir.parent().unwrap_or(std::path::Path::new(""));
+    let cwd = std::env::current_dir().ok();
+    let relative = match cwd.as_deref() {
+        Some(cwd) if parent.is_absolute() => parent.strip_prefix(cwd).unwrap_or(parent),
+        _ => parent,
+    };
+    if relative.is_absolute() {
+        return format!("{}/", relative.to_string_lossy().trim_end_matches('/'));
+    }
+    let parts: Vec<String> = relative
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", parts.join("/"))
+    }
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -1,12 +1,16 @@
 //! `switchyard test`: replays every fixture through the runtime, checks the outcomes
-//! against the model schemas and the snapshots, and ends with `N passed, M failed`.
+//! against the model schemas and the snapshots, and reports in one of four formats:
+//! human (`ok`/`FAILED` lines, ending with `N passed, M failed`), JSON, JUnit XML, or
+//! GitHub workflow commands (docs/ci.md).
 
-use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+use super::{annotation_root, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
 use switchyard_compiler::fixture::snapshot::Mode;
-use switchyard_compiler::fixture::suite::{self, Project};
+use switchyard_compiler::fixture::suite::{self, Project, RunReport};
 use switchyard_compiler::project::Options;
+use switchyard_compiler::render;
 
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {
@@ -22,21 +26,49 @@ pub struct TestArgs {
     /// Accept the outcomes: write every snapshot that differs or is missing.
     #[arg(long)]
     pub update: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    pub format: TestFormat,
+}
+
+/// How `switchyard test` reports.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TestFormat {
+    /// `ok`/`FAILED` lines with the reasons, then `N passed, M failed`, on stdout.
+    #[default]
+    Human,
+    /// One JSON document on stdout (cases, failures, diagnostics, totals); the human report on stderr.
+    Json,
+    /// JUnit XML on stdout; the human report on stderr.
+    Junit,
+    /// GitHub Actions workflow commands and `N passed, M failed` on stdout; the human report on stderr.
+    Github,
 }
 
 pub fn test(args: &TestArgs) -> u8 {
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let human = args.format == TestFormat::Human;
+    // The human report goes to stdout, or to stderr beside another format.
+    let terminal = if human { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
+    let color = terminal && std::env::var_os("NO_COLOR").is_none();
     let mut options = Options::new(&args.dir);
     options.models_dir = args.models.clone();
     if !args.dir.is_dir() {
         eprintln!("error: cannot read the integrations directory `{}`", args.dir.display());
         return EXIT_USAGE;
     }
-    let project = match Project::load(&options, color) {
+    let (started, clock) = (SystemTime::now(), Instant::now());
+    let project = match Project::compile(&options) {
         Ok(project) => project,
-        Err(report) => {
-            eprintln!("{report}");
-            println!("0 passed, 1 failed");
+        Err(failure) => {
+            eprintln!("{}", failure.render_human(color));
+            let run = RunReport {
+                cases: Vec::new(),
+                not_compiled: Some(failure.message.clone()),
+                definitions: failure.diagnostics(),
+                started,
+                duration: clock.elapsed(),
+            };
+            report(args, &run);
             return EXIT_INVALID;
         }
     };
@@ -48,36 +80,39 @@ pub fn test(args: &TestArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (mut passed, mut failed) = (0, 0);
-    let mut stdout = std::io::stdout().lock();
+    let mut cases = Vec::new();
     for case in project.cases().iter().filter(|c| suite::selected(c, args.filter.as_deref())) {
         let report = runtime.block_on(suite::run_case(&project, case, mode, color));
-        let status = if report.passed { paint(color, "32", "ok") } else { paint(color, "1;31", "FAILED") };
-        let _ = writeln!(stdout, "{status} {}", report.id);
-        for note in &report.notes {
-            let _ = writeln!(stdout, "  {note}");
-        }
-        if report.passed {
-            passed += 1;
+        let text = render::render_human_case(&report, color);
+        if human {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
         } else {
-            failed += 1;
-            for line in report.details.lines() {
-                let _ = writeln!(stdout, "  {line}");
-            }
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
+        cases.push(report);
     }
-    let _ = writeln!(stdout, "{passed} passed, {failed} failed");
-    if failed > 0 {
+    let run = RunReport { cases, not_compiled: None, definitions: project.warnings.clone(), started, duration: clock.elapsed() };
+    report(args, &run);
+    if run.failed() > 0 {
         EXIT_INVALID
     } else {
         EXIT_OK
     }
 }
 
-fn paint(color: bool, code: &str, text: &str) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
+/// The report after the cases: the summary line (human), or the document (JSON, JUnit;
+/// the summary then goes to stderr), or the annotations and the summary (GitHub).
+fn report(args: &TestArgs, run: &RunReport) {
+    let document = match args.format {
+        TestFormat::Human => format!("{}\n", run.summary()),
+        TestFormat::Json => render::render_test_json(run),
+        TestFormat::Junit => render::render_junit(run, &render::hostname()),
+        TestFormat::Github => render::render_test_annotations(run, &annotation_root(&args.dir)),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(document.as_bytes());
+    let _ = stdout.flush();
+    if matches!(args.format, TestFormat::Json | TestFormat::Junit) {
+        eprintln!("{}", run.summary());
     }
 }
