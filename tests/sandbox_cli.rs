@@ -1,10 +1,14 @@
 //! `switchyard sandbox`: the built binary serves the example integration's fixtures on a free
-//! loopback port. Recorded requests get their recorded bodies (a token exchange too, whatever
-//! the client and tokens), an unknown path gets the JSON 404 listing what is recorded, and the
-//! runtime itself, pointed at the sandbox as `switchyard serve --upstream` points it, verifies
-//! the fixtures' account and walks a unified list to its second page. Then the README's
-//! quickstart, as printed by the sandbox: `switchyard serve --upstream`, `env create`, the
-//! install and the verified account from the banner, and a unified list across two pages.
+//! loopback port. Recorded requests get their recorded bodies, with the provider's origins in
+//! them pointing back to the sandbox (a token exchange too, whatever the client and tokens),
+//! an unknown path gets the JSON 404 listing what is recorded, and the runtime itself, pointed
+//! at the sandbox as `switchyard serve --upstream` points it, verifies the fixtures' account and
+//! walks a unified list to its second page. Then the README's quickstart, as printed by the
+//! sandbox: `switchyard serve --upstream`, `env create`, the install and the verified account
+//! from the banner, and a unified list across two pages: for the example integration, for
+//! GitHub (Link-header pages, whose next URL must come back on the sandbox's origin), and for
+//! every bundled integration at once (an import with `verify: true` and a list, its second page
+//! when the banner shows one), against one server.
 
 mod common;
 
@@ -20,7 +24,7 @@ use switchyard_compiler::fixture::suite::Project;
 use switchyard_compiler::project::Options;
 use switchyard_runtime::engine::{Engine, EngineConfig, ListRequest};
 use switchyard_runtime::registry::HttpMethod;
-use switchyard_runtime::replay::{Exchange, Fixture};
+use switchyard_runtime::replay::{Exchange, Fixture, OriginRewrite, ProviderOrigins};
 
 /// The sandbox process, killed when dropped (also when an assertion fails).
 struct Sandbox {
@@ -69,7 +73,10 @@ fn http(origin: &str, method: &str, target: &str, headers: &[(&str, &str)], body
     let address = origin.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("connect to the sandbox");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut request = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -103,7 +110,9 @@ fn dechunk(mut rest: &str) -> String {
 
 fn fixtures(integration: &str) -> Vec<(String, Fixture)> {
     let dir = common::repo().join("integrations").join(integration).join("fixtures");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // The cases only: `fixtures/sandbox/` holds the sandbox's own exchanges.
+    let mut paths: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     paths.sort();
     let mut files = Vec::new();
     paths
@@ -136,6 +145,20 @@ fn recorded_body(exchange: &Exchange) -> Value {
     exchange.response.body.clone().expect("a JSON body")
 }
 
+/// The bundled project, compiled once for the tests that need the definitions.
+fn project() -> &'static Project {
+    static PROJECT: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
+    PROJECT.get_or_init(|| Project::load(&Options::new(common::repo().join("integrations")), false).expect("the bundled project compiles"))
+}
+
+/// What the sandbox does to every answer: the integration's origins (from its definition and
+/// fixtures) rewritten to `origin`.
+fn rewrite_to(integration: &str, cases: &[(String, Fixture)], origin: &str) -> OriginRewrite {
+    let definition = project().registry.integration(integration).expect("a bundled integration");
+    let origins = ProviderOrigins::with_fixtures(definition, cases.iter().map(|(_, f)| f));
+    OriginRewrite::new(origins, &url::Url::parse(origin).unwrap())
+}
+
 #[test]
 fn serves_recorded_exchanges_and_lists_them_on_a_miss() {
     let example = common::example();
@@ -147,8 +170,10 @@ fn serves_recorded_exchanges_and_lists_them_on_a_miss() {
     );
     assert!(sandbox.banner.contains("\"verify\": true"), "the banner shows an example account:\n{}", sandbox.banner);
 
-    // Both pages of the two-page list case, with a credential the fixture never saw.
+    // Both pages of the two-page list case, with a credential the fixture never saw. The
+    // bodies are the recorded ones with the provider's origins rewritten to the sandbox's.
     let cases = fixtures(&example.integration);
+    let rewrite = rewrite_to(&example.integration, &cases, &sandbox.origin);
     let (_, list) = cases.iter().find(|(name, _)| *name == example.list_case).expect("the example list case");
     for exchange in &list.exchanges {
         let (status, headers, body) = http(
@@ -160,7 +185,15 @@ fn serves_recorded_exchanges_and_lists_them_on_a_miss() {
         );
         assert_eq!(status, exchange.response.status);
         assert!(headers.get("content-type").is_some_and(|t| t.contains("json")), "{headers:?}");
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), recorded_body(exchange), "GET {}", target(exchange));
+        let served: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(served, rewrite.response(&exchange.response).body.unwrap(), "GET {}", target(exchange));
+        let recorded = recorded_body(exchange).to_string();
+        for origin in rewrite.origins().describe() {
+            assert!(!body.contains(&format!("{origin}/")), "{origin} is rewritten in {body}");
+            if recorded.contains(&format!("{origin}/")) {
+                assert!(body.contains(&format!("{}/", sandbox.origin)), "{body}");
+            }
+        }
     }
 
     // The token endpoint: a refresh with another client and refresh token still gets the
@@ -177,7 +210,7 @@ fn serves_recorded_exchanges_and_lists_them_on_a_miss() {
     let (status, _, body) =
         http(&sandbox.origin, "POST", &token.request.path, &[("Content-Type", "application/x-www-form-urlencoded")], form);
     assert_eq!(status, token.response.status);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), recorded_body(token));
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), rewrite.response(&token.response).body.unwrap());
 
     // Anything else: a JSON 404 that lists what the sandbox answers.
     let (status, headers, body) = http(&sandbox.origin, "GET", "/no/such/path?x=1", &[], "");
@@ -198,7 +231,7 @@ fn serves_recorded_exchanges_and_lists_them_on_a_miss() {
 fn the_runtime_pointed_at_it_verifies_an_account_and_lists_two_pages() {
     let example = common::example();
     let sandbox = start(&example.integration);
-    let project = Project::load(&Options::new(common::repo().join("integrations")), false).expect("the bundled project compiles");
+    let project = project();
     let mut config = EngineConfig::default();
     config.origin_overrides.insert(example.integration.clone(), url::Url::parse(&sandbox.origin).unwrap());
     let engine = Engine::new(Arc::clone(&project.registry), config).unwrap();
@@ -230,78 +263,229 @@ fn the_runtime_pointed_at_it_verifies_an_account_and_lists_two_pages() {
 fn banner_bodies(banner: &str) -> Vec<Value> {
     banner
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("-d '").and_then(|rest| rest.strip_suffix('\'')))
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("-d '")?;
+            // The account's line goes on into `| python3 …`, which reads its id.
+            Some(rest.split_once("' | ").map(|(json, _)| json).or_else(|| rest.strip_suffix('\''))?.to_string())
+        })
         .map(|json| serde_json::from_str(&json.replace("'\\''", "'")).expect("the banner's bodies are JSON"))
         .collect()
 }
 
-/// `switchyard serve`, killed when dropped.
-struct Server(Child);
+/// The banner's unified list calls: the first page's target (`$ACCOUNT` still in it) and whether
+/// it shows a second page (a `cursor=<that next_cursor>` call).
+fn banner_list(banner: &str) -> (String, bool) {
+    let targets: Vec<String> = banner
+        .lines()
+        .filter(|l| l.trim_start().starts_with("curl -s \"$SERVER/v1/unified/"))
+        .map(|l| l.split('"').nth(1).unwrap().trim_start_matches("$SERVER").to_string())
+        .collect();
+    match targets.as_slice() {
+        [first] => (first.clone(), false),
+        [first, second] => {
+            assert_eq!(second.strip_suffix("&cursor=<that next_cursor>"), Some(first.as_str()), "{banner}");
+            (first.clone(), true)
+        }
+        other => panic!("expected one or two list calls in the banner, got {other:?}:\n{banner}"),
+    }
+}
+
+/// `switchyard serve` on a free loopback port, with these `--upstream`s and its own database
+/// and environment; killed when dropped.
+struct Server {
+    child: Child,
+    origin: String,
+    /// The environment's API key, as `Authorization: Bearer`.
+    auth: String,
+    _dir: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+const SECRET_KEY: &str = "c3dpdGNoeWFyZC1xdWlja3N0YXJ0LXRlc3Qta2V5ISE="; // 32 bytes, base64
+
+fn serve(upstreams: &[(String, String)]) -> Server {
+    let binary = env!("CARGO_BIN_EXE_switchyard");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("quickstart.db").display().to_string();
+    let created =
+        Command::new(binary).args(["env", "create", "demo", "--db", &db]).env("SWITCHYARD_SECRET_KEY", SECRET_KEY).output().unwrap();
+    assert!(created.status.success(), "env create: {}", String::from_utf8_lossy(&created.stderr));
+    let created: Value = serde_json::from_slice(&created.stdout).expect("env create prints JSON");
+    let auth = format!("Bearer {}", created["api_key"].as_str().expect("an api_key"));
+
+    let mut command = Command::new(binary);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--db", &db]);
+    for (name, origin) in upstreams {
+        command.arg("--upstream").arg(format!("{name}={origin}"));
+    }
+    let mut child = command
+        .env("SWITCHYARD_SECRET_KEY", SECRET_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start switchyard serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut server = Server { child, origin: String::new(), auth, _dir: dir };
+    for line in lines.by_ref() {
+        if let Some(origin) = line.expect("read the server's output").strip_prefix("listening on ") {
+            server.origin = origin.trim().to_string();
+            break;
+        }
+    }
+    assert!(server.origin.starts_with("http://"), "the server printed no origin");
+    std::thread::spawn(move || lines.for_each(drop));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(server.origin.trim_start_matches("http://")).is_err() || server.call("GET", "/healthz", "").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the server did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+impl Server {
+    /// A call with the environment's key; the body as JSON when it is JSON, else as a string.
+    fn call(&self, method: &str, target: &str, body: &str) -> (u16, Value) {
+        let headers = [("Authorization", self.auth.as_str()), ("Content-Type", "application/json")];
+        let (status, _, text) = http(&self.origin, method, target, &headers, body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The banner's quickstart up to the import: the install (when the banner shows one) and
+    /// the account with `verify: true`. Returns the account's id.
+    fn import(&self, integration: &str, banner: &str) -> Result<String, String> {
+        let bodies = banner_bodies(banner);
+        let account = bodies.last().ok_or_else(|| format!("no account body in the banner:\n{banner}"))?;
+        if account["verify"] != true {
+            return Err(format!("the banner's account is not verified: {account}"));
+        }
+        if let [install, _] = bodies.as_slice() {
+            let (status, body) = self.call("PUT", &format!("/v1/installs/{integration}"), &install.to_string());
+            if !(200..300).contains(&status) {
+                return Err(format!("PUT install: {status} {body}"));
+            }
+        }
+        let (status, body) = self.call("POST", "/v1/accounts", &account.to_string());
+        if status != 201 {
+            return Err(format!("POST /v1/accounts with verify: {status} {body}"));
+        }
+        body["id"].as_str().map(str::to_string).ok_or_else(|| format!("no account id in {body}"))
+    }
+
+    /// The banner's list call for `account`, then its second page when the banner shows one.
+    fn list(&self, banner: &str, account: &str) -> Result<Vec<Value>, String> {
+        let (first, paged) = banner_list(banner);
+        let first = first.replace("$ACCOUNT", account);
+        let (status, page) = self.call("GET", &first, "");
+        if status != 200 {
+            return Err(format!("GET {first}: {status} {page}"));
+        }
+        if !paged {
+            return Ok(vec![page]);
+        }
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            return Err(format!("GET {first}: the banner shows a second page, but page 1 has no next_cursor: {page}"));
+        };
+        let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
+        let second = format!("{first}&cursor={cursor}");
+        let (status, next) = self.call("GET", &second, "");
+        if status != 200 {
+            return Err(format!("GET {second}: {status} {next}"));
+        }
+        Ok(vec![page, next])
+    }
+}
+
+fn ids(page: &Value) -> Vec<Value> {
+    page["results"].as_array().map(|r| r.iter().map(|r| r["id"].clone()).collect()).unwrap_or_default()
 }
 
 #[test]
 fn the_quickstart_runs_against_the_sandbox() {
     let example = common::example();
     let sandbox = start(&example.integration);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("quickstart.db").display().to_string();
-    let secret_key = "c3dpdGNoeWFyZC1xdWlja3N0YXJ0LXRlc3Qta2V5ISE="; // 32 bytes, base64
-    let binary = env!("CARGO_BIN_EXE_switchyard");
+    let server = serve(&[(example.integration.clone(), sandbox.origin.clone())]);
+    let account = server.import(&example.integration, &sandbox.banner).unwrap_or_else(|e| panic!("{e}"));
+    let pages = server.list(&sandbox.banner, &account).unwrap_or_else(|e| panic!("{e}"));
+    let [first, second] = pages.as_slice() else { panic!("the banner shows one page only:\n{}", sandbox.banner) };
+    assert!(banner_list(&sandbox.banner).0.starts_with(&format!("/v1/unified/{}/{}?", example.model, example.resource)));
+    assert!(!ids(first).is_empty(), "{first:#}");
+    assert!(!ids(second).is_empty(), "{second:#}");
+    assert_ne!(ids(first), ids(second), "page 2 is another page");
+}
 
-    let created =
-        Command::new(binary).args(["env", "create", "demo", "--db", &db]).env("SWITCHYARD_SECRET_KEY", secret_key).output().unwrap();
-    assert!(created.status.success(), "env create: {}", String::from_utf8_lossy(&created.stderr));
-    let created: Value = serde_json::from_slice(&created.stdout).expect("env create prints JSON");
-    let key = created["api_key"].as_str().expect("an api_key").to_string();
+#[test]
+fn github_pages_through_the_link_header_on_the_sandboxs_origin() {
+    let sandbox = start("github");
+    let cases = fixtures("github");
+    let (_, walk) = cases.iter().find(|(name, _)| name == "tickets_list_link_pages").expect("the Link-header case");
+    let [first, last] = walk.exchanges.as_slice() else { panic!("two recorded pages") };
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server_origin = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(binary)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db", &db, "--upstream"])
-            .arg(format!("{}={}", example.integration, sandbox.origin))
-            .env("SWITCHYARD_SECRET_KEY", secret_key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || http(&server_origin, "GET", "/healthz", &[], "").0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The recorded Link header names api.github.com; the sandbox answers with its own origin
+    // (the one the request was sent to), the rest of each URL as recorded.
+    let recorded = first.response.headers.get("link").expect("a recorded Link header").values()[0].to_string();
+    assert!(recorded.contains("<https://api.github.com/repositories/1296269/issues?state=all&per_page=2&page=2>; rel=\"next\""));
+    let (status, headers, _) = http(&sandbox.origin, "GET", &target(first), &[], "");
+    assert_eq!(status, 200);
+    assert_eq!(headers["link"], recorded.replace("https://api.github.com", &sandbox.origin));
+    let port = sandbox.origin.rsplit(':').next().unwrap();
+    let (_, headers, _) = http(&sandbox.origin, "GET", &target(first), &[("Host", &format!("localhost:{port}"))], "");
+    assert!(headers["link"].starts_with(&format!("<http://localhost:{port}/repositories/1296269/issues?state=all&per_page=2&page=2>")));
 
-    let auth = format!("Bearer {key}");
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json")];
-    let bodies = banner_bodies(&sandbox.banner);
-    let (install, account) = match bodies.as_slice() {
-        [install, account] => (install, account),
-        other => panic!("expected an install and an account body in the banner, got {other:?}:\n{}", sandbox.banner),
+    // Through the server: the banner's import (verify: true) and list, at the page size of the
+    // recorded walk; page 2 comes from the next URL, so it holds the recorded last page.
+    let server = serve(&[("github".to_string(), sandbox.origin.clone())]);
+    let account = server.import("github", &sandbox.banner).unwrap_or_else(|e| panic!("{e}"));
+    assert!(banner_list(&sandbox.banner).0.contains(&format!("&page_size={}", walk.call.page_size.unwrap())), "{}", sandbox.banner);
+    let pages = server.list(&sandbox.banner, &account).unwrap_or_else(|e| panic!("{e}"));
+    let numbers = |exchange: &Exchange| -> Vec<Value> {
+        recorded_body(exchange).as_array().unwrap().iter().map(|issue| Value::from(issue["number"].to_string())).collect()
     };
-    assert_eq!(account["verify"], true);
-    let (status, _, body) = http(&server_origin, "PUT", &format!("/v1/installs/{}", example.integration), &headers, &install.to_string());
-    assert!((200..300).contains(&status), "PUT install: {status} {body}");
-    let (status, _, body) = http(&server_origin, "POST", "/v1/accounts", &headers, &account.to_string());
-    assert_eq!(status, 201, "POST /v1/accounts with verify: {body}");
-    let id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().expect("the account's id").to_string();
+    assert_eq!(ids(&pages[0]), numbers(first));
+    assert_eq!(ids(&pages[1]), numbers(last));
+    assert_eq!(pages[1]["next_cursor"], Value::Null, "the recorded last page has no rel=\"next\"");
+}
 
-    let list = format!("/v1/unified/{}/{}?account_id={id}", example.model, example.resource);
-    let (status, _, body) = http(&server_origin, "GET", &list, &headers, "");
-    assert_eq!(status, 200, "page 1: {body}");
-    let first: Value = serde_json::from_str(&body).unwrap();
-    assert!(!first["results"].as_array().unwrap().is_empty(), "{first:#}");
-    let cursor = first["next_cursor"].as_str().expect("page 1 has a next_cursor");
-    let cursor: String = url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect();
-    let (status, _, body) = http(&server_origin, "GET", &format!("{list}&cursor={cursor}"), &headers, "");
-    assert_eq!(status, 200, "page 2: {body}");
-    let second: Value = serde_json::from_str(&body).unwrap();
-    assert!(!second["results"].as_array().unwrap().is_empty(), "{second:#}");
-    assert_ne!(first["results"][0]["id"], second["results"][0]["id"], "page 2 is another page");
+#[test]
+fn every_bundled_integration_imports_with_verify_and_lists_against_its_sandbox() {
+    let mut names: Vec<String> = std::fs::read_dir(common::repo().join("integrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("fixtures").is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for required in ["github", "shopify", "attio", "jira"] {
+        assert!(names.iter().any(|n| n == required), "{required} is bundled: {names:?}");
+    }
+    // Every sandbox at once, then one server sending each integration to its own.
+    let sandboxes: Vec<Sandbox> = names
+        .iter()
+        .map(|name| {
+            std::thread::spawn({
+                let name = name.clone();
+                move || start(&name)
+            })
+        })
+        .map(|t| t.join().unwrap())
+        .collect();
+    let upstreams: Vec<(String, String)> = names.iter().cloned().zip(sandboxes.iter().map(|s| s.origin.clone())).collect();
+    let server = serve(&upstreams);
+    let mut failures = Vec::new();
+    for (name, sandbox) in names.iter().zip(&sandboxes) {
+        let outcome = server.import(name, &sandbox.banner).and_then(|account| server.list(&sandbox.banner, &account));
+        match outcome {
+            Ok(pages) if pages.len() == 2 && ids(&pages[0]) == ids(&pages[1]) => {
+                failures.push(format!("{name}: page 2 repeats page 1: {:#}", pages[1]))
+            }
+            Ok(_) => {}
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "the quickstart fails against the sandbox of:\n{}", failures.join("\n"));
 }

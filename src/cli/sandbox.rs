@@ -11,6 +11,19 @@
 //! order. An OAuth authorize request (`response_type=code` with a `redirect_uri`) that nothing
 //! recorded answers is redirected back at once with a fake code. Anything else gets a JSON 404
 //! that lists what the sandbox can answer.
+//!
+//! Every answer links back to the sandbox: absolute URLs of the provider's origins in its
+//! headers (`Link`, `Location`) and in its body (`nextRecordsUrl`, `paging.next.link`) are
+//! rewritten to the origin the request was sent to (its `Host`), with path and query kept
+//! (`switchyard_runtime::replay::OriginRewrite`; the origins come from the definition and the
+//! fixtures, `ProviderOrigins`). A server pointed at the sandbox with `--upstream` therefore
+//! follows next-page URLs, which it refuses off the origin it called.
+//!
+//! Besides the fixture cases, `DIR/INTEGRATION/fixtures/sandbox/*.yaml` may hold exchanges that
+//! no unified call makes, for the sandbox alone (`switchyard test` does not read that folder):
+//! the `verify` call of an integration whose verify method is not behind a unified call
+//! (Attio's `GET /v2/self`, Jira's `GET /myself`). Such a file has a `description` and
+//! `exchanges`, written as in a fixture, and is checked like one (schema, live-looking secrets).
 
 use super::{EXIT_INVALID, EXIT_USAGE};
 use axum::body::{Body, Bytes};
@@ -22,15 +35,22 @@ use std::cmp::Reverse;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use switchyard_compiler::codes::Code;
+use switchyard_compiler::diagnostic::Diagnostic;
 use switchyard_compiler::fixture::load_fixture;
 use switchyard_compiler::fixture::suite::{discover, Project};
+use switchyard_compiler::fixture::FIXTURE_SCHEMA;
 use switchyard_compiler::project::Options;
 use switchyard_compiler::render;
-use switchyard_compiler::source::SourceFile;
+use switchyard_compiler::schema::Schema;
+use switchyard_compiler::source::{SourceFile, Span};
+use switchyard_compiler::yaml::{self, Limits, Node, NodeKind};
 use switchyard_runtime::http::UpstreamRequest;
 use switchyard_runtime::registry::{FieldType, HttpMethod};
-use switchyard_runtime::replay::secrets::{is_marked_fake, is_secret_name};
-use switchyard_runtime::replay::{compare, AccountSpec, CallMethod, Difference, Exchange};
+use switchyard_runtime::replay::secrets::{is_marked_fake, is_secret_name, live_secret_reason};
+use switchyard_runtime::replay::{
+    compare, AccountSpec, Call, CallMethod, Difference, Exchange, OriginRewrite, Pages, ProviderOrigins, RecordedResponse,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct SandboxArgs {
@@ -49,8 +69,8 @@ pub fn sandbox(args: &SandboxArgs) -> u8 {
         eprintln!("error: cannot read the integrations directory `{}`", args.dir.display());
         return EXIT_USAGE;
     }
-    let sandbox = match Sandbox::load(&args.dir, &args.integration) {
-        Ok(sandbox) => Arc::new(sandbox),
+    let mut sandbox = match Sandbox::load(&args.dir, &args.integration) {
+        Ok(sandbox) => sandbox,
         Err((code, message)) => {
             eprintln!("{message}");
             return code;
@@ -78,6 +98,8 @@ pub fn sandbox(args: &SandboxArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
+        sandbox.origin = url::Url::parse(&origin).ok();
+        let sandbox = Arc::new(sandbox);
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(sandbox.banner(&origin).as_bytes());
         let _ = out.flush();
@@ -116,8 +138,22 @@ struct Sandbox {
     cases: usize,
     /// The first case's account that has credentials: the example account.
     account: Option<AccountSpec>,
-    /// The unified model and resource listed by most cases: the example list call.
-    list: Option<(String, String)>,
+    /// The example list call: the unified model and resource listed by most cases.
+    list: Option<ListCall>,
+    /// The provider's origins, which answers point back to the sandbox.
+    origins: ProviderOrigins,
+    /// Where the sandbox listens: answers link here when a request has no usable `Host`.
+    origin: Option<url::Url>,
+}
+
+/// A unified list the fixtures call: the banner's example list call is the most listed.
+struct ListCall {
+    model: String,
+    resource: String,
+    /// How many cases list it.
+    cases: usize,
+    /// When one of its cases walks more than one page: that case's page size, if it gives one.
+    paged: Option<Option<u64>>,
 }
 
 /// The fake authorization code an authorize request is redirected back with.
@@ -143,9 +179,16 @@ impl Sandbox {
                 ),
             ));
         }
-        let mut sandbox =
-            Sandbox { integration: integration.to_string(), exchanges: Vec::new(), cases: cases.len(), account: None, list: None };
-        let mut lists: Vec<((String, String), usize)> = Vec::new();
+        let mut sandbox = Sandbox {
+            integration: integration.to_string(),
+            exchanges: Vec::new(),
+            cases: cases.len(),
+            account: None,
+            list: None,
+            origins: ProviderOrigins::of(definition),
+            origin: None,
+        };
+        let mut lists: Vec<ListCall> = Vec::new();
         let mut files: Vec<SourceFile> = Vec::new();
         let mut problems = Vec::new();
         for case in &cases {
@@ -154,36 +197,66 @@ impl Sandbox {
             match loaded {
                 Some(loaded) if errors.is_empty() => {
                     let fixture = loaded.fixture;
+                    sandbox.origins.learn(&fixture);
                     if sandbox.account.is_none() && !fixture.account.credentials.is_empty() {
                         sandbox.account = Some(fixture.account.clone());
                     }
                     if fixture.call.method == CallMethod::List {
-                        let key = (fixture.call.model.clone(), fixture.call.resource.clone());
-                        match lists.iter_mut().find(|(k, _)| *k == key) {
-                            Some((_, n)) => *n += 1,
-                            None => lists.push((key, 1)),
+                        let (model, resource) = (&fixture.call.model, &fixture.call.resource);
+                        let paged = walks_pages(&fixture.call, &fixture.exchanges);
+                        match lists.iter_mut().find(|l| l.model == *model && l.resource == *resource) {
+                            Some(list) => {
+                                list.cases += 1;
+                                list.paged = list.paged.or(paged);
+                            }
+                            None => lists.push(ListCall { model: model.clone(), resource: resource.clone(), cases: 1, paged }),
                         }
                     }
                     for (i, exchange) in fixture.exchanges.into_iter().enumerate() {
-                        let body = match (&exchange.response.body, &exchange.response.body_text) {
-                            (Some(value), _) => Bytes::from(serde_json::to_vec(value).expect("JSON values serialize")),
-                            (None, Some(text)) => Bytes::from(text.clone()),
-                            (None, None) => Bytes::new(),
-                        };
-                        sandbox.exchanges.push(Recorded { case: case.name.clone(), number: i + 1, exchange, body });
+                        sandbox.push(&case.name, i + 1, exchange);
+                    }
+                }
+                _ => problems.extend(errors),
+            }
+        }
+        // The sandbox's own exchanges, for an account like the example one.
+        let connection: Vec<(String, String)> = sandbox.account.iter().flat_map(|a| a.connection.clone()).collect();
+        let connection: Vec<(&str, &str)> = connection.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        for path in sandbox_files(&dir.join(integration).join("fixtures").join("sandbox")) {
+            let name = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let (loaded, diagnostics) = load_sandbox_file(&path, &project.display(&path), &mut files);
+            let errors: Vec<_> = diagnostics.into_iter().filter(|d| d.is_error()).collect();
+            match loaded {
+                Some(exchanges) if errors.is_empty() => {
+                    for (i, exchange) in exchanges.into_iter().enumerate() {
+                        sandbox.origins.learn_response(&exchange.response, &connection);
+                        sandbox.push(&format!("sandbox/{name}"), i + 1, exchange);
                     }
                 }
                 _ => problems.extend(errors),
             }
         }
         // The most listed; the first of equals.
-        sandbox.list = lists.iter().rev().max_by_key(|(_, n)| *n).map(|(k, _)| k.clone());
+        sandbox.list = lists.into_iter().rev().max_by_key(|l| l.cases);
         if !problems.is_empty() {
             let mut text = render::render_human(&problems, &files, false);
             text.push_str("error: the fixtures above cannot be served");
             return Err((EXIT_INVALID, text));
         }
         Ok(sandbox)
+    }
+
+    fn push(&mut self, case: &str, number: usize, exchange: Exchange) {
+        let body = body_bytes(&exchange.response);
+        self.exchanges.push(Recorded { case: case.to_string(), number, exchange, body });
+    }
+
+    /// The rewrite of the provider's origins to the one a request was sent to: its `Host`
+    /// when that is a valid authority, else where the sandbox listens.
+    fn rewrite_for(&self, headers: &HeaderMap) -> Option<OriginRewrite> {
+        let host = headers.get("host").and_then(|h| h.to_str().ok());
+        let to = host.and_then(|h| url::Url::parse(&format!("http://{h}")).ok()).or_else(|| self.origin.clone())?;
+        Some(OriginRewrite::new(self.origins.clone(), &to))
     }
 
     /// The best-matching exchange for a request, or `None` when nothing is recorded for its
@@ -250,32 +323,59 @@ impl Sandbox {
     fn banner(&self, origin: &str) -> String {
         let name = &self.integration;
         let (install, account) = self.example_bodies();
+        let extra = self.exchanges.iter().filter(|r| r.case.starts_with("sandbox/")).count();
         let mut out = format!(
-            "switchyard sandbox: `{name}` listening on {origin} ({} recorded exchanges from {} fixture cases)\n\n",
-            self.exchanges.len(),
-            self.cases
+            "switchyard sandbox: `{name}` listening on {origin} ({} recorded exchanges from {} fixture cases{})\n\n",
+            self.exchanges.len() - extra,
+            self.cases,
+            if extra > 0 { format!(", and {extra} from fixtures/sandbox/") } else { String::new() }
         );
         out.push_str(&format!("Point a server at it (in another terminal):\n  switchyard serve --upstream {name}={origin}\n\n"));
         out.push_str(
-            "Then, with the API key `switchyard env create demo` prints in KEY and the server's origin in SERVER \
-             (http://127.0.0.1:8080 unless `serve --listen` says otherwise):\n",
+            "Then, in a third terminal (SERVER is the server's origin: http://127.0.0.1:8080 unless `serve --listen` \
+             says otherwise; `env create` and `serve` use ./switchyard.db unless `--db` says otherwise):\n",
         );
+        let json_field = |field: &str| format!("python3 -c 'import json,sys; print(json.load(sys.stdin)[\"{field}\"])'");
+        out.push_str("  SERVER=http://127.0.0.1:8080\n");
+        out.push_str(&format!("  KEY=$(switchyard env create demo | {})\n", json_field("api_key")));
         let curl = |method: &str, path: &str, body: &Value| {
             format!(
-                "  curl -X {method} \"$SERVER{path}\" -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n    -d '{}'\n",
+                "curl -s -X {method} \"$SERVER{path}\" -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' \\\n    -d '{}'",
                 body.to_string().replace('\'', "'\\''")
             )
         };
         if let Some(install) = &install {
-            out.push_str(&curl("PUT", &format!("/v1/installs/{name}"), install));
+            out.push_str(&format!("  {}\n", curl("PUT", &format!("/v1/installs/{name}"), install)));
         }
-        out.push_str(&curl("POST", "/v1/accounts", &account));
-        let (model, resource) = self.list.clone().unwrap_or_else(|| ("<model>".into(), "<resource>".into()));
-        out.push_str(&format!(
-            "  curl \"$SERVER/v1/unified/{model}/{resource}?account_id=<the id it returns>\" -H \"Authorization: Bearer $KEY\"\n\n"
-        ));
+        // verify: true, so the import calls the provider (the sandbox) before storing anything.
+        out.push_str(&format!("  ACCOUNT=$({} | {})\n", curl("POST", "/v1/accounts", &account), json_field("id")));
+        let (model, resource, page_size) = match &self.list {
+            Some(list) => (list.model.as_str(), list.resource.as_str(), list.paged),
+            None => ("<model>", "<resource>", None),
+        };
+        let list = format!("$SERVER/v1/unified/{model}/{resource}?account_id=$ACCOUNT");
+        let key = "-H \"Authorization: Bearer $KEY\"";
+        match page_size {
+            // A recorded walk over pages: its page size gives a first page with a next_cursor.
+            Some(size) => {
+                let list = match size {
+                    Some(size) => format!("{list}&page_size={size}"),
+                    None => list,
+                };
+                out.push_str(&format!("  curl -s \"{list}\" {key}    # page 1 and a next_cursor\n"));
+                out.push_str(&format!("  curl -s \"{list}&cursor=<that next_cursor>\" {key}    # page 2\n\n"));
+            }
+            None => out.push_str(&format!("  curl -s \"{list}\" {key}\n\n")),
+        }
         out.push_str("Example account (POST /v1/accounts body):\n");
         out.push_str(&serde_json::to_string_pretty(&account).unwrap_or_default());
+        let origins = self.origins.describe();
+        if !origins.is_empty() {
+            out.push_str(&format!(
+                "\n\nAnswers link back here: absolute URLs of {} in them point to this sandbox (the origin each request was sent to).",
+                origins.join(", ")
+            ));
+        }
         out.push_str("\n\nRecorded endpoints (anything else gets a JSON 404 listing these):\n");
         for endpoint in self.endpoints() {
             out.push_str(&format!(
@@ -332,11 +432,19 @@ fn upstream_request(method: HttpMethod, uri: &Uri, headers: &HeaderMap, body: By
 async fn handle(State(sandbox): State<Arc<Sandbox>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let line = format!("{method} {uri}");
     let request = http_method(&method).and_then(|m| upstream_request(m, &uri, &headers, body));
+    let rewrite = sandbox.rewrite_for(&headers);
     let recorded = request.as_ref().and_then(|r| sandbox.answer(r));
     let response = match recorded {
         Some(recorded) => {
             eprintln!("{line} -> {} ({} #{})", recorded.exchange.response.status, recorded.case, recorded.number);
-            recorded_response(recorded)
+            match &rewrite {
+                Some(rewrite) => {
+                    let served = rewrite.response(&recorded.exchange.response);
+                    let body = body_bytes(&served);
+                    recorded_response(&served, body)
+                }
+                None => recorded_response(&recorded.exchange.response, recorded.body.clone()),
+            }
         }
         None => match request.as_ref().and_then(authorize_redirect) {
             Some(location) => {
@@ -364,9 +472,8 @@ async fn handle(State(sandbox): State<Arc<Sandbox>>, method: Method, uri: Uri, h
     response
 }
 
-/// The recorded response, headers as recorded (framing headers aside).
-fn recorded_response(recorded: &Recorded) -> Response {
-    let response = &recorded.exchange.response;
+/// A recorded response, headers as recorded (framing headers aside), with `body` (its body's bytes).
+fn recorded_response(response: &RecordedResponse, body: Bytes) -> Response {
     let mut builder = Response::builder().status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     let mut has_type = false;
     for (name, values) in &response.headers {
@@ -385,7 +492,146 @@ fn recorded_response(recorded: &Recorded) -> Response {
     if !has_type && response.body.is_some() {
         builder = builder.header("content-type", "application/json");
     }
-    builder.body(Body::from(recorded.body.clone())).expect("a valid response")
+    builder.body(Body::from(body)).expect("a valid response")
+}
+
+/// The body of a recorded response as it is sent: JSON written compactly, or the text.
+fn body_bytes(response: &RecordedResponse) -> Bytes {
+    match (&response.body, &response.body_text) {
+        (Some(value), _) => Bytes::from(serde_json::to_vec(value).expect("JSON values serialize")),
+        (None, Some(text)) => Bytes::from(text.clone()),
+        (None, None) => Bytes::new(),
+    }
+}
+
+/// For a list case that walks more than one page, each answered without error: its page size
+/// (`None` when the provider chose it). The example list call asks for it, so that its first
+/// page has a next cursor.
+fn walks_pages(call: &Call, exchanges: &[Exchange]) -> Option<Option<u64>> {
+    let pages = call.pages.unwrap_or(Pages::Count(1));
+    let several = pages == Pages::All || matches!(pages, Pages::Count(n) if n > 1);
+    (several && exchanges.len() > 1 && exchanges.iter().all(|e| e.response.status < 400)).then_some(call.page_size)
+}
+
+/// The `*.yaml` files of a `fixtures/sandbox` folder, in name order (none when it is absent).
+fn sandbox_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Reads a `fixtures/sandbox/*.yaml` file: `description` and `exchanges`, checked against the
+/// fixture schema's definitions and for live-looking secrets as a fixture is, each problem a
+/// diagnostic at its `file:line:col`.
+fn load_sandbox_file(path: &Path, name: &str, files: &mut Vec<SourceFile>) -> (Option<Vec<Exchange>>, Vec<Diagnostic>) {
+    let index = files.len();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            files.push(SourceFile::new(name, path, String::new()));
+            let d = Diagnostic::new(Code::Unreadable, format!("cannot read the file: {e}")).at(index, Span::point(0));
+            return (None, vec![d]);
+        }
+    };
+    files.push(SourceFile::new(name, path, text));
+    let (node, mut diagnostics) = yaml::load(index, &files[index], &Limits::default());
+    let Some(node) = node.filter(|_| !diagnostics.iter().any(Diagnostic::is_error)) else {
+        return (None, diagnostics);
+    };
+    let json = node.to_json();
+    diagnostics.extend(sandbox_schema().check(index, &node, &json));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return (None, diagnostics);
+    }
+    scan_secrets(index, &node, &mut Vec::new(), &mut diagnostics);
+    let exchanges: Vec<Exchange> = match serde_json::from_value(json["exchanges"].clone()) {
+        Ok(exchanges) => exchanges,
+        Err(e) => {
+            let at = node.lookup(&["exchanges"]).map(|n| n.span).unwrap_or(node.span);
+            diagnostics.push(Diagnostic::new(Code::InvalidFixture, format!("`exchanges`: {e}")).at(index, at));
+            return (None, diagnostics);
+        }
+    };
+    for (i, exchange) in exchanges.iter().enumerate() {
+        let r = &exchange.request;
+        let at = |rest: &[&str]| {
+            let mut place = vec!["exchanges".to_string(), i.to_string()];
+            place.extend(rest.iter().map(|s| s.to_string()));
+            node.lookup(&place).map(|n| n.span).unwrap_or(node.span)
+        };
+        if [r.body.is_some(), r.form.is_some(), r.body_text.is_some()].iter().filter(|b| **b).count() > 1 {
+            diagnostics.push(
+                Diagnostic::new(Code::InvalidFixture, "a request matcher gives more than one of `body`, `form` and `body_text`")
+                    .at(index, at(&["request"])),
+            );
+        }
+        if exchange.response.body.is_some() && exchange.response.body_text.is_some() {
+            diagnostics
+                .push(Diagnostic::new(Code::InvalidFixture, "a response gives both `body` and `body_text`").at(index, at(&["response"])));
+        }
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return (None, diagnostics);
+    }
+    (Some(exchanges), diagnostics)
+}
+
+/// The fixture schema with only `description` and `exchanges` (at least one) at the top.
+fn sandbox_schema() -> Schema {
+    let fixture: Value = serde_json::from_str(FIXTURE_SCHEMA).expect("the embedded fixture schema is JSON");
+    let mut exchanges = fixture["properties"]["exchanges"].clone();
+    exchanges["minItems"] = json!(1);
+    exchanges["description"] = json!("Exchanges served by `switchyard sandbox` only, in the fixture format.");
+    let schema = json!({
+        "$schema": fixture["$schema"],
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["exchanges"],
+        "properties": {
+            "description": fixture["properties"]["description"],
+            "exchanges": exchanges,
+        },
+        "$defs": fixture["$defs"],
+    });
+    Schema::new(&schema.to_string()).expect("a schema derived from the fixture schema is valid")
+}
+
+/// The live-secret scan of a fixture (`switchyard test`'s rules): a known token format
+/// anywhere, a random-looking value under a header, field or key named like a secret.
+fn scan_secrets(file: usize, node: &Node, path: &mut Vec<String>, out: &mut Vec<Diagnostic>) {
+    match &node.kind {
+        NodeKind::Str(value, _) => {
+            let key = path.iter().rev().find(|s| s.parse::<usize>().is_err()).map(String::as_str);
+            if let Some(reason) = live_secret_reason(value, key.is_some_and(is_secret_name)) {
+                out.push(
+                    Diagnostic::new(Code::FixtureSecret, format!("`{}` looks like a live secret: {reason}", path.join(".")))
+                        .at(file, node.span)
+                        .label("live-looking secret")
+                        .help("replace it with a fake value such as `fake-access-token`, the one the fixtures' account uses"),
+                );
+            }
+        }
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                scan_secrets(file, item, path, out);
+                path.pop();
+            }
+        }
+        NodeKind::Map(entries) => {
+            for entry in entries {
+                path.push(entry.key.clone());
+                scan_secrets(file, &entry.value, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `redirect_uri?code=fake-authorization-code&state=…` for an OAuth authorize request.
@@ -442,6 +688,8 @@ mod tests {
             cases: 1,
             account: None,
             list: None,
+            origins: ProviderOrigins::default(),
+            origin: None,
             exchanges: exchanges
                 .into_iter()
                 .enumerate()
@@ -511,6 +759,49 @@ mod tests {
         let r = request(HttpMethod::Post, "/oauth/token", &[("content-type", "application/x-www-form-urlencoded")], form);
         let found = s.answer(&r).unwrap();
         assert_eq!(distance(&compare(&found.exchange.request, &r)), 0);
+    }
+
+    #[test]
+    fn a_sandbox_file_is_read_and_checked_like_a_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = |text: &str| {
+            let path = dir.path().join("verify.yaml");
+            std::fs::write(&path, text).unwrap();
+            let mut files = Vec::new();
+            let (exchanges, diagnostics) = load_sandbox_file(&path, "fixtures/sandbox/verify.yaml", &mut files);
+            let codes: Vec<(&str, usize)> = diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| (d.code.id(), files[0].text[..d.span.start].matches('\n').count() + 1))
+                .collect();
+            (exchanges, codes.into_iter().map(|(c, l)| (c.to_string(), l)).collect::<Vec<_>>())
+        };
+        let exchange = "exchanges:\n  - request:\n      method: GET\n      path: /v2/self\n      headers:\n        authorization: Bearer fake-access-token\n    response:\n      status: 200\n      body: {active: true}\n";
+        let (exchanges, errors) = read(&format!("description: The verify call.\n{exchange}"));
+        assert_eq!(errors, vec![]);
+        let exchanges = exchanges.unwrap();
+        assert_eq!((exchanges[0].request.path.as_str(), exchanges[0].response.body.clone()), ("/v2/self", Some(json!({"active": true}))));
+        // A key the format does not have, no exchanges at all, a live-looking token (line 6).
+        assert_eq!(read(&format!("call: {{}}\n{exchange}")).1.first().map(|(c, l)| (c.as_str(), *l)), Some(("E0201", 1)));
+        assert!(read("description: nothing\nexchanges: []\n").0.is_none());
+        let live = exchange.replace("Bearer fake-access-token", "Bearer ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789");
+        assert_eq!(read(&live).1, vec![("E0501".to_string(), 6)]);
+    }
+
+    #[test]
+    fn answers_link_to_the_host_the_request_was_sent_to() {
+        let mut s = sandbox(vec![]);
+        s.origins.insert("https://api.acme.test");
+        s.origin = Some(url::Url::parse("http://127.0.0.1:9100").unwrap());
+        let mut headers = HeaderMap::new();
+        assert_eq!(s.rewrite_for(&headers).unwrap().text("https://api.acme.test/v1/items?page=2"), "http://127.0.0.1:9100/v1/items?page=2");
+        headers.insert("host", HeaderValue::from_static("localhost:9100"));
+        assert_eq!(
+            s.rewrite_for(&headers).unwrap().text("<https://api.acme.test/v1/items?page=2>; rel=\"next\""),
+            "<http://localhost:9100/v1/items?page=2>; rel=\"next\""
+        );
+        headers.insert("host", HeaderValue::from_static("not a host"));
+        assert_eq!(s.rewrite_for(&headers).unwrap().to(), "http://127.0.0.1:9100");
     }
 
     #[test]

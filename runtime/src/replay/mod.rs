@@ -17,6 +17,7 @@ mod fixture;
 mod matcher;
 mod record;
 mod redact;
+mod rewrite;
 pub mod secrets;
 mod transport;
 
@@ -27,4 +28,5 @@ pub use fixture::{
 pub use matcher::{compare, Difference};
 pub use record::{Recorded, RecordingTransport};
 pub use redact::{fake_value, Redactor};
+pub use rewrite::{OriginRewrite, ProviderOrigins};
 pub use transport::{ReplayReport, ReplayTransport, Unmatched};
