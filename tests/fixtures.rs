@@ -18,8 +18,8 @@ mod record;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::sync::Arc;
-use switchyard_compiler::fixture::snapshot::Mode;
-use switchyard_compiler::fixture::suite::{self, Project};
+use switchyard_fixtures::snapshot::Mode;
+use switchyard_fixtures::suite::{self, Project};
 use switchyard_compiler::project::Options;
 
 fn bundled_cases() -> Vec<Trial> {

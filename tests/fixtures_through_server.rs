@@ -19,14 +19,14 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-use switchyard_compiler::fixture::run::CURSOR_KEY;
-use switchyard_compiler::fixture::snapshot;
-use switchyard_compiler::fixture::suite::{Case, Project};
+use switchyard_fixtures::run::CURSOR_KEY;
+use switchyard_fixtures::snapshot;
+use switchyard_fixtures::suite::{Case, Project};
 use switchyard_compiler::project::Options;
 use switchyard_runtime::http::{Transport, UpstreamRequest};
 use switchyard_runtime::pagination::{CursorKey, CursorState};
 use switchyard_registry::{FieldType, HttpMethod};
-use switchyard_runtime::replay::{CallMethod, Fixture, Pages, ReplayTransport};
+use switchyard_fixtures::replay::{CallMethod, Fixture, Pages, ReplayTransport};
 use switchyard_server::{DatabaseUrl, ServerConfig};
 use switchyard_store::Keyring;
 
@@ -78,7 +78,7 @@ async fn run_case(project: &Project, case: &Case) -> Outcome {
         integration.connection.fields.iter().filter(|(_, f)| f.field_type == FieldType::Secret).map(|(n, _)| n.clone()).collect();
     let mut files = Vec::new();
     let (loaded, diagnostics) =
-        switchyard_compiler::fixture::load_fixture(&case.path, &project.display(&case.path), &secret_fields, &mut files);
+        switchyard_fixtures::load_fixture(&case.path, &project.display(&case.path), &secret_fields, &mut files);
     let Some(loaded) = loaded.filter(|_| diagnostics.iter().all(|d| !d.is_error())) else {
         return Outcome::Failed(format!("the fixture does not load: {diagnostics:?}"));
     };

@@ -37,7 +37,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use switchyard_runtime::mapping::{evaluate_json_str, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
-use switchyard_runtime::registry::Origin;
+use switchyard_registry::Origin;
 
 /// Which of our evaluation paths an exclusion is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -19,12 +19,12 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_compiler::fixture::load_fixture;
-use switchyard_compiler::fixture::suite::Project;
+use switchyard_fixtures::load_fixture;
+use switchyard_fixtures::suite::Project;
 use switchyard_compiler::project::Options;
 use switchyard_runtime::engine::{Engine, EngineConfig, ListRequest};
-use switchyard_runtime::registry::HttpMethod;
-use switchyard_runtime::replay::{Exchange, Fixture, OriginRewrite, ProviderOrigins};
+use switchyard_registry::HttpMethod;
+use switchyard_fixtures::replay::{Exchange, Fixture, OriginRewrite, ProviderOrigins};
 
 /// The sandbox process, killed when dropped (also when an assertion fails).
 struct Sandbox {

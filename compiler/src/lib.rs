@@ -4,7 +4,6 @@
 pub mod codes;
 pub mod diagnostic;
 pub mod embed;
-pub mod fixture;
 pub mod jsonata;
 pub mod project;
 pub mod render;

@@ -10,7 +10,6 @@ pub mod http;
 pub mod mapping;
 pub mod pagination;
 pub mod rate_limit;
-pub mod replay;
 pub mod webhook;
 
 mod spread;

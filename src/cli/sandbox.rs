@@ -3,7 +3,7 @@
 //! Every exchange of `DIR/INTEGRATION/fixtures/*.yaml` (read and checked as `switchyard test`
 //! reads them) becomes an answer. A request gets the recorded response of the best-matching
 //! exchange: same method and path, then the fewest differences as the fixture replay counts
-//! them (`switchyard_runtime::replay::compare`), with credentials left out of the count since
+//! them (`switchyard_fixtures::replay::compare`), with credentials left out of the count since
 //! fixtures hold fake ones: headers, fields named like a secret, and recorded values that say
 //! they are fake (`fake-client-id`). A successful recording (status below 400) wins over an
 //! error one (a recorded 401 or 429) at any distance, so a sandbox answers like a provider that
@@ -15,7 +15,7 @@
 //! Every answer links back to the sandbox: absolute URLs of the provider's origins in its
 //! headers (`Link`, `Location`) and in its body (`nextRecordsUrl`, `paging.next.link`) are
 //! rewritten to the origin the request was sent to (its `Host`), with path and query kept
-//! (`switchyard_runtime::replay::OriginRewrite`; the origins come from the definition and the
+//! (`switchyard_fixtures::replay::OriginRewrite`; the origins come from the definition and the
 //! fixtures, `ProviderOrigins`). A server pointed at the sandbox with `--upstream` therefore
 //! follows next-page URLs, which it refuses off the origin it called.
 //!
@@ -37,18 +37,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use switchyard_compiler::codes::Code;
 use switchyard_compiler::diagnostic::Diagnostic;
-use switchyard_compiler::fixture::load_fixture;
-use switchyard_compiler::fixture::suite::{discover, Project};
-use switchyard_compiler::fixture::FIXTURE_SCHEMA;
+use switchyard_fixtures::load_fixture;
+use switchyard_fixtures::suite::{discover, Project};
+use switchyard_fixtures::FIXTURE_SCHEMA;
 use switchyard_compiler::project::Options;
 use switchyard_compiler::render;
 use switchyard_compiler::schema::Schema;
 use switchyard_compiler::source::{SourceFile, Span};
 use switchyard_compiler::yaml::{self, Limits, Node, NodeKind};
 use switchyard_runtime::http::UpstreamRequest;
-use switchyard_runtime::registry::{FieldType, HttpMethod};
-use switchyard_runtime::replay::secrets::{is_marked_fake, is_secret_name, live_secret_reason};
-use switchyard_runtime::replay::{
+use switchyard_registry::{FieldType, HttpMethod};
+use switchyard_fixtures::replay::secrets::{is_marked_fake, is_secret_name, live_secret_reason};
+use switchyard_fixtures::replay::{
     compare, AccountSpec, Call, CallMethod, Difference, Exchange, OriginRewrite, Pages, ProviderOrigins, RecordedResponse,
 };
 
@@ -658,7 +658,7 @@ fn authorize_redirect(request: &UpstreamRequest) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchyard_runtime::replay::{RecordedResponse, RequestMatcher};
+    use switchyard_fixtures::replay::{RecordedResponse, RequestMatcher};
 
     fn exchange(
         method: HttpMethod,
@@ -672,7 +672,7 @@ mod tests {
             request: RequestMatcher {
                 method,
                 path: path.into(),
-                query: query.iter().map(|(k, v)| (k.to_string(), switchyard_runtime::replay::QueryValue::One(v.to_string()))).collect(),
+                query: query.iter().map(|(k, v)| (k.to_string(), switchyard_fixtures::replay::QueryValue::One(v.to_string()))).collect(),
                 headers: [("authorization".to_string(), "Bearer fake-access-token".to_string())].into_iter().collect(),
                 body: None,
                 form: form.map(|f| f.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),

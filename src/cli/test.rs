@@ -7,10 +7,10 @@ use super::{annotation_root, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
-use switchyard_compiler::fixture::snapshot::Mode;
-use switchyard_compiler::fixture::suite::{self, Project, RunReport};
+use switchyard_fixtures::report;
+use switchyard_fixtures::snapshot::Mode;
+use switchyard_fixtures::suite::{self, Project, RunReport};
 use switchyard_compiler::project::Options;
-use switchyard_compiler::render;
 
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {
@@ -83,7 +83,7 @@ pub fn test(args: &TestArgs) -> u8 {
     let mut cases = Vec::new();
     for case in project.cases().iter().filter(|c| suite::selected(c, args.filter.as_deref())) {
         let report = runtime.block_on(suite::run_case(&project, case, mode, color));
-        let text = render::render_human_case(&report, color);
+        let text = report::render_human_case(&report, color);
         if human {
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
         } else {
@@ -105,9 +105,9 @@ pub fn test(args: &TestArgs) -> u8 {
 fn report(args: &TestArgs, run: &RunReport) {
     let document = match args.format {
         TestFormat::Human => format!("{}\n", run.summary()),
-        TestFormat::Json => render::render_test_json(run),
-        TestFormat::Junit => render::render_junit(run, &render::hostname()),
-        TestFormat::Github => render::render_test_annotations(run, &annotation_root(&args.dir)),
+        TestFormat::Json => report::render_test_json(run),
+        TestFormat::Junit => report::render_junit(run, &report::hostname()),
+        TestFormat::Github => report::render_test_annotations(run, &annotation_root(&args.dir)),
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(document.as_bytes());

@@ -12,14 +12,10 @@
 
 use super::place::{plain, LocatedDiagnostic, Location};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::fixture::suite::{CaseReport, Failure, FailureKind, RunReport};
 use crate::source::SourceFile;
 
 /// Lines of one annotation's message at most; the log has the rest.
 const MAX_LINES: usize = 60;
-/// Failures listed in one annotation at most (a schema violation in every record of a page
-/// is one annotation at the mapping's line).
-const MAX_FAILURES: usize = 10;
 
 /// A workflow command's message.
 pub fn escape_data(text: &str) -> String {
@@ -38,37 +34,8 @@ pub fn render_annotations(diagnostics: &[Diagnostic], files: &[SourceFile], root
     LocatedDiagnostic::all(diagnostics, files).iter().map(|d| diagnostic_command(d, root, d.diagnostic.code.id())).collect()
 }
 
-/// `switchyard test --format github`: when the definitions do not compile, their
-/// diagnostics; then, for each failed case, one `::error` per place its failures point at
-/// (a fixture diagnostic's place, the line of the mapping that writes a field breaking the
-/// schema or changing the snapshot, else the fixture file), titled `<case>: <what>`, and a
-/// `::warning` per warning of a fixture file; last, the line `N passed, M failed`.
-pub fn render_test_annotations(run: &RunReport, root: &str) -> String {
-    let mut out = String::new();
-    // The definitions' warnings are `check`'s to report.
-    for d in run.definitions.iter().filter(|_| !run.compiled()) {
-        out.push_str(&diagnostic_command(d, root, d.diagnostic.code.id()));
-    }
-    for case in &run.cases {
-        for d in case.diagnostics.iter().filter(|d| d.diagnostic.severity() == Severity::Warning) {
-            out.push_str(&diagnostic_command(d, root, &format!("{}: {}", case.id, d.diagnostic.code.id())));
-        }
-        for group in by_place(&case.failures) {
-            let first = group[0];
-            let title = format!("{}: {}", case.id, what(first));
-            let mut texts: Vec<String> = group.iter().take(MAX_FAILURES).map(|f| failure_text(case, f)).collect();
-            if group.len() > MAX_FAILURES {
-                texts.push(format!("… and {} more", group.len() - MAX_FAILURES));
-            }
-            out.push_str(&command("error", Some(&first.location), root, &title, &texts.join("\n")));
-        }
-    }
-    out.push_str(&run.summary());
-    out.push('\n');
-    out
-}
-
-fn diagnostic_command(d: &LocatedDiagnostic, root: &str, title: &str) -> String {
+/// One diagnostic as a workflow command titled `title`.
+pub fn diagnostic_command(d: &LocatedDiagnostic, root: &str, title: &str) -> String {
     let severity = match d.diagnostic.severity() {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -77,7 +44,7 @@ fn diagnostic_command(d: &LocatedDiagnostic, root: &str, title: &str) -> String 
 }
 
 /// `::<severity> file=…,line=…,col=…,endLine=…,endColumn=…,title=…::<message>` and a line break.
-fn command(severity: &str, location: Option<&Location>, root: &str, title: &str, message: &str) -> String {
+pub fn command(severity: &str, location: Option<&Location>, root: &str, title: &str, message: &str) -> String {
     let mut properties = Vec::new();
     if let Some(place) = location {
         properties.push(format!("file={}", escape_property(&format!("{root}{}", place.file))));
@@ -104,45 +71,6 @@ fn command(severity: &str, location: Option<&Location>, root: &str, title: &str,
         message.push(format!("… ({more} more lines in the log)"));
     }
     format!("::{severity} {}::{}\n", properties.join(","), escape_data(&message.join("\n")))
-}
-
-/// The failures grouped by place and kind, in order of first appearance.
-fn by_place(failures: &[Failure]) -> Vec<Vec<&Failure>> {
-    let mut groups: Vec<Vec<&Failure>> = Vec::new();
-    for failure in failures {
-        match groups.iter_mut().find(|g| g[0].location == failure.location && g[0].kind == failure.kind) {
-            Some(group) => group.push(failure),
-            None => groups.push(vec![failure]),
-        }
-    }
-    groups
-}
-
-/// The end of an annotation's title.
-fn what(failure: &Failure) -> &str {
-    match failure.kind {
-        FailureKind::Fixture => failure.code.unwrap_or("invalid fixture"),
-        FailureKind::Setup => "cannot run",
-        FailureKind::Replay => "replay",
-        FailureKind::ExpectedOutcome => "unexpected outcome",
-        FailureKind::Schema => "schema violation",
-        FailureKind::Snapshot => "snapshot mismatch",
-    }
-}
-
-/// A failure's text for an annotation: a fixture diagnostic without its source excerpt
-/// (the annotation sits on the line), anything else as the log shows it.
-fn failure_text(case: &CaseReport, failure: &Failure) -> String {
-    let diagnostic = case.diagnostics.iter().find(|d| {
-        failure.kind == FailureKind::Fixture
-            && Some(d.diagnostic.code.id()) == failure.code
-            && d.diagnostic.message == failure.message
-            && d.location.as_ref() == Some(&failure.location)
-    });
-    match diagnostic {
-        Some(d) => d.text(),
-        None => plain(&failure.text),
-    }
 }
 
 #[cfg(test)]

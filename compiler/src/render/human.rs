@@ -2,7 +2,6 @@
 //! the `ok`/`FAILED` lines of `switchyard test`.
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::fixture::suite::CaseReport;
 use crate::source::SourceFile;
 use std::fmt::Write;
 
@@ -76,19 +75,4 @@ pub fn summary(errors: usize, warnings: usize, files: usize) -> String {
     }
 }
 
-/// One case of `switchyard test`: `ok <case>` or `FAILED <case>`, the notes (snapshots
-/// written) and, for a failure, its reasons, indented.
-pub fn render_human_case(case: &CaseReport, color: bool) -> String {
-    let style = Style { color };
-    let status = if case.passed { style.paint("32", "ok") } else { style.paint("1;31", "FAILED") };
-    let mut out = format!("{status} {}\n", case.id);
-    for note in &case.notes {
-        let _ = writeln!(out, "  {note}");
-    }
-    if !case.passed {
-        for line in case.details.lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
-    out
-}
+//END
