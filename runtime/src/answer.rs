@@ -54,7 +54,7 @@ pub struct Answer {
 
 impl Answer {
     /// A list page, whose body (the model's envelope, or `{results, next_cursor}`) is written
-    /// by [`Engine::list_body_json`](crate::engine::Engine::list_body_json).
+    /// by [`Engine::list_answer`](crate::engine::Engine::list_answer).
     pub fn list(page: &UnifiedPage, body: String) -> Answer {
         Answer { status: Operation::List.success_status(), headers: page.rate_limit.headers(), body }
     }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use switchyard_runtime::account::Account;
-use switchyard_runtime::auth::{RefreshFuture, RefreshReason, Refreshed, TokenRefresher};
+use switchyard_runtime::engine::{RefreshFuture, RefreshReason, Refreshed, TokenRefresher};
 use switchyard_runtime::engine::{merge_tokens, Engine};
 use switchyard_runtime::error::{ErrorKind, RuntimeError};
 use switchyard_registry::Auth;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_compiler::project::{self, Options};
 use switchyard_compiler::render;
-use switchyard_runtime::auth::DirectRefresher;
+use switchyard_runtime::engine::DirectRefresher;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::error::RuntimeError;
 use switchyard_runtime::http::{HttpTransport, Transport, TransportLimits, UpstreamRequest, UpstreamResponse};

@@ -4,7 +4,8 @@
 
 use super::Engine;
 use crate::account::Account;
-use crate::auth::{self, RefreshReason, Refreshed};
+use super::{RefreshReason, Refreshed};
+use crate::auth;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::query_pairs;
 use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};

@@ -4,18 +4,21 @@
 
 mod call;
 mod classify;
+mod connect;
 mod page_text;
 mod proxy;
 mod records;
+mod refresh;
 mod unified;
 
 pub use call::{MethodCall, ProviderResponse};
 pub use proxy::{ProxyRequest, ProxyResponse};
 pub use records::Records;
+pub use refresh::{DirectRefresher, RefreshFuture, RefreshReason, Refreshed, TokenRefresher};
 pub use unified::{ListRequest, UnifiedPage, UnifiedRecord, WriteRequest};
 
 use crate::account::{Account, Credentials};
-use crate::auth::{DirectRefresher, Refreshed, TokenGrant, TokenRefresher, TokenSet};
+use crate::auth::{TokenGrant, TokenSet};
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{render, Encoding, HttpTransport, Scopes, Transport, TransportLimits};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};

@@ -17,7 +17,8 @@
 use super::call::unset_optional_field;
 use super::Engine;
 use crate::account::Account;
-use crate::auth::{self, Refreshed};
+use super::Refreshed;
+use crate::auth;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{render, Body, Encoding, Scopes, UpstreamRequest};
 use crate::rate_limit::RateLimitStatus;

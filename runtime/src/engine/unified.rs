@@ -7,7 +7,7 @@ use super::page_text::{self, PageText};
 use super::records::Records;
 use super::Engine;
 use crate::account::Account;
-use crate::auth::Refreshed;
+use super::Refreshed;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;

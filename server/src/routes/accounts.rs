@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_runtime::account as rt;
-use switchyard_runtime::auth::{RefreshReason, TokenRefresher};
+use switchyard_runtime::engine::{RefreshReason, TokenRefresher};
 use switchyard_registry::{Auth, Integration};
 use switchyard_store::{Account, AccountPatch, AccountStatus, Install, NewAccount, SecretString, StoreError, UpsertOutcome};
 

@@ -2,6 +2,7 @@
 //! with single flight, a database lease and persistence before use; tests and the CLI
 //! use [`DirectRefresher`], which only performs the token request.
 
+use super::{merge_tokens, Engine};
 use crate::account::{Account, Connection, Credentials};
 use crate::error::RuntimeError;
 use std::future::Future;
@@ -30,17 +31,17 @@ pub trait TokenRefresher: Send + Sync {
     /// Returns fresh credentials for `account`. `engine.fetch_token(account)` performs the
     /// token request; an implementation decides who may call it and stores the result
     /// before returning it.
-    fn refresh<'a>(&'a self, engine: &'a crate::engine::Engine, account: &'a Account, reason: RefreshReason) -> RefreshFuture<'a>;
+    fn refresh<'a>(&'a self, engine: &'a Engine, account: &'a Account, reason: RefreshReason) -> RefreshFuture<'a>;
 }
 
 /// Refreshes without storing anything: the caller keeps the returned credentials.
 pub struct DirectRefresher;
 
 impl TokenRefresher for DirectRefresher {
-    fn refresh<'a>(&'a self, engine: &'a crate::engine::Engine, account: &'a Account, _reason: RefreshReason) -> RefreshFuture<'a> {
+    fn refresh<'a>(&'a self, engine: &'a Engine, account: &'a Account, _reason: RefreshReason) -> RefreshFuture<'a> {
         Box::pin(async move {
             let tokens = engine.fetch_token(account).await?;
-            Ok(crate::engine::merge_tokens(account, &tokens))
+            Ok(merge_tokens(account, &tokens))
         })
     }
 }
