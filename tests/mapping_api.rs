@@ -1,12 +1,12 @@
 //! The mapping API as other modules use it: errors with code and place, sharing between
-//! threads, key order, undefined results, and the page fast path.
+//! threads, key order, undefined results, and records mapped from their text as a list page's are.
 
 mod common;
 
 use common::example;
 use serde_json::{json, Value};
 use switchyard_runtime::mapping::{
-    evaluate, evaluate_each, evaluate_json_str, evaluate_page_json_str, Bindings, EvalOptions, Mapping, MappingErrorKind,
+    evaluate, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, Bindings, EvalOptions, Mapping, MappingErrorKind,
 };
 use switchyard_registry::{Expr, Origin};
 
@@ -44,12 +44,12 @@ fn mappings_are_shared_between_threads() {
             let (m, bindings, options) = (m.clone(), bindings.clone(), options.clone());
             std::thread::spawn(move || {
                 let inputs: Vec<Value> = (0..50).map(|j| json!({"id": i * 100 + j})).collect();
-                evaluate_each(&m, &inputs, &bindings, &options).unwrap()
+                evaluate_each_json(&m, &inputs, &bindings, &options).unwrap()
             })
         })
         .collect();
     for (i, handle) in handles.into_iter().enumerate() {
-        let out = handle.join().unwrap();
+        let out: Vec<Value> = serde_json::from_str(&handle.join().unwrap()).unwrap();
         assert_eq!(out.len(), 50);
         assert_eq!(out[3], json!({"id": i * 100 + 3, "seen": "1", "now": "1970-01-01T00:00:00.000Z"}));
     }
@@ -65,29 +65,46 @@ fn undefined_is_null_and_keys_keep_the_mapping_order() {
     assert_eq!(evaluate(&mapping("missing"), &json!({}), &Bindings::new(), &options()).unwrap(), Value::Null);
 }
 
+/// Records' texts laid out as a page's records array, with the span of each (what the list
+/// path's scan of a page finds).
+fn records_text(records: &[String]) -> (String, Vec<std::ops::Range<usize>>) {
+    let mut text = String::from("{\"results\": [");
+    let mut spans = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n  ");
+        }
+        spans.push(text.len()..text.len() + record.len());
+        text.push_str(record);
+    }
+    text.push_str("]}");
+    (text, spans)
+}
+
+/// A list page's records mapped from their text (`evaluate_each_json_text`, what the list route
+/// does) give what mapping them as values does (`evaluate_each_json`).
 #[test]
-fn the_page_fast_path_maps_like_evaluate_each() {
+fn records_from_text_map_like_records_from_values() {
     let example = example();
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(example.sample()).unwrap()).unwrap();
-    let page = &sample["page"];
-    let records = page[&example.records].as_array().unwrap();
+    let records = sample["page"][&example.records].as_array().unwrap();
     let source = std::fs::read_to_string(common::repo().join(example.str("extracted_list_response"))).unwrap();
     let m = mapping(&source);
     let bindings = Bindings::new().with("query", json!({"include_remote_data": "true"}));
-    let each = evaluate_each(&m, records, &bindings, &options()).unwrap();
-    let text = evaluate_page_json_str(&m, &page.to_string(), &example.records, &bindings, &options()).unwrap();
-    assert_eq!(text, serde_json::to_string(&each).unwrap());
-    // `$page` is the page itself; a missing records path is an empty page; a non-array is refused.
-    let m = mapping(r#"{"id": id, "next": $page.paging.next.after, "of": $count($page.data.items)}"#);
-    let page = r#"{"data": {"items": [{"id": 1}, {"id": 2}]}, "paging": {"next": {"after": "x"}}}"#;
-    let text = evaluate_page_json_str(&m, page, "data.items", &Bindings::new().with("page", json!("ignored")), &options()).unwrap();
-    assert_eq!(text, r#"[{"id":1,"next":"x","of":2},{"id":2,"next":"x","of":2}]"#);
-    assert_eq!(evaluate_page_json_str(&m, page, "missing.path", &Bindings::new(), &options()).unwrap(), "[]");
-    assert_eq!(evaluate_page_json_str(&mapping("$"), "[1, [2], {}]", "", &Bindings::new(), &options()).unwrap(), "[1,[2],{}]");
-    let error = evaluate_page_json_str(&m, page, "paging", &Bindings::new(), &options()).unwrap_err();
-    assert_eq!(error.kind, MappingErrorKind::InvalidInput);
-    let error = evaluate_page_json_str(&m, "{oops", "data.items", &Bindings::new(), &options()).unwrap_err();
-    assert_eq!(error.kind, MappingErrorKind::InvalidInput);
+    let from_values = evaluate_each_json(&m, records, &bindings, &options()).unwrap();
+    let (text, spans) = records_text(&records.iter().map(Value::to_string).collect::<Vec<_>>());
+    let from_text = evaluate_each_json_text(&m, &text, &spans, &bindings, &options()).unwrap();
+    assert_eq!(from_text.as_deref(), Some(from_values.as_str()));
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&from_values).unwrap().len(), records.len());
+    // A record mapped to nothing is left out; a record that is not JSON is `None` (the caller
+    // then reads the page whole).
+    let m = mapping(r#"kind = "pr" ? null : {"id": id}"#);
+    let texts = [r#"{"id": 1}"#, r#"{"id": 2, "kind": "pr"}"#, r#"{"kind": "x"}"#, r#"{"id": 4}"#].map(String::from);
+    let (text, spans) = records_text(&texts);
+    let out = evaluate_each_json_text(&m, &text, &spans, &Bindings::new(), &options()).unwrap();
+    assert_eq!(out.as_deref(), Some(r#"[{"id":1},{},{"id":4}]"#));
+    let (text, spans) = records_text(&[r#"{"id": 1}"#.to_string(), "{oops".to_string()]);
+    assert_eq!(evaluate_each_json_text(&m, &text, &spans, &Bindings::new(), &options()).unwrap(), None);
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod differential;
 use serde_json::{json, Value};
 use switchyard_compiler::project::{self, Options};
 use switchyard_runtime::mapping::functions::EXAMPLE_NOW_MILLIS;
-use switchyard_runtime::mapping::{evaluate_json_str, evaluate_page_json_str, Bindings, EvalOptions, Mapping};
+use switchyard_runtime::mapping::{evaluate_each_json, evaluate_each_json_text, evaluate_json_str, Bindings, EvalOptions, Mapping};
 use switchyard_registry::Origin;
 
 fn options() -> EvalOptions {
@@ -321,7 +321,25 @@ fn tricky_semantics_agree_with_the_engine() {
     assert!(tally.differences.is_empty(), "{} differences:\n{}", tally.differences.len(), tally.differences.join("\n"));
 }
 
-/// The page path and `evaluate` give the engine's results, records that fall back included.
+/// A page's records as the list route maps them, from their text (`evaluate_each_json_text`),
+/// with the page's text and each record's span in it.
+fn records_text(records: &[&str]) -> (String, Vec<std::ops::Range<usize>>) {
+    let mut text = String::from("{\"results\": [");
+    let mut spans = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        spans.push(text.len()..text.len() + record.len());
+        text.push_str(record);
+    }
+    text.push_str("]}");
+    (text, spans)
+}
+
+/// The list route's ways of mapping a page's records (from values with `$page` bound, from
+/// their text without it) and `evaluate` give the engine's results, records that fall back
+/// included.
 #[test]
 fn the_page_path_agrees_with_the_engine() {
     let source = r#"{"id": id, "n": $number(n), "page": $count($page.results)}"#;
@@ -329,28 +347,39 @@ fn the_page_path_agrees_with_the_engine() {
     assert!(mapping.is_compiled());
     let engine = mapping.interpreted();
     // The second record falls back ($number of a boolean), the others do not.
-    let page = r#"{"results": [{"id": 1, "n": "2"}, {"id": 2, "n": true}, {"id": 3.0, "n": 4.5}]}"#;
-    let bindings = Bindings::new().with("page", json!({"ignored": true}));
-    let fast = evaluate_page_json_str(&mapping, page, "results", &bindings, &options());
-    let slow = evaluate_page_json_str(&engine, page, "results", &bindings, &options());
+    let records = [r#"{"id": 1, "n": "2"}"#, r#"{"id": 2, "n": true}"#, r#"{"id": 3.0, "n": 4.5}"#];
+    let (page, _) = records_text(&records);
+    let page: Value = serde_json::from_str(&page).unwrap();
+    let values = page["results"].as_array().unwrap();
+    let bindings = Bindings::new().with("page", page.clone());
+    let fast = evaluate_each_json(&mapping, values, &bindings, &options());
+    let slow = evaluate_each_json(&engine, values, &bindings, &options());
     assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
-    // Without `$page`, the page is parsed straight into the fast path's values; the record that
-    // falls back sends the whole page to the `serde_json::Value` path.
+    // Without `$page`, each record's text is parsed straight into the fast path's values; a
+    // record that falls back goes to the engine alone.
     let mapping = Mapping::parse(r#"{"id": id, "n": $number(n)}"#, &Origin::default()).unwrap();
     let engine = mapping.interpreted();
-    for page in [page, r#"{"results": [{"id": 1, "n": "2"}, {"id": "x\"y", "n": 3, "n": "4"}]}"#, r#"{"other": 1}"#, "[]"] {
-        let fast = evaluate_page_json_str(&mapping, page, "results", &bindings, &options());
-        let slow = evaluate_page_json_str(&engine, page, "results", &bindings, &options());
-        assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{page}");
+    let escaped = [r#"{"id": 1, "n": "2"}"#, r#"{"id": "x\"y", "n": 3, "n": "4"}"#];
+    for records in [&records[..], &escaped[..], &[]] {
+        let (text, spans) = records_text(records);
+        let fast = evaluate_each_json_text(&mapping, &text, &spans, &Bindings::new(), &options());
+        let slow = evaluate_each_json_text(&engine, &text, &spans, &Bindings::new(), &options());
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
     }
     // Lookups and `$sift` answers are remembered by position (records mostly share a key
     // order): records whose keys move around must still get the engine's answers.
     let mapping = Mapping::parse(r#"{"a": a, "b": b.c, "kept": $sift($, function($v, $k) { $k != "a" })}"#, &Origin::default()).unwrap();
     assert!(mapping.is_compiled());
     let engine = mapping.interpreted();
-    let page = r#"{"results": [{"a": 1, "b": {"c": 2}, "z": 3}, {"b": {"x": 0, "c": 4}, "a": 5}, {"z": 1, "a": 2}, {"a": 6, "b": {"c": 7}, "z": 8}]}"#;
-    let fast = evaluate_page_json_str(&mapping, page, "results", &Bindings::new(), &options());
-    let slow = evaluate_page_json_str(&engine, page, "results", &Bindings::new(), &options());
+    let records = [
+        r#"{"a": 1, "b": {"c": 2}, "z": 3}"#,
+        r#"{"b": {"x": 0, "c": 4}, "a": 5}"#,
+        r#"{"z": 1, "a": 2}"#,
+        r#"{"a": 6, "b": {"c": 7}, "z": 8}"#,
+    ];
+    let (text, spans) = records_text(&records);
+    let fast = evaluate_each_json_text(&mapping, &text, &spans, &Bindings::new(), &options());
+    let slow = evaluate_each_json_text(&engine, &text, &spans, &Bindings::new(), &options());
     assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
     let record = json!({"id": 1.0, "n": "7", "x": [1.0, 2.5]});
     let m = Mapping::parse(r#"{"id": id, "x": x, "n": $number(n)}"#, &Origin::default()).unwrap();

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use switchyard_runtime::mapping::{
-    evaluate, evaluate_each, evaluate_json_str, Bindings, CancelToken, EvalOptions, Mapping, MappingErrorKind, MappingLimits,
+    evaluate, evaluate_each_json, evaluate_json_str, Bindings, CancelToken, EvalOptions, Mapping, MappingErrorKind, MappingLimits,
 };
 use switchyard_registry::{Expr, Origin};
 
@@ -128,7 +128,7 @@ fn deep_input_values_are_refused() {
     let m = mapping("$");
     let error = evaluate(&m, &deep, &Bindings::new(), &options()).unwrap_err();
     assert_eq!(error.kind, MappingErrorKind::InputTooDeep, "{error}");
-    let error = evaluate_each(&m, std::slice::from_ref(&deep), &Bindings::new(), &options()).unwrap_err();
+    let error = evaluate_each_json(&m, std::slice::from_ref(&deep), &Bindings::new(), &options()).unwrap_err();
     assert_eq!(error.kind, MappingErrorKind::InputTooDeep, "{error}");
     // A deep binding is refused too, when the mapping reads it.
     let mut bindings = Bindings::new().with("page", deep);

@@ -99,7 +99,7 @@ impl Mapping {
     ) -> Option<Result<String, MappingError>> {
         let program = self.inner.compiled.as_ref()?;
         let cancelled = cancel_check(options);
-        let mut session = compiled::Session::new(program, bindings, None, options, &cancelled)?;
+        let mut session = compiled::Session::new(program, bindings, options, &cancelled)?;
         let mut out = String::new();
         match session.run(input, false).and_then(|v| session.write_json(&v, &mut out)) {
             Ok(()) => Some(Ok(out)),
@@ -109,13 +109,13 @@ impl Mapping {
     }
 
     /// [`Self::evaluate_compiled`] on JSON text parsed straight into the fast path's values
-    /// (what [`evaluate_json_str`] and [`evaluate_page_json_str`] do first), for tests.
+    /// (what [`evaluate_json_str`] and [`evaluate_each_json_text`] do first), for tests.
     #[doc(hidden)]
     pub fn evaluate_compiled_text(&self, input: &str, bindings: &Bindings, options: &EvalOptions) -> Option<Result<String, MappingError>> {
         let program = self.inner.compiled.as_ref()?;
         let cancelled = cancel_check(options);
         let input = compiled::parse_values(input, options.limits.max_input_depth)?;
-        let mut session = compiled::Session::new(program, bindings, None, options, &cancelled)?;
+        let mut session = compiled::Session::new(program, bindings, options, &cancelled)?;
         let mut out = String::new();
         match session.run_parsed(&input).and_then(|v| session.write_json(&v, &mut out)) {
             Ok(()) => Some(Ok(out)),
@@ -172,24 +172,10 @@ struct Session<'m> {
 
 impl<'m> Session<'m> {
     fn new(mapping: &'m Mapping, bindings: &Bindings, options: &EvalOptions) -> Result<Self, MappingError> {
-        Self::with_values(mapping, bindings, options, None)
-    }
-
-    /// `extra`: a binding already in the engine's values, which replaces one of `bindings`.
-    fn with_values(
-        mapping: &'m Mapping,
-        bindings: &Bindings,
-        options: &EvalOptions,
-        extra: Option<(&str, JValue)>,
-    ) -> Result<Self, MappingError> {
         let limits = &options.limits;
         let mut context = Context::new();
-        let replaced = extra.as_ref().map(|(name, _)| *name);
-        if let Some((name, value)) = extra {
-            context.bind(name.to_string(), value);
-        }
         for (name, value) in bindings.iter() {
-            if mapping.mentions(name) && Some(name) != replaced {
+            if mapping.mentions(name) {
                 let value = convert::from_value(value, limits.max_input_depth)
                     .map_err(|e| mapping.convert_error(e, &format!("the binding `${name}`"), limits.max_input_depth))?;
                 context.bind(name.to_string(), value);
@@ -256,7 +242,7 @@ pub fn evaluate(
 ) -> Result<serde_json::Value, MappingError> {
     if let Some(program) = &mapping.inner.compiled {
         let cancelled = cancel_check(options);
-        if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
+        if let Some(mut fast) = compiled::Session::new(program, bindings, options, &cancelled) {
             match fast.run(input, false).and_then(|v| fast.to_value(&v)) {
                 Ok(value) => return Ok(value),
                 Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
@@ -271,48 +257,13 @@ pub fn evaluate(
     session.to_value(&result)
 }
 
-/// Evaluates `mapping` on each input with one evaluator (bindings converted once): the
-/// per-record mapping of a page. Stops at the first error. Undefined results are `null`.
-pub fn evaluate_each(
-    mapping: &Mapping,
-    inputs: &[serde_json::Value],
-    bindings: &Bindings,
-    options: &EvalOptions,
-) -> Result<Vec<serde_json::Value>, MappingError> {
-    let cancelled = cancel_check(options);
-    let mut fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
-    let mut slow: Option<Session> = None;
-    let depth = options.limits.max_input_depth;
-    let mut out = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        if let Some(fast) = &mut fast {
-            match fast.run(input, false).and_then(|v| fast.to_value(&v)) {
-                Ok(value) => {
-                    out.push(value);
-                    continue;
-                }
-                Err(Stop::Limit(message)) => return Err(mapping.limit_error(message)),
-                Err(Stop::Fallback) => {}
-            }
-        }
-        let session = match &mut slow {
-            Some(session) => session,
-            None => slow.insert(Session::new(mapping, bindings, options)?),
-        };
-        let input = convert::from_value(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
-        let result = session.run(&input)?;
-        out.push(session.to_value(&result)?);
-    }
-    Ok(out)
-}
-
 /// JSON text in, compact JSON text out, with object keys in the order the mapping writes
 /// them and numbers written as JavaScript writes them. An undefined result is `null`.
 pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, options: &EvalOptions) -> Result<String, MappingError> {
     if let Some(program) = &mapping.inner.compiled {
         let cancelled = cancel_check(options);
         if let Some(value) = compiled::parse_values(input, options.limits.max_input_depth) {
-            if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
+            if let Some(mut fast) = compiled::Session::new(program, bindings, options, &cancelled) {
                 let mut out = String::new();
                 match fast.run_parsed(&value).and_then(|v| fast.write_json(&v, &mut out)) {
                     Ok(()) => return Ok(out),
@@ -321,7 +272,7 @@ pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, op
                 }
             }
         } else if let Some(value) = compiled::parse(input, options.limits.max_input_depth) {
-            if let Some(mut fast) = compiled::Session::new(program, bindings, None, options, &cancelled) {
+            if let Some(mut fast) = compiled::Session::new(program, bindings, options, &cancelled) {
                 let mut out = String::new();
                 match fast.run(&value, true).and_then(|v| fast.write_json(&v, &mut out)) {
                     Ok(()) => return Ok(out),
@@ -338,134 +289,6 @@ pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, op
     let mut out = String::new();
     convert::write_json(&result, &mut out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
     Ok(out)
-}
-
-/// The page fast path: a provider's response text in, the JSON array of its mapped records out.
-/// `records` is the dotted path of the records array in the page (`"results"`, `"data.items"`;
-/// `""` when the page is the array itself); a page without it has no records (`[]`). The page
-/// is parsed once, straight into the engine's values, and bound as `$page` (replacing any
-/// `page` in `bindings`); each record is mapped with one evaluator and written straight to
-/// text. Undefined results are `null`.
-pub fn evaluate_page_json_str(
-    mapping: &Mapping,
-    page: &str,
-    records: &str,
-    bindings: &Bindings,
-    options: &EvalOptions,
-) -> Result<String, MappingError> {
-    if let Some(program) = &mapping.inner.compiled {
-        if let Some(result) = compiled_page_parsed(mapping, program, page, records, bindings, options) {
-            return result;
-        }
-        if let Some(page) = compiled::parse(page, options.limits.max_input_depth) {
-            if let Some(result) = compiled_page(mapping, program, &page, records, bindings, options) {
-                return result;
-            }
-        }
-    }
-    let depth = options.limits.max_input_depth;
-    let page = convert::parse_json(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?;
-    let mut found = &page;
-    for key in records.split('.').filter(|k| !k.is_empty()) {
-        found = match found {
-            JValue::Object(map) => map.get(key).unwrap_or(&JValue::Undefined),
-            _ => &JValue::Undefined,
-        };
-    }
-    let items: &[JValue] = match found {
-        JValue::Array(items) => items,
-        JValue::Undefined | JValue::Null => &[],
-        _ => return Err(mapping.error(MappingErrorKind::InvalidInput, format!("`{records}` in the page is not an array of records"))),
-    };
-    let page_binding = mapping.mentions("page").then(|| page.clone());
-    let mut session = Session::with_values(mapping, bindings, options, page_binding.map(|page| ("page", page)))?;
-    let mut out = String::with_capacity(items.len() * 256);
-    out.push('[');
-    for (i, record) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let result = session.run(record)?;
-        convert::write_json(&result, &mut out, session.result_depth)
-            .map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
-    }
-    out.push(']');
-    Ok(out)
-}
-
-/// `evaluate_page_json_str` on the fast path from the text itself ([`compiled::parse_values`]),
-/// for a mapping that does not read `$page`. `None` when anything is left to the engine (text
-/// that path does not take, records that are not an array, a record that falls back): the
-/// caller then starts over on the `serde_json::Value` path, which handles each record alone.
-fn compiled_page_parsed(
-    mapping: &Mapping,
-    program: &compiled::Program,
-    page: &str,
-    records: &str,
-    bindings: &Bindings,
-    options: &EvalOptions,
-) -> Option<Result<String, MappingError>> {
-    if mapping.mentions("page") {
-        return None;
-    }
-    let page = compiled::parse_values(page, options.limits.max_input_depth)?;
-    let mut found = Some(page);
-    for key in records.split('.').filter(|k| !k.is_empty()) {
-        found = found.and_then(|v| v.get(key));
-    }
-    let items: Vec<compiled::V> = match &found {
-        Some(value) if value.is_array() => value.items()?.collect(),
-        None | Some(compiled::V::Null) => Vec::new(),
-        Some(_) => return None,
-    };
-    let cancelled = cancel_check(options);
-    let mut fast = compiled::Session::new(program, bindings, None, options, &cancelled)?;
-    let mut out = String::with_capacity(items.len() * 1024);
-    out.push('[');
-    for (i, record) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match fast.run_parsed(record).and_then(|v| fast.write_json(&v, &mut out)) {
-            Ok(()) => {}
-            Err(Stop::Limit(message)) => return Some(Err(mapping.limit_error(message))),
-            Err(Stop::Fallback) => return None,
-        }
-    }
-    out.push(']');
-    Some(Ok(out))
-}
-
-/// `evaluate_page_json_str` on the fast path, each record that falls back evaluated on the
-/// engine. `None` when the page's records are not an array (the engine reports it) or the
-/// call cannot take the fast path.
-fn compiled_page(
-    mapping: &Mapping,
-    program: &compiled::Program,
-    page: &serde_json::Value,
-    records: &str,
-    bindings: &Bindings,
-    options: &EvalOptions,
-) -> Option<Result<String, MappingError>> {
-    let mut found = Some(page);
-    for key in records.split('.').filter(|k| !k.is_empty()) {
-        found = found.and_then(|v| v.get(key));
-    }
-    let items: &[serde_json::Value] = match found {
-        Some(serde_json::Value::Array(items)) => items,
-        None | Some(serde_json::Value::Null) => &[],
-        Some(_) => return None,
-    };
-    let cancelled = cancel_check(options);
-    let page_binding = mapping.mentions("page").then_some(("page", page));
-    let fast = compiled::Session::new(program, bindings, page_binding, options, &cancelled)?;
-    let mut out = String::with_capacity(items.len() * 512 + 2);
-    out.push('[');
-    let records = items.iter().map(Record::Value);
-    let written = write_records(mapping, Some(fast), records, bindings, page_binding, options, Nulls::Write, true, &mut out);
-    out.push(']');
-    // Records given as values are never "not JSON".
-    Some(written.map(|_| out))
 }
 
 /// Evaluates `mapping` on each input and writes the results as one JSON array, straight to
@@ -509,12 +332,12 @@ fn write_each<'a>(
     // Each half has its own evaluators (they are not `Send`); the first writes the `[`.
     let write_part = |range: std::ops::Range<usize>| -> Result<Option<String>, MappingError> {
         let cancelled = cancel_check(options);
-        let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, None, options, &cancelled));
+        let fast = mapping.inner.compiled.as_ref().and_then(|p| compiled::Session::new(p, bindings, options, &cancelled));
         let mut out = String::with_capacity(range.len() * 512 + 2);
         if range.start == 0 {
             out.push('[');
         }
-        let written = write_records(mapping, fast, range.map(&record), bindings, None, options, Nulls::Skip, false, &mut out)?;
+        let written = write_records(mapping, fast, range.map(&record), bindings, options, &mut out)?;
         Ok((written == Written::All).then_some(out))
     };
     let (first, second) = spread::halves(len, write_part);
@@ -540,13 +363,6 @@ enum Record<'a> {
     Text(&'a str),
 }
 
-/// What [`write_records`] does with a record mapped to undefined or `null`.
-#[derive(Clone, Copy, PartialEq)]
-enum Nulls {
-    Write,
-    Skip,
-}
-
 /// How far [`write_records`] got.
 #[derive(Debug, PartialEq)]
 enum Written {
@@ -556,18 +372,14 @@ enum Written {
 }
 
 /// Maps each record on the fast path where it can (`fast`), else on the engine, appending the
-/// results to `out` separated by commas (the caller writes the brackets). `checked`: the
-/// records' depth is known to be within the limit.
-#[allow(clippy::too_many_arguments)]
+/// results to `out` separated by commas (the caller writes the brackets); a record mapped to
+/// undefined or `null` is left out.
 fn write_records<'a>(
     mapping: &Mapping,
     mut fast: Option<compiled::Session<'a, '_>>,
     records: impl Iterator<Item = Record<'a>>,
     bindings: &Bindings,
-    page_binding: Option<(&str, &serde_json::Value)>,
     options: &EvalOptions,
-    nulls: Nulls,
-    checked: bool,
     out: &mut String,
 ) -> Result<Written, MappingError> {
     let mut slow: Option<Session> = None;
@@ -583,12 +395,12 @@ fn write_records<'a>(
         let mark = out.len();
         if let Some(fast) = &mut fast {
             let ran = match record {
-                Record::Value(value) => Some(fast.run(value, checked)),
+                Record::Value(value) => Some(fast.run(value, false)),
                 // Text this parser does not take (too deep, too wide, not JSON) goes to the engine.
                 Record::Text(text) => compiled::parse_values(text, depth).map(|value| fast.run_parsed(&value)),
             };
             match ran {
-                Some(Ok(v)) if nulls == Nulls::Skip && v.is_nothing() => {
+                Some(Ok(v)) if v.is_nothing() => {
                     out.truncate(before);
                     continue;
                 }
@@ -603,15 +415,7 @@ fn write_records<'a>(
         }
         let session = match &mut slow {
             Some(session) => session,
-            None => {
-                let page = match page_binding {
-                    Some((name, page)) => {
-                        Some((name, convert::from_value(page, depth).map_err(|e| mapping.convert_error(e, "the page", depth))?))
-                    }
-                    None => None,
-                };
-                slow.insert(Session::with_values(mapping, bindings, options, page)?)
-            }
+            None => slow.insert(Session::new(mapping, bindings, options)?),
         };
         let input = match record {
             Record::Value(value) => convert::from_value(value, depth),
@@ -625,7 +429,7 @@ fn write_records<'a>(
         };
         let input = input.map_err(|e| mapping.convert_error(e, "the input", depth))?;
         let result = session.run(&input)?;
-        if nulls == Nulls::Skip && matches!(result, JValue::Undefined | JValue::Null) {
+        if matches!(result, JValue::Undefined | JValue::Null) {
             out.truncate(before);
             continue;
         }

@@ -24,9 +24,7 @@ mod engine;
 mod error;
 pub mod functions;
 
-pub use engine::{
-    evaluate, evaluate_each, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, evaluate_page_json_str, Mapping,
-};
+pub use engine::{evaluate, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, Mapping};
 pub use error::{MappingError, MappingErrorKind};
 
 use std::collections::BTreeMap;
@@ -37,7 +35,7 @@ pub fn is_jsonata_function(name: &str) -> bool {
     compiled::is_jsonata_function(name)
 }
 
-/// Limits for one evaluation. With `evaluate_each`, each input gets the full limits.
+/// Limits for one evaluation. With `evaluate_each_json`, each input gets the full limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingLimits {
     /// Wall-clock time for one evaluation (`D1012`, [`MappingErrorKind::Timeout`]).

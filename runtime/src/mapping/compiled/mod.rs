@@ -52,27 +52,17 @@ impl<'a, 'c> Session<'a, 'c> {
     /// `None` when this call cannot take the fast path: a binding hides a function the program
     /// calls, a binding it reads is too deep (the engine reports that), or the limits are ones
     /// the fast path does not check the way the engine does.
-    pub fn new(
-        program: &'a Program,
-        bindings: &'a Bindings,
-        extra: Option<(&str, &'a Value)>,
-        options: &EvalOptions,
-        cancelled: &'c dyn Fn() -> bool,
-    ) -> Option<Self> {
+    pub fn new(program: &'a Program, bindings: &'a Bindings, options: &EvalOptions, cancelled: &'c dyn Fn() -> bool) -> Option<Self> {
         let limits = &options.limits;
         if limits.max_input_depth > MAX_CHECKED_DEPTH || limits.max_stack_depth < 2 * program.depth + 16 {
             return None;
         }
-        if program.called.iter().any(|name| bindings.get(name).is_some() || extra.is_some_and(|(n, _)| n == name)) {
+        if program.called.iter().any(|name| bindings.get(name).is_some()) {
             return None;
         }
         let mut globals = Vec::with_capacity(program.globals.len());
         for name in &program.globals {
-            let value = match extra {
-                Some((n, value)) if n == name => Some(value),
-                _ => bindings.get(name),
-            };
-            match value {
+            match bindings.get(name) {
                 Some(value) => {
                     if !output::within_depth(value, limits.max_input_depth) {
                         return None;
