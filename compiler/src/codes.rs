@@ -4,7 +4,6 @@
 //! Never reuse or renumber a released code: users grep for them and CI configurations
 //! match on them. Retire a code by leaving its row and saying so in its explanation.
 
-use crate::diagnostic::Severity;
 
 macro_rules! codes {
     ($( $variant:ident = $code:literal, $severity:ident, $title:literal, $explain:literal; )*) => {
@@ -186,5 +185,21 @@ mod tests {
         }
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(committed == generated, "docs/diagnostics.md is stale: run `UPDATE_DOCS=1 cargo test -p switchyard-compiler codes`");
+    }
+}
+
+/// How bad a diagnostic is; each code has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: what `switchyard serve` is told (flags, environment, file);
 //! - [`state`]: what every handler shares (engine, store, keyring, metrics);
-//! - [`tenancy`]: API keys, each seeing only its environment;
+//! - [`tenancy`]: API keys, each seeing only its environment; [`keys`]: the keys verified recently;
 //! - [`accounts`]: stored accounts as the engine runs them, and as the API shows them (never a secret);
 //! - [`refresh`]: token refresh with single flight in the process and a fenced lease in the database;
 //! - [`exchange_log`]: every upstream exchange, redacted, written off the request path;
@@ -15,6 +15,7 @@ pub mod config;
 pub mod connect_state;
 pub mod error;
 pub mod exchange_log;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod refresh;

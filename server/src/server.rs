@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 use crate::refresh::StoreRefresher;
 use crate::routes;
 use crate::state::AppState;
-use crate::tenancy::KeyCache;
+use crate::keys::KeyCache;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;

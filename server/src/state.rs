@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::exchange_log::ExchangeLog;
 use crate::metrics::Metrics;
 use crate::refresh::StoreRefresher;
-use crate::tenancy::KeyCache;
+use crate::keys::KeyCache;
 use std::sync::Arc;
 use switchyard_runtime::engine::Engine;
 use switchyard_store::{Keyring, Store};
