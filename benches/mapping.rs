@@ -8,15 +8,13 @@
 //! [`mapping::evaluate_each_json_text`]`(mapping, page_text, spans, bindings, options)`: each
 //! record's text parsed straight into the fast path's values, the results written as one JSON
 //! array, a record mapped to nothing left out, a page of 32 records or more mapped in two
-//! halves at once while a core is idle. The bench calls that function on the page's text with
-//! the records' spans, with the bindings the list route gives (`params`, `query`, `connection`,
-//! `headers`; no `$page`: the text path is taken only for a mapping that does not read it).
+//! halves at once while a core is idle. The bench runs the same two steps on the page's text
+//! (`PageText::read`, then that function on the records' spans), with the bindings the list
+//! route gives (`params`, `query`, `connection`, `headers`; no `$page`: the text path is taken
+//! only for a mapping that does not read it).
 //!
-//! Not included: the scan that finds the spans. `PageText` is crate-private in the engine, so
-//! the spans are found once here, before measuring (each record's compact text located in the
-//! page's compact text). The README puts that scan at about 85 µs per page. Also not included:
-//! what `Engine::list` does around the mapping (the request, classification and pagination
-//! reading the rest of the page, the last record parsed again for pagination).
+//! Not included: what `Engine::list` does around the mapping (the request, classification and
+//! pagination reading the rest of the page, the last record parsed again for pagination).
 //!
 //! Prints pages/s for:
 //! - ours, from the page's text (above);
@@ -44,16 +42,16 @@ mod differential;
 mod support;
 
 use serde_json::{json, Value};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use support::RECORDS;
+use switchyard_registry::{Expr, Origin};
+use switchyard_runtime::engine::PageText;
+use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping};
 
 // The allocator the `switchyard` binary uses, so the bench measures what the server runs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::hint::black_box;
-use std::ops::Range;
-use std::time::{Duration, Instant};
-use support::RECORDS;
-use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping};
-use switchyard_runtime::registry::{Expr, Origin};
 
 /// CPU time of this process, every thread (Linux: the sum of `/proc/self/task/*/schedstat`, in
 /// nanoseconds), so that other processes on a shared machine do not change the numbers much
@@ -104,33 +102,12 @@ fn rate(budget: Duration, mut f: impl FnMut()) -> Rate {
     }
 }
 
-/// Each record's span in the page's text: what the list route's scan (`PageText`, crate-private)
-/// finds, found here by locating each record's compact text in the page's compact text. Checks
-/// that the spans are the whole records array, separated by commas.
-fn record_spans(page: &Value, page_text: &str, records_key: &str) -> Vec<Range<usize>> {
-    let records = page[records_key].as_array().expect("the page has records");
-    let array_start =
-        page_text.find(&format!("{}:[", serde_json::to_string(records_key).unwrap())).expect("the records array") + records_key.len() + 4;
-    let mut spans = Vec::with_capacity(records.len());
-    let mut at = array_start;
-    for (i, record) in records.iter().enumerate() {
-        let text = serde_json::to_string(record).unwrap();
-        if i > 0 {
-            assert_eq!(&page_text[at..at + 1], ",", "records are separated by commas");
-            at += 1;
-        }
-        assert_eq!(&page_text[at..at + text.len()], text, "record {i} is where expected");
-        spans.push(at..at + text.len());
-        at += text.len();
-    }
-    assert_eq!(&page_text[at..at + 1], "]", "the spans are the whole records array");
-    spans
-}
-
-/// Ours as the list route maps a page read from its text: `mapping::evaluate_each_json_text` on
-/// the records' spans (the scan that finds them is not included).
-fn ours(mapping: &Mapping, page_text: &str, spans: &[Range<usize>], bindings: &Bindings, options: &EvalOptions) -> String {
-    mapping::evaluate_each_json_text(mapping, page_text, spans, bindings, options)
+/// Ours as the list route maps a page read from its text (`Engine::list`): the scan that finds
+/// the records and parses the rest of the page (`PageText::read`), then
+/// `mapping::evaluate_each_json_text` on the records' spans.
+fn ours(mapping: &Mapping, page_text: &str, records: &[String], bindings: &Bindings, options: &EvalOptions) -> String {
+    let page = PageText::read(page_text, records).expect("the scan reads the page");
+    mapping::evaluate_each_json_text(mapping, page.text, page.record_spans(), bindings, options)
         .expect("the mapping succeeds")
         .expect("every record is JSON")
 }
@@ -162,7 +139,7 @@ fn main() {
     assert!(!mapping.mentions("page"), "the bundled mapping reads $page: the list route would parse the page whole");
     let page = support::contacts_page();
     let page_text = serde_json::to_string(&page).unwrap();
-    let spans = record_spans(&page, &page_text, &example.records);
+    let records = vec![example.records.clone()];
     // The bindings the list route gives a `response` mapping (Engine::map_records).
     let bindings = Bindings::new()
         .with("query", json!({"include_remote_data": "false"}))
@@ -181,20 +158,20 @@ fn main() {
     );
     println!("  ({:.1} s of CPU per measurement; BENCH_SECONDS changes it)", budget.as_secs_f64());
     println!("  compiled fast path: {}", if mapping.is_compiled() { "yes" } else { "no (jsonata-core for every record)" });
-    println!("  ours = mapping::evaluate_each_json_text on the records' spans, as the list route calls it;");
-    println!("         not included: the route's scan of the page text for those spans (about 85 µs/page per the README)");
+    println!("  ours = what the list route runs on a page's text: PageText::read (the scan that finds the records,");
+    println!("         the rest of the page parsed) then mapping::evaluate_each_json_text on the records' spans");
     println!("  rates per CPU second of the whole process (ours maps half a page on a second core)");
 
-    let our_output = ours(&mapping, &page_text, &spans, &bindings, &options);
+    let our_output = ours(&mapping, &page_text, &records, &bindings, &options);
     if let Some(pages) = std::env::var("BENCH_PROFILE").ok().and_then(|s| s.parse::<usize>().ok()) {
         // For a profiler (valgrind --tool=callgrind): only our side, a fixed number of pages.
         for _ in 0..pages {
-            black_box(ours(&mapping, black_box(&page_text), &spans, &bindings, &options));
+            black_box(ours(&mapping, black_box(&page_text), &records, &bindings, &options));
         }
         return;
     }
     let ours_rate = rate(budget, || {
-        black_box(ours(&mapping, black_box(&page_text), &spans, &bindings, &options));
+        black_box(ours(&mapping, black_box(&page_text), &records, &bindings, &options));
     });
     print_rate("ours (records' text -> mapped JSON text):", &ours_rate);
     assert_eq!(ours_parsed(&mapping, &page_text, &bindings, &options), our_output, "both paths map alike");
@@ -225,9 +202,9 @@ fn main() {
     let simple_source = simple();
     let simple = Mapping::compile(&Expr { source: simple_source.to_string(), origin: Origin::default() }).unwrap();
     println!("  compiled fast path: {}", if simple.is_compiled() { "yes" } else { "no (jsonata-core for every record)" });
-    let simple_output = ours(&simple, &page_text, &spans, &bindings, &options);
+    let simple_output = ours(&simple, &page_text, &records, &bindings, &options);
     let simple_rate = rate(budget, || {
-        black_box(ours(&simple, black_box(&page_text), &spans, &bindings, &options));
+        black_box(ours(&simple, black_box(&page_text), &records, &bindings, &options));
     });
     print_rate("ours (records' text -> mapped JSON text):", &simple_rate);
     let simple_reference = reference(simple_source, &page_text, &bindings, budget, &simple_output);

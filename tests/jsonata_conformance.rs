@@ -386,7 +386,7 @@ fn run_engine(case: &Case) -> Outcome {
 }
 
 /// The fast path alone, from JSON text (what `switchyard eval` and the page path take) and from a
-/// `serde_json::Value` (what `evaluate` and `evaluate_each` take). `None` when the expression
+/// `serde_json::Value` (what `evaluate` and `evaluate_each_json` take). `None` when the expression
 /// does not compile; for each entry, `None` when it leaves this evaluation to the engine.
 fn run_fast(case: &Case) -> Option<[Option<Outcome>; 2]> {
     let mapping = Mapping::parse(&case.expr, &origin(&case.name)).ok().filter(Mapping::is_compiled)?;

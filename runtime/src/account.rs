@@ -123,3 +123,72 @@ pub struct Account {
     pub credentials: Credentials,
     pub install: Install,
 }
+
+/// A connection field the definition's rules refuse: `field` is its place (`connection.shop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// The definition's rules for an account's connection fields, the same wherever an account is
+/// made (an import, an OAuth connection, a fixture's account): every name is a declared field,
+/// a value is one of the field's `values` and matches its `pattern` (anchored); with
+/// `complete`, a missing field gets its `default`, and a required one without a default is an
+/// error. Returns the fields in the order given, defaults after.
+pub fn check_connection_fields<'a>(
+    integration: &crate::registry::Integration,
+    given: impl IntoIterator<Item = (&'a str, &'a str)>,
+    complete: bool,
+) -> Result<Vec<(String, String)>, FieldError> {
+    let fields = &integration.connection.fields;
+    let at = |name: &str, message: String| FieldError { field: format!("connection.{name}"), message };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, text) in given {
+        let Some(field) = fields.get(name) else {
+            let known: Vec<String> = fields.keys().cloned().collect();
+            let takes = if known.is_empty() { "none".to_string() } else { list(&known) };
+            return Err(at(name, format!("unknown connection field `{name}`: `{}` takes {takes}", integration.name)));
+        };
+        if let Some(values) = &field.values {
+            if !values.iter().any(|v| v == text) {
+                return Err(at(name, format!("`connection.{name}` must be one of {}", list(values))));
+            }
+        }
+        if let Some(pattern) = &field.pattern {
+            // Anchored: the whole value must match. The compiler checked the pattern compiles.
+            if let Ok(re) = regex::Regex::new(&format!("^(?:{pattern})$")) {
+                if !re.is_match(text) {
+                    return Err(at(name, format!("`connection.{name}` = `{text}` does not match `{pattern}`")));
+                }
+            }
+        }
+        out.push((name.to_string(), text.to_string()));
+    }
+    if complete {
+        for (name, field) in fields {
+            if out.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            if let Some(default) = &field.default {
+                out.push((name.clone(), default.clone()));
+            } else if field.required {
+                let about = field.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                return Err(at(name, format!("`{}` needs connection field `{name}`{about}", integration.name)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn list(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}

@@ -133,8 +133,10 @@ pub fn check_new(integration: &Integration, connection: Option<&Value>, credenti
     Ok(AccountInput { connection, secrets, expires_at: credentials.expires_at })
 }
 
-/// Checks connection fields: known names, strings, allowed values, patterns; required ones present
-/// when `complete`; defaults filled. Secret fields are moved into `secrets`.
+/// Checks connection fields: an object of strings, then the definition's rules
+/// (`switchyard_runtime::account::check_connection_fields`: known names, allowed values,
+/// patterns; with `complete`, required ones present and defaults filled). Secret fields are
+/// moved into `secrets`; one already there counts as given.
 pub fn check_connection(
     integration: &Integration,
     value: Option<&Value>,
@@ -147,62 +149,35 @@ pub fn check_connection(
         Some(Value::Object(map)) => map,
         Some(_) => return Err(ApiError::bad_request("`connection` must be an object of connection fields")),
     };
-    let fields = &integration.connection.fields;
-    let mut out = Map::new();
+    let mut texts: Vec<(&str, &str)> = Vec::with_capacity(given.len());
     for (name, value) in given {
-        let Some(field) = fields.get(name) else {
-            let known: Vec<String> = fields.keys().cloned().collect();
-            return Err(ApiError::bad_request(format!(
-                "unknown connection field `{name}`: `{}` takes {}",
-                integration.name,
-                if known.is_empty() { "none".to_string() } else { list(&known) }
-            ))
-            .with("field", Value::from(format!("connection.{name}"))));
-        };
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Null => continue,
+        match value {
+            Value::String(text) => texts.push((name, text)),
+            Value::Null => {}
+            // An unknown name is reported as such by the rules, whatever its value.
+            _ if !integration.connection.fields.contains_key(name) => texts.push((name, "")),
             _ => {
                 return Err(ApiError::bad_request(format!("`connection.{name}` must be a string"))
                     .with("field", Value::from(format!("connection.{name}"))))
             }
-        };
-        if let Some(values) = &field.values {
-            if !values.contains(&text) {
-                return Err(ApiError::bad_request(format!("`connection.{name}` must be one of {}", list(values)))
-                    .with("field", Value::from(format!("connection.{name}"))));
-            }
-        }
-        if let Some(pattern) = &field.pattern {
-            // Anchored: the whole value must match. The compiler checked the pattern compiles.
-            if let Ok(re) = regex::Regex::new(&format!("^(?:{pattern})$")) {
-                if !re.is_match(&text) {
-                    return Err(ApiError::bad_request(format!("`connection.{name}` = `{text}` does not match `{pattern}`"))
-                        .with("field", Value::from(format!("connection.{name}"))));
-                }
-            }
-        }
-        if field.field_type == FieldType::Secret {
-            secrets.insert(format!("{SECRET_CONNECTION_PREFIX}{name}"), SecretString::new(text));
-        } else {
-            out.insert(name.clone(), Value::String(text));
         }
     }
-    if complete {
-        for (name, field) in fields {
-            let present = out.contains_key(name) || secrets.contains_key(&format!("{SECRET_CONNECTION_PREFIX}{name}"));
-            if present {
-                continue;
+    let already: Vec<(String, String)> = secrets
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix(SECRET_CONNECTION_PREFIX)?.to_string(), value.expose().to_string())))
+        .filter(|(name, _)| !given.contains_key(name))
+        .collect();
+    texts.extend(already.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+    let checked = rt::check_connection_fields(integration, texts, complete)
+        .map_err(|e| ApiError::bad_request(e.message).with("field", Value::from(e.field)))?;
+    let mut out = Map::new();
+    for (name, text) in checked {
+        match integration.connection.fields.get(&name).map(|f| f.field_type) {
+            Some(FieldType::Secret) => {
+                secrets.insert(format!("{SECRET_CONNECTION_PREFIX}{name}"), SecretString::new(text));
             }
-            if let Some(default) = &field.default {
-                out.insert(name.clone(), Value::String(default.clone()));
-            } else if field.required {
-                return Err(ApiError::bad_request(format!(
-                    "`{}` needs connection field `{name}`{}",
-                    integration.name,
-                    field.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
-                ))
-                .with("field", Value::from(format!("connection.{name}"))));
+            _ => {
+                out.insert(name, Value::String(text));
             }
         }
     }

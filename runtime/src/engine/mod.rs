@@ -12,6 +12,7 @@ mod refresh;
 mod unified;
 
 pub use call::{MethodCall, ProviderResponse};
+pub use page_text::PageText;
 pub use proxy::{ProxyRequest, ProxyResponse};
 pub use records::Records;
 pub use refresh::{DirectRefresher, RefreshFuture, RefreshReason, Refreshed, TokenRefresher};

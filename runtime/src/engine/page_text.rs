@@ -21,11 +21,11 @@ const MAX_NESTING: usize = 120;
 
 /// A page whose records are at `path` (object keys from the top; empty: the page is the array).
 #[derive(Debug)]
-pub(crate) struct PageText<'t> {
+pub struct PageText<'t> {
     pub text: &'t str,
     /// The page with its records array empty.
     pub rest: Value,
-    pub parts: Parts,
+    pub(crate) parts: Parts,
 }
 
 impl<'t> PageText<'t> {
@@ -43,6 +43,11 @@ impl<'t> PageText<'t> {
     /// The text of the records array, from `[` to `]`.
     pub fn records_text(&self) -> &'t str {
         &self.text[self.parts.array.clone()]
+    }
+
+    /// Each record's place in [`Self::text`], what `mapping::evaluate_each_json_text` maps.
+    pub fn record_spans(&self) -> &[Range<usize>] {
+        &self.parts.elements
     }
 }
 
