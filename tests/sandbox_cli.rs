@@ -5,10 +5,12 @@
 //! at the sandbox as `switchyard serve --upstream` points it, verifies the fixtures' account and
 //! walks a unified list to its second page. Then the README's quickstart, as printed by the
 //! sandbox: `switchyard serve --upstream`, `env create`, the install and the verified account
-//! from the banner, and a unified list across two pages: for the example integration, for
-//! GitHub (Link-header pages, whose next URL must come back on the sandbox's origin), and for
-//! every bundled integration at once (an import with `verify: true` and a list, its second page
-//! when the banner shows one), against one server.
+//! from the banner, and a unified list across two pages: for the example integration, for every
+//! integration that pages through the Link header (found in the compiled registry; its next URL
+//! must come back on the sandbox's origin), and for every bundled integration at once (an import
+//! with `verify: true` and a list, its second page when the banner shows one), against one
+//! server. No provider is named here: what is provider-specific comes from the definitions,
+//! their fixtures and snapshots, and `tests/examples.json`.
 
 mod common;
 
@@ -19,12 +21,13 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_fixtures::load_fixture;
-use switchyard_fixtures::suite::Project;
 use switchyard_compiler::project::Options;
-use switchyard_runtime::engine::{Engine, EngineConfig, ListRequest};
-use switchyard_registry::HttpMethod;
+use switchyard_fixtures::load_fixture;
 use switchyard_fixtures::replay::{Exchange, Fixture, OriginRewrite, ProviderOrigins};
+use switchyard_fixtures::suite::Project;
+use switchyard_registry::HttpMethod;
+use switchyard_registry::Pagination;
+use switchyard_runtime::engine::{Engine, EngineConfig, ListRequest};
 
 /// The sandbox process, killed when dropped (also when an assertion fails).
 struct Sandbox {
@@ -238,7 +241,8 @@ fn the_runtime_pointed_at_it_verifies_an_account_and_lists_two_pages() {
     let cases = fixtures(&example.integration);
     let (_, list) = cases.iter().find(|(name, _)| *name == example.list_case).unwrap();
     // The fixture's account expired long ago: the engine refreshes it through the sandbox first.
-    let account = list.account.to_account(&example.integration).unwrap();
+    let definition = project.registry.integration(&example.integration).expect("the example integration");
+    let account = list.account.to_account(definition).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let verified = engine.verify(&account).await.unwrap_or_else(|e| panic!("verify against the sandbox: {e:?}"));
@@ -419,36 +423,113 @@ fn the_quickstart_runs_against_the_sandbox() {
     assert_ne!(ids(first), ids(second), "page 2 is another page");
 }
 
+/// The bundled integrations that page through the Link header (the definition's pagination, or
+/// a method's), from the compiled registry.
+fn link_header_integrations() -> Vec<String> {
+    let link = |p: &Option<Pagination>| p.as_ref().is_some_and(|p| p.type_name() == "link_header");
+    project()
+        .registry
+        .integrations
+        .iter()
+        .filter(|i| link(&i.pagination) || i.resources.values().flat_map(|r| r.methods.values()).any(|m| link(&m.pagination)))
+        .map(|i| i.name.clone())
+        .collect()
+}
+
+/// The `rel="next"` URL of a `Link` header value.
+fn next_link(link: &str) -> Option<url::Url> {
+    let mut rest = link;
+    while let Some(open) = rest.find('<') {
+        let close = open + rest[open..].find('>')?;
+        let target = &rest[open + 1..close];
+        rest = &rest[close + 1..];
+        let params = rest.split('<').next().unwrap_or_default();
+        if params.split([';', ',']).any(|p| p.trim().replace('"', "") == "rel=next") {
+            return url::Url::parse(target).ok();
+        }
+    }
+    None
+}
+
+/// Sorted `name=value` pairs of a recorded request's query.
+fn recorded_query(exchange: &Exchange) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = exchange
+        .request
+        .query
+        .iter()
+        .flat_map(|(name, value)| value.values().into_iter().map(move |v| (name.clone(), v.to_string())))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// A recorded walk over two pages through the Link header: a list case whose two exchanges
+/// succeed, the first answer's `Link` header having a `rel="next"` URL that is the second
+/// request (same path, same query). Returns the case's name, the fixture, that header as
+/// recorded, and the next URL.
+fn link_walk(cases: &[(String, Fixture)]) -> Option<(&str, &Fixture, String, url::Url)> {
+    cases.iter().find_map(|(name, fixture)| {
+        let [first, second] = fixture.exchanges.as_slice() else { return None };
+        if fixture.call.method != switchyard_fixtures::replay::CallMethod::List
+            || fixture.exchanges.iter().any(|e| e.response.status >= 400)
+        {
+            return None;
+        }
+        let link = first.response.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("link"))?.1.values()[0].to_string();
+        let next = next_link(&link)?;
+        let mut query: Vec<(String, String)> = next.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        query.sort();
+        (next.path() == second.request.path && query == recorded_query(second)).then(|| (name.as_str(), fixture, link, next))
+    })
+}
+
+/// The unified ids of each page of a case's snapshot (`integrations/<name>/snapshots/<case>.snap`).
+fn snapshot_ids(integration: &str, case: &str) -> Vec<Vec<Value>> {
+    let path = common::repo().join("integrations").join(integration).join("snapshots").join(format!("{case}.snap"));
+    let body = switchyard_fixtures::snapshot::read_body(&path).unwrap().unwrap_or_else(|| panic!("{} exists", path.display()));
+    let snapshot: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    snapshot["pages"].as_array().expect("a list snapshot has pages").iter().map(|page| ids(&page["body"])).collect()
+}
+
 #[test]
-fn github_pages_through_the_link_header_on_the_sandboxs_origin() {
-    let sandbox = start("github");
-    let cases = fixtures("github");
-    let (_, walk) = cases.iter().find(|(name, _)| name == "tickets_list_link_pages").expect("the Link-header case");
-    let [first, last] = walk.exchanges.as_slice() else { panic!("two recorded pages") };
+fn link_header_pages_come_back_on_the_sandboxs_origin() {
+    let integrations = link_header_integrations();
+    let mut walked = 0;
+    for name in &integrations {
+        let cases = fixtures(name);
+        let Some((case, walk, recorded, next)) = link_walk(&cases) else { continue };
+        walked += 1;
+        let [first, _] = walk.exchanges.as_slice() else { unreachable!("a walk has two recorded pages") };
+        let sandbox = start(name);
 
-    // The recorded Link header names api.github.com; the sandbox answers with its own origin
-    // (the one the request was sent to), the rest of each URL as recorded.
-    let recorded = first.response.headers.get("link").expect("a recorded Link header").values()[0].to_string();
-    assert!(recorded.contains("<https://api.github.com/repositories/1296269/issues?state=all&per_page=2&page=2>; rel=\"next\""));
-    let (status, headers, _) = http(&sandbox.origin, "GET", &target(first), &[], "");
-    assert_eq!(status, 200);
-    assert_eq!(headers["link"], recorded.replace("https://api.github.com", &sandbox.origin));
-    let port = sandbox.origin.rsplit(':').next().unwrap();
-    let (_, headers, _) = http(&sandbox.origin, "GET", &target(first), &[("Host", &format!("localhost:{port}"))], "");
-    assert!(headers["link"].starts_with(&format!("<http://localhost:{port}/repositories/1296269/issues?state=all&per_page=2&page=2>")));
+        // The recorded Link header names the provider's origin; the sandbox answers with its
+        // own (the one the request was sent to), the rest of each URL as recorded.
+        let provider = next.origin().ascii_serialization();
+        assert!(rewrite_to(name, &cases, &sandbox.origin).origins().contains(next.as_str()), "{name}: {provider} is the provider's");
+        assert_ne!(provider, sandbox.origin);
+        let (status, headers, _) = http(&sandbox.origin, "GET", &target(first), &[], "");
+        assert_eq!(status, first.response.status, "{name}/{case}");
+        assert_eq!(headers["link"], recorded.replace(&provider, &sandbox.origin), "{name}/{case}");
+        let port = sandbox.origin.rsplit(':').next().unwrap();
+        let (_, headers, _) = http(&sandbox.origin, "GET", &target(first), &[("Host", &format!("localhost:{port}"))], "");
+        assert_eq!(headers["link"], recorded.replace(&provider, &format!("http://localhost:{port}")), "{name}/{case}");
 
-    // Through the server: the banner's import (verify: true) and list, at the page size of the
-    // recorded walk; page 2 comes from the next URL, so it holds the recorded last page.
-    let server = serve(&[("github".to_string(), sandbox.origin.clone())]);
-    let account = server.import("github", &sandbox.banner).unwrap_or_else(|e| panic!("{e}"));
-    assert!(banner_list(&sandbox.banner).0.contains(&format!("&page_size={}", walk.call.page_size.unwrap())), "{}", sandbox.banner);
-    let pages = server.list(&sandbox.banner, &account).unwrap_or_else(|e| panic!("{e}"));
-    let numbers = |exchange: &Exchange| -> Vec<Value> {
-        recorded_body(exchange).as_array().unwrap().iter().map(|issue| Value::from(issue["number"].to_string())).collect()
-    };
-    assert_eq!(ids(&pages[0]), numbers(first));
-    assert_eq!(ids(&pages[1]), numbers(last));
-    assert_eq!(pages[1]["next_cursor"], Value::Null, "the recorded last page has no rel=\"next\"");
+        // Through the server: the banner's import (verify: true) and list, at the page size of
+        // the recorded walk; page 2 comes from the next URL, so it holds the recorded last page
+        // (the case's snapshot gives each page's unified ids).
+        let server = serve(&[(name.clone(), sandbox.origin.clone())]);
+        let account = server.import(name, &sandbox.banner).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let list = banner_list(&sandbox.banner).0;
+        assert!(list.starts_with(&format!("/v1/unified/{}/{}?", walk.call.model, walk.call.resource)), "{}", sandbox.banner);
+        assert!(list.contains(&format!("&page_size={}", walk.call.page_size.unwrap())), "{}", sandbox.banner);
+        let pages = server.list(&sandbox.banner, &account).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected = snapshot_ids(name, case);
+        assert_eq!(expected.len(), 2, "{name}/{case}: the snapshot has the two recorded pages");
+        assert_eq!(ids(&pages[0]), expected[0], "{name}/{case}: page 1");
+        assert_eq!(ids(&pages[1]), expected[1], "{name}/{case}: page 2");
+        assert_eq!(pages[1]["next_cursor"], Value::Null, "{name}/{case}: the recorded last page has no rel=\"next\"");
+    }
+    assert!(walked > 0, "no Link-header integration ({integrations:?}) records a two-page walk through rel=\"next\"");
 }
 
 #[test]
@@ -460,9 +541,22 @@ fn every_bundled_integration_imports_with_verify_and_lists_against_its_sandbox()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    for required in ["github", "shopify", "attio", "jira"] {
-        assert!(names.iter().any(|n| n == required), "{required} is bundled: {names:?}");
+    // The kinds this covers: every integration that pages through the Link header (its next
+    // URL must come back on the sandbox's origin), and integrations whose verify call only the
+    // sandbox's own exchanges answer (`fixtures/sandbox/*.yaml`).
+    let link_header = link_header_integrations();
+    assert!(!link_header.is_empty(), "a bundled integration pages through the Link header");
+    for name in &link_header {
+        assert!(names.contains(name), "{name} pages through the Link header and has fixtures: {names:?}");
     }
+    let with_sandbox_files = names
+        .iter()
+        .filter(|n| {
+            let dir = common::repo().join("integrations").join(n).join("fixtures").join("sandbox");
+            std::fs::read_dir(dir).is_ok_and(|mut files| files.any(|f| f.unwrap().path().extension().is_some_and(|e| e == "yaml")))
+        })
+        .count();
+    assert!(with_sandbox_files > 0, "a bundled integration has fixtures/sandbox/*.yaml: {names:?}");
     // Every sandbox at once, then one server sending each integration to its own.
     let sandboxes: Vec<Sandbox> = names
         .iter()
