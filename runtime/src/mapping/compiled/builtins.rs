@@ -2,7 +2,7 @@
 //! result it knows to be the engine's; anything else is [`Stop::Fallback`], and the engine
 //! evaluates the expression instead. String work is done by jsonata-core's own functions.
 
-use super::eval::Stop;
+use super::stop::Stop;
 use super::value::{equal, index_like, Arr, Kind, Obj, K, V};
 use crate::mapping::functions::{Call, Function};
 use indexmap::IndexMap;

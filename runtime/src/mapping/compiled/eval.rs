@@ -1,6 +1,7 @@
 //! The interpreter: walks a [`Program`] over borrowed JSON with JSONata's semantics, or stops
 //! ([`Stop::Fallback`]) where it could not be sure to give the engine's answer.
 
+pub(crate) use super::stop::Stop;
 use super::builtins;
 use super::ir::{Arith, Filter, Hof, Node, Order, Path, Program, Step, StepNode, Stmt};
 use super::value::{equal, index_like, same_key, Arr, Kind, Obj, K, V};
@@ -8,15 +9,6 @@ use crate::mapping::functions::Call;
 use jsonata_core::functions::string;
 use std::rc::Rc;
 use std::time::Instant;
-
-/// Why an evaluation stopped.
-#[derive(Debug)]
-pub(crate) enum Stop {
-    /// Not decided here: the engine evaluates it (evaluation is pure, so this is safe).
-    Fallback,
-    /// A limit (time, cancel): the engine's error message, code first.
-    Limit(String),
-}
 
 /// The state of one evaluation.
 pub(crate) struct Env<'a, 'c> {

@@ -2,6 +2,7 @@
 //! Built from jsonata-core's AST by [`super::compile`].
 
 use super::builtins::Builtin;
+pub(crate) use super::value::FieldName;
 use crate::mapping::functions::Function;
 use serde_json::Value;
 
@@ -188,23 +189,6 @@ pub(crate) enum Hof {
     Each,
     Map,
     Filter,
-}
-
-/// A key an object constructor writes, with its JSON text (`"key":`) rendered once, when the
-/// program is compiled, instead of escaped again for every record.
-#[derive(Debug)]
-pub(crate) struct FieldName {
-    pub name: String,
-    pub json: String,
-}
-
-impl FieldName {
-    pub fn new(name: &str) -> FieldName {
-        let mut json = String::with_capacity(name.len() + 3);
-        crate::mapping::convert::write_string(name, &mut json);
-        json.push(':');
-        FieldName { name: name.to_string(), json }
-    }
 }
 
 /// A set of strings fixed when the program is compiled, grouped by length.

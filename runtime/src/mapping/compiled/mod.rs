@@ -19,10 +19,11 @@ mod eval;
 mod ir;
 mod output;
 mod parse;
+mod stop;
 mod value;
 
 pub(crate) use compile::compile;
-pub(crate) use eval::Stop;
+pub(crate) use stop::Stop;
 pub(crate) use ir::Program;
 pub(crate) use parse::parse as parse_values;
 pub(crate) use value::V;

@@ -3,7 +3,7 @@
 //! Numbers of the input go through `f64`, as they do through the engine. Too deep a result is
 //! left to the engine, which reports it.
 
-use super::eval::Stop;
+use super::stop::Stop;
 use super::value::{K, V};
 use crate::mapping::convert::{number_value, write_number, write_string};
 use serde_json::Value;

@@ -5,7 +5,6 @@
 //! a *sequence* (what a path produces; a sequence of one item is that item) from an array
 //! (what the input holds or an array constructor builds). [`V`] keeps both distinctions.
 
-use super::ir::FieldName;
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -389,4 +388,21 @@ pub(crate) fn equal(a: &V, b: &V) -> bool {
 /// the fast path and the engine could order keys differently.
 pub(crate) fn index_like(key: &str) -> bool {
     !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A key an object constructor writes, with its JSON text (`"key":`) rendered once, when the
+/// program is compiled, instead of escaped again for every record.
+#[derive(Debug)]
+pub(crate) struct FieldName {
+    pub name: String,
+    pub json: String,
+}
+
+impl FieldName {
+    pub fn new(name: &str) -> FieldName {
+        let mut json = String::with_capacity(name.len() + 3);
+        crate::mapping::convert::write_string(name, &mut json);
+        json.push(':');
+        FieldName { name: name.to_string(), json }
+    }
 }
