@@ -7,8 +7,8 @@ use common::{example, project_copy, repo};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
-use switchyard_runtime::mapping::{evaluate, Bindings, EvalOptions, Mapping};
 use switchyard_registry::{Origin, Registry};
+use switchyard_runtime::mapping::{evaluate, Bindings, EvalOptions, Mapping};
 
 fn switchyard(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).current_dir(cwd).env("NO_COLOR", "1").output().expect("the binary runs")

@@ -18,9 +18,9 @@ mod record;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::sync::Arc;
+use switchyard_compiler::project::Options;
 use switchyard_fixtures::snapshot::Mode;
 use switchyard_fixtures::suite::{self, Project};
-use switchyard_compiler::project::Options;
 
 fn bundled_cases() -> Vec<Trial> {
     let repo = common::repo();

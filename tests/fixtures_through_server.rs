@@ -13,20 +13,16 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use switchyard_compiler::project::Options;
+use switchyard_fixtures::replay::{CallMethod, Fixture, Pages, ReplayTransport};
 use switchyard_fixtures::run::CURSOR_KEY;
+use switchyard_fixtures::served::StrictProvider;
 use switchyard_fixtures::snapshot;
 use switchyard_fixtures::suite::{Case, Project};
-use switchyard_compiler::project::Options;
-use switchyard_runtime::http::{Transport, UpstreamRequest};
+use switchyard_registry::FieldType;
 use switchyard_runtime::pagination::{CursorKey, CursorState};
-use switchyard_registry::{FieldType, HttpMethod};
-use switchyard_fixtures::replay::{CallMethod, Fixture, Pages, ReplayTransport};
 use switchyard_server::{DatabaseUrl, ServerConfig};
 use switchyard_store::Keyring;
 
@@ -77,8 +73,7 @@ async fn run_case(project: &Project, case: &Case) -> Outcome {
     let secret_fields: Vec<String> =
         integration.connection.fields.iter().filter(|(_, f)| f.field_type == FieldType::Secret).map(|(n, _)| n.clone()).collect();
     let mut files = Vec::new();
-    let (loaded, diagnostics) =
-        switchyard_fixtures::load_fixture(&case.path, &project.display(&case.path), &secret_fields, &mut files);
+    let (loaded, diagnostics) = switchyard_fixtures::load_fixture(&case.path, &project.display(&case.path), &secret_fields, &mut files);
     let Some(loaded) = loaded.filter(|_| diagnostics.iter().all(|d| !d.is_error())) else {
         return Outcome::Failed(format!("the fixture does not load: {diagnostics:?}"));
     };
@@ -97,16 +92,15 @@ async fn run_case(project: &Project, case: &Case) -> Outcome {
     };
 
     let transport = Arc::new(ReplayTransport::new(fixture.exchanges.clone()));
-    let provider = ReplayProvider::start(transport.clone()).await;
+    let provider = StrictProvider::start(transport.clone()).await.expect("the provider listens");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("switchyard.db");
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), DatabaseUrl::Sqlite(db.clone()));
-    config.upstreams.insert(case.integration.clone(), url::Url::parse(&provider.origin).unwrap());
+    config.upstreams.insert(case.integration.clone(), url::Url::parse(provider.origin()).unwrap());
     config.frozen_now = Some(fixture.now().expect("the fixture's `now` parses"));
     config.cursor_key = Some(CURSOR_KEY);
-    let running = switchyard_server::start(config, project.registry.clone(), Some(Keyring::new(1, &[7; 32])))
-        .await
-        .expect("the server starts");
+    let running =
+        switchyard_server::start(config, project.registry.clone(), Some(Keyring::new(1, &[7; 32]))).await.expect("the server starts");
     let server = Client::new(format!("http://{}", running.addr), &db);
 
     let outcome = match drive(&server, &case.integration, &fixture).await {
@@ -165,7 +159,8 @@ async fn drive(server: &Client, integration: &str, fixture: &Fixture) -> Result<
     // A case that starts part-way resumes with a cursor to that position, as `switchyard test` does.
     let list = format!("{integration}/{}/{}/list", call.model, call.resource);
     let mut cursor = call.start.as_ref().map(|position| {
-        CursorState { list: list.clone(), position: position.clone(), page_size: None, pages: 0, seen: Vec::new() }.encode(&CursorKey::new(CURSOR_KEY))
+        CursorState { list: list.clone(), position: position.clone(), page_size: None, pages: 0, seen: Vec::new() }
+            .encode(&CursorKey::new(CURSOR_KEY))
     });
     let pages = match call.pages {
         Some(Pages::Count(n)) => n,
@@ -308,8 +303,10 @@ impl Client {
     }
 
     async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer, String> {
-        let mut request =
-            self.http.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", self.url)).bearer_auth(&self.key);
+        let mut request = self
+            .http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
         }
@@ -332,58 +329,5 @@ impl Client {
             return Err(format!("{method} {path} answered {}: {}", answer.status, answer.body));
         }
         Ok(answer)
-    }
-}
-
-/// A provider on loopback whose answers are a fixture's recorded exchanges, through the same
-/// strict replay `switchyard test` uses.
-struct ReplayProvider {
-    origin: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ReplayProvider {
-    async fn start(transport: Arc<ReplayTransport>) -> ReplayProvider {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(answer).with_state(transport);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        ReplayProvider { origin, task }
-    }
-
-    fn stop(self) {
-        self.task.abort();
-    }
-}
-
-async fn answer(State(transport): State<Arc<ReplayTransport>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let method = match method {
-        Method::GET => HttpMethod::Get,
-        Method::POST => HttpMethod::Post,
-        Method::PUT => HttpMethod::Put,
-        Method::PATCH => HttpMethod::Patch,
-        _ => HttpMethod::Delete,
-    };
-    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let request = UpstreamRequest {
-        method,
-        url: url::Url::parse(&format!("http://provider.invalid{path_and_query}")).unwrap(),
-        headers: headers.iter().filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string()))).collect(),
-        body: (!body.is_empty()).then(|| switchyard_runtime::http::Body { content_type: "application/octet-stream", bytes: body }),
-    };
-    match transport.send(request, std::time::Duration::from_secs(5)).await {
-        Ok(recorded) => {
-            let mut response = Response::builder().status(recorded.status);
-            for (name, value) in recorded.headers.iter() {
-                if !matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection" | "content-encoding") {
-                    response = response.header(name, value);
-                }
-            }
-            response.body(Body::from(recorded.body)).unwrap()
-        }
-        // The test reports the replay's own account of the mismatch.
-        Err(error) => Response::builder().status(StatusCode::NOT_IMPLEMENTED).body(Body::from(error.message)).unwrap(),
     }
 }

@@ -36,8 +36,8 @@
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use switchyard_runtime::mapping::{evaluate_json_str, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
 use switchyard_registry::Origin;
+use switchyard_runtime::mapping::{evaluate_json_str, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
 
 /// Which of our evaluation paths an exclusion is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,10 +5,10 @@ mod common;
 
 use common::example;
 use serde_json::{json, Value};
+use switchyard_registry::{Expr, Origin};
 use switchyard_runtime::mapping::{
     evaluate, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, Bindings, EvalOptions, Mapping, MappingErrorKind,
 };
-use switchyard_registry::{Expr, Origin};
 
 fn mapping(source: &str) -> Mapping {
     let expr = Expr { source: source.to_string(), origin: Origin { file: "integrations/evil/unified/crm.yaml".into(), line: 7, col: 9 } };

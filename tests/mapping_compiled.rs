@@ -10,9 +10,9 @@ mod differential;
 
 use serde_json::{json, Value};
 use switchyard_compiler::project::{self, Options};
+use switchyard_registry::Origin;
 use switchyard_runtime::mapping::functions::EXAMPLE_NOW_MILLIS;
 use switchyard_runtime::mapping::{evaluate_each_json, evaluate_each_json_text, evaluate_json_str, Bindings, EvalOptions, Mapping};
-use switchyard_registry::Origin;
 
 fn options() -> EvalOptions {
     EvalOptions { now_millis: Some(EXAMPLE_NOW_MILLIS), ..EvalOptions::default() }

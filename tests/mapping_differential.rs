@@ -12,9 +12,9 @@ mod support;
 
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use switchyard_registry::Origin;
 use switchyard_runtime::mapping::functions::{self, Twin, EXAMPLE_NOW_MILLIS};
 use switchyard_runtime::mapping::{evaluate_json_str, Bindings, EvalOptions, Mapping};
-use switchyard_registry::Origin;
 
 /// One evaluation to run on both engines.
 struct Case {

@@ -3,10 +3,10 @@
 //! error kind says which limit stopped the evaluation.
 
 use serde_json::{json, Value};
+use switchyard_registry::{Expr, Origin};
 use switchyard_runtime::mapping::{
     evaluate, evaluate_each_json, evaluate_json_str, Bindings, CancelToken, EvalOptions, Mapping, MappingErrorKind, MappingLimits,
 };
-use switchyard_registry::{Expr, Origin};
 
 fn mapping(source: &str) -> Mapping {
     let expr = Expr { source: source.to_string(), origin: Origin { file: "integrations/evil/unified/crm.yaml".into(), line: 7, col: 9 } };

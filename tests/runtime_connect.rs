@@ -11,11 +11,11 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use support::{account, basic, engine, now, pairs, registry, Mock, Reply};
+use switchyard_registry::{Auth, Registry, TokenFormat};
 use switchyard_runtime::account::{Account, Install, Secret};
 use switchyard_runtime::auth::Pkce;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::error::{ErrorKind, RuntimeError};
-use switchyard_registry::{Auth, Registry, TokenFormat};
 
 const REDIRECT: &str = "https://app.example.com/v1/connect/callback";
 

@@ -11,10 +11,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
 use support::{now, registry, NOW};
+use switchyard_registry::Webhooks;
 use switchyard_runtime::account::{Connection, Install, Secret};
 use switchyard_runtime::error::ErrorKind;
 use switchyard_runtime::mapping::EvalOptions;
-use switchyard_registry::Webhooks;
 use switchyard_runtime::webhook::{events, verify, Delivery, WebhookScopes};
 
 fn webhooks(name: &str) -> Webhooks {

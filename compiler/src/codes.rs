@@ -4,7 +4,6 @@
 //! Never reuse or renumber a released code: users grep for them and CI configurations
 //! match on them. Retire a code by leaving its row and saying so in its explanation.
 
-
 macro_rules! codes {
     ($( $variant:ident = $code:literal, $severity:ident, $title:literal, $explain:literal; )*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

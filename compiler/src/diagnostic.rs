@@ -1,7 +1,7 @@
 //! Diagnostics as data: a code, a place, a message, and help.
 
-pub use crate::codes::Severity;
 use crate::codes::Code;
+pub use crate::codes::Severity;
 use crate::source::Span;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -57,9 +57,7 @@ pub fn embed(options: &Options, out_dir: &Path) -> Result<(), String> {
         .vis("pub")
         .doc("Loads the embedded registry. It was checked when this binary was built, so it cannot fail.")
         .ret("switchyard_registry::Registry")
-        .line(
-            "switchyard_registry::Registry::from_json(REGISTRY_JSON).expect(\"the embedded registry was compiled by this build\")",
-        );
+        .line("switchyard_registry::Registry::from_json(REGISTRY_JSON).expect(\"the embedded registry was compiled by this build\")");
     let module = out_dir.join(MODULE_FILE);
     fs::write(&module, scope.to_string()).map_err(|e| format!("error: cannot write {}: {e}", module.display()))?;
     Ok(())

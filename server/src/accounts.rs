@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
-use switchyard_runtime::account::{self as rt, Connection, Credentials, Secret};
 use switchyard_registry::{Auth, FieldType, Integration};
+use switchyard_runtime::account::{self as rt, Connection, Credentials, Secret};
 use switchyard_store::{Account, Install, Keyring, SealedCredentials, SecretString};
 
 /// Secret connection fields (type `secret` in the definition) are sealed with the credentials,

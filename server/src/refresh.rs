@@ -17,11 +17,11 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-use switchyard_runtime::account::Account;
-use switchyard_runtime::engine::{RefreshFuture, RefreshReason, Refreshed, TokenRefresher};
-use switchyard_runtime::engine::{merge_tokens, Engine};
-use switchyard_runtime::error::{ErrorKind, RuntimeError};
 use switchyard_registry::Auth;
+use switchyard_runtime::account::Account;
+use switchyard_runtime::engine::{merge_tokens, Engine};
+use switchyard_runtime::engine::{RefreshFuture, RefreshReason, Refreshed, TokenRefresher};
+use switchyard_runtime::error::{ErrorKind, RuntimeError};
 use switchyard_store::{AccountPatch, AccountStatus, Keyring, LeaseOutcome, Store, StoreError};
 
 /// How often a waiter re-reads an account another process is refreshing.

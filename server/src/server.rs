@@ -3,19 +3,19 @@
 
 use crate::config::{DatabaseUrl, ServerConfig};
 use crate::exchange_log::{ExchangeLog, LoggingTransport};
+use crate::keys::KeyCache;
 use crate::metrics::Metrics;
 use crate::refresh::StoreRefresher;
 use crate::routes;
 use crate::state::AppState;
-use crate::keys::KeyCache;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_registry::Registry;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::http::{HttpTransport, TransportLimits};
 use switchyard_runtime::pagination::CursorKey;
-use switchyard_registry::Registry;
 use switchyard_store::{ApiKey, Keyring, SqliteStore, Store};
 use thiserror::Error;
 

@@ -3,9 +3,9 @@
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ApiResult};
 use crate::exchange_log::ExchangeLog;
+use crate::keys::KeyCache;
 use crate::metrics::Metrics;
 use crate::refresh::StoreRefresher;
-use crate::keys::KeyCache;
 use std::sync::Arc;
 use switchyard_runtime::engine::Engine;
 use switchyard_store::{Keyring, Store};

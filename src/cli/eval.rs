@@ -3,8 +3,8 @@
 
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::path::{Path, PathBuf};
-use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
 use switchyard_registry::Origin;
+use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {

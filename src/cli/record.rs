@@ -5,11 +5,11 @@
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use switchyard_compiler::project::Options;
 use switchyard_fixtures::record::{self, RecordOptions};
+use switchyard_fixtures::replay::{Call, CallMethod, Pages};
 use switchyard_fixtures::snapshot::Mode;
 use switchyard_fixtures::suite::{self, Case, Project};
-use switchyard_compiler::project::Options;
-use switchyard_fixtures::replay::{Call, CallMethod, Pages};
 
 #[derive(clap::Args, Debug)]
 pub struct RecordArgs {

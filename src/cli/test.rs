@@ -7,10 +7,10 @@ use super::{annotation_root, EXIT_INVALID, EXIT_OK, EXIT_USAGE};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
+use switchyard_compiler::project::Options;
 use switchyard_fixtures::report;
 use switchyard_fixtures::snapshot::Mode;
 use switchyard_fixtures::suite::{self, Project, RunReport};
-use switchyard_compiler::project::Options;
 
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {

@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_compiler::project::{self, Options};
 use switchyard_compiler::render;
+use switchyard_registry::Registry;
 use switchyard_runtime::engine::DirectRefresher;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::error::RuntimeError;
 use switchyard_runtime::http::{HttpTransport, Transport, TransportLimits, UpstreamRequest, UpstreamResponse};
 use switchyard_runtime::pagination::CursorKey;
-use switchyard_registry::Registry;
 
 /// The fixed "now" of runtime tests: 2024-06-01T09:00:00Z.
 pub const NOW: u64 = 1_717_232_400;

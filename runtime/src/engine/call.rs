@@ -3,8 +3,8 @@
 //! the response classified.
 
 use super::Engine;
-use crate::account::Account;
 use super::{RefreshReason, Refreshed};
+use crate::account::Account;
 use crate::auth;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::query_pairs;

@@ -16,8 +16,8 @@
 
 use super::call::unset_optional_field;
 use super::Engine;
-use crate::account::Account;
 use super::Refreshed;
+use crate::account::Account;
 use crate::auth;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{render, Body, Encoding, Scopes, UpstreamRequest};

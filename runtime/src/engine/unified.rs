@@ -1,13 +1,13 @@
 //! Unified calls: a model's resource and method, mapped onto the provider's.
 
 use super::call::{MethodCall, ProviderResponse};
-use crate::answer::Answer;
 use super::classify::parse_body;
 use super::page_text::{self, PageText};
 use super::records::Records;
 use super::Engine;
-use crate::account::Account;
 use super::Refreshed;
+use crate::account::Account;
+use crate::answer::Answer;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;

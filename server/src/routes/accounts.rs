@@ -4,7 +4,6 @@
 use super::{engine_call, json, load_account, parse_json, Params};
 use crate::accounts::{self as convert, check_connection, parse_credentials, view, AccountInput};
 use crate::error::{ApiError, ApiResult};
-use switchyard_runtime::answer;
 use crate::exchange_log::{with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -14,9 +13,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchyard_runtime::account as rt;
-use switchyard_runtime::engine::{RefreshReason, TokenRefresher};
 use switchyard_registry::{Auth, Integration};
+use switchyard_runtime::account as rt;
+use switchyard_runtime::answer;
+use switchyard_runtime::engine::{RefreshReason, TokenRefresher};
 use switchyard_store::{Account, AccountPatch, AccountStatus, Install, NewAccount, SecretString, StoreError, UpsertOutcome};
 
 /// A new account as submitted to `POST /v1/accounts`, one row of an import, or the result of an

@@ -11,7 +11,6 @@ use super::json;
 use crate::accounts::{self as convert, check_connection, view};
 use crate::connect_state::{ConnectState, LIFETIME_SECONDS};
 use crate::error::{ApiError, ApiResult};
-use switchyard_runtime::answer;
 use crate::exchange_log::{with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -20,8 +19,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use switchyard_runtime::auth::{callback_connection, Pkce};
 use switchyard_registry::{Auth, OAuthGrant};
+use switchyard_runtime::answer;
+use switchyard_runtime::auth::{callback_connection, Pkce};
 use switchyard_store::{AccountStatus, NewAccount, SecretString, StoreError};
 
 fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {

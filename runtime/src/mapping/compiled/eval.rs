@@ -1,9 +1,9 @@
 //! The interpreter: walks a [`Program`] over borrowed JSON with JSONata's semantics, or stops
 //! ([`Stop::Fallback`]) where it could not be sure to give the engine's answer.
 
-pub(crate) use super::stop::Stop;
 use super::builtins;
 use super::ir::{Arith, Filter, Hof, Node, Order, Path, Program, Step, StepNode, Stmt};
+pub(crate) use super::stop::Stop;
 use super::value::{equal, index_like, same_key, Arr, Kind, Obj, K, V};
 use crate::mapping::functions::Call;
 use jsonata_core::functions::string;

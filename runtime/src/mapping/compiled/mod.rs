@@ -23,9 +23,9 @@ mod stop;
 mod value;
 
 pub(crate) use compile::compile;
-pub(crate) use stop::Stop;
 pub(crate) use ir::Program;
 pub(crate) use parse::parse as parse_values;
+pub(crate) use stop::Stop;
 pub(crate) use value::V;
 
 use super::functions::Call;
