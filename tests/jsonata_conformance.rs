@@ -20,8 +20,9 @@
 //! `MappingLimits::default()`, as `switchyard eval` uses.
 //!
 //! Where our API differs from the upstream runner's:
-//! - An undefined input: our inputs are JSON, so it is given as `null` (the cases where that
-//!   changes the answer are in [`EXCLUDED`]).
+//! - An undefined input (`dataset: null`): evaluated with no input at all
+//!   (`mapping::evaluate_without_input`, what `switchyard eval` does without an input file, and
+//!   `Mapping::evaluate_compiled_without_input` on the fast path).
 //! - An undefined result: our results are JSON, so undefined comes out as `null`. When the
 //!   answer is `null`, the case is run again as `$exists((EXPR))` on the same path, to tell
 //!   undefined (`false`) from `null` (`true`).
@@ -37,20 +38,15 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use switchyard_registry::Origin;
-use switchyard_runtime::mapping::{evaluate_json_str, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits};
+use switchyard_runtime::mapping::{
+    evaluate_json_str, evaluate_without_input, Bindings, EvalOptions, Mapping, MappingError, MappingErrorKind, MappingLimits,
+};
 
 /// Which of our evaluation paths an exclusion is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Route {
     Engine,
     Fast,
-}
-
-/// The reason for a case that needs an undefined input.
-macro_rules! undefined_input {
-    ($detail:literal) => {
-        concat!("needs an undefined input (dataset: null) and our API takes JSON: given null, ", $detail)
-    };
 }
 
 /// Every case we do not pass, on which path, and why. Each must still fail there: a case that
@@ -78,13 +74,6 @@ const EXCLUDED: &[(&str, Route, &str)] = &[
         "'\\uD800' is a lone UTF-16 surrogate, which no Rust string holds: the parser refuses the literal (S0104) \
          instead of $encodeUrlComponent raising D3140",
     ),
-    ("descendent-operator/case016", Route::Engine, undefined_input!("`**` of null is null, not undefined")),
-    ("encoding/case001", Route::Engine, undefined_input!("`$base64encode()` on a null context is T0411, not undefined")),
-    ("encoding/case003", Route::Engine, undefined_input!("`$base64decode()` on a null context is T0411, not undefined")),
-    ("function-string/case022", Route::Engine, undefined_input!("`$string()` of null is \"null\", not undefined")),
-    ("function-trim/case002", Route::Engine, undefined_input!("`$trim()` on a null context is T0411, not undefined")),
-    ("transform/case022", Route::Engine, undefined_input!("`$` is null, not undefined")),
-    ("transform/case022", Route::Fast, undefined_input!("`$` is null, not undefined")),
 ];
 
 /// The suite, beside the repository as CI checks it out.
@@ -130,11 +119,9 @@ impl Case {
         }
     }
 
-    fn input_text(&self) -> String {
-        match &self.input {
-            Some(value) => value.to_string(),
-            None => "null".to_string(),
-        }
+    /// The input as JSON text; `None` when the case has none (`$` undefined).
+    fn input_text(&self) -> Option<String> {
+        self.input.as_ref().map(Value::to_string)
     }
 }
 
@@ -381,7 +368,10 @@ fn run_engine(case: &Case) -> Outcome {
         Err(error) => return Outcome::Error(error),
     };
     let (options, input) = (case.options(), case.input_text());
-    let run = |m: &Mapping| evaluate_json_str(m, &input, &case.bindings, &options);
+    let run = |m: &Mapping| match &input {
+        Some(input) => evaluate_json_str(m, input, &case.bindings, &options),
+        None => evaluate_without_input(m, &case.bindings, &options),
+    };
     outcome(run(&mapping), || probe(case).and_then(|p| run(&p.interpreted()).ok()).map(|a| a == "true"))
 }
 
@@ -391,9 +381,15 @@ fn run_engine(case: &Case) -> Outcome {
 fn run_fast(case: &Case) -> Option<[Option<Outcome>; 2]> {
     let mapping = Mapping::parse(&case.expr, &origin(&case.name)).ok().filter(Mapping::is_compiled)?;
     let (options, text) = (case.options(), case.input_text());
-    let value = case.input.clone().unwrap_or(Value::Null);
-    let from_text = |m: &Mapping| m.evaluate_compiled_text(&text, &case.bindings, &options);
-    let from_value = |m: &Mapping| m.evaluate_compiled(&value, &case.bindings, &options);
+    // Without an input, both ways in are the one evaluation without input.
+    let from_text = |m: &Mapping| match &text {
+        Some(text) => m.evaluate_compiled_text(text, &case.bindings, &options),
+        None => m.evaluate_compiled_without_input(&case.bindings, &options),
+    };
+    let from_value = |m: &Mapping| match &case.input {
+        Some(value) => m.evaluate_compiled(value, &case.bindings, &options),
+        None => m.evaluate_compiled_without_input(&case.bindings, &options),
+    };
     let defined = |answer: Option<Result<String, MappingError>>| answer.and_then(Result::ok).map(|a| a == "true");
     Some([
         from_text(&mapping).map(|a| outcome(a, || defined(probe(case).and_then(|p| from_text(&p))))),

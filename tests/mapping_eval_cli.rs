@@ -177,11 +177,25 @@ fn usage_and_io_errors_exit_2() {
         &["m.jsonata", "in.json", "--bind", "a-b=in.json"],
         &["m.jsonata", "in.json", "--repeat", "0"],
         &["m.jsonata", "in.json", "--now", "yesterday"],
-        &["m.jsonata"],
     ];
     for args in cases {
         let out = eval(args, dir.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// Without an input file `$` is undefined, which JSONata tells from `null`: `$string($)` of
+/// nothing is nothing (printed as `null`), of `null` the text `"null"`.
+#[test]
+fn without_an_input_the_input_is_undefined() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = write(dir.path(), "m.jsonata", "{ \"given\": $exists($), \"text\": $string($) }");
+    let none = eval(&[mapping.to_str().unwrap(), "--compact"], dir.path());
+    assert!(none.status.success(), "{}", stderr(&none));
+    assert_eq!(stdout(&none).trim(), r#"{"given":false}"#);
+    let null = write(dir.path(), "null.json", "null");
+    let given = eval(&[mapping.to_str().unwrap(), null.to_str().unwrap(), "--compact"], dir.path());
+    assert!(given.status.success(), "{}", stderr(&given));
+    assert_eq!(stdout(&given).trim(), r#"{"given":true,"text":"null"}"#);
 }

@@ -10,8 +10,9 @@ use switchyard_runtime::mapping::{self, Bindings, EvalOptions, Mapping, MappingE
 pub struct EvalArgs {
     /// The JSONata expression to evaluate.
     pub mapping: PathBuf,
-    /// The input (`$`), a JSON file; `-` reads standard input.
-    pub input: PathBuf,
+    /// The input (`$`), a JSON file; `-` reads standard input. Without one, `$` is undefined
+    /// (not `null`), as in JSONata's exerciser.
+    pub input: Option<PathBuf>,
     /// Binds `$NAME` to the JSON in FILE (repeatable), e.g. `--bind query=query.json`.
     #[arg(long = "bind", value_name = "NAME=FILE.json")]
     pub bind: Vec<String>,
@@ -67,7 +68,7 @@ fn run(args: &EvalArgs) -> Result<String, Failure> {
         };
         Failure::Mapping(MappingError { origin, ..error })
     })?;
-    let input = read(&args.input)?;
+    let input = args.input.as_deref().map(read).transpose()?;
     let mut bindings = Bindings::new();
     for bind in &args.bind {
         let (name, path) = bind.split_once('=').ok_or_else(|| Failure::Usage(format!("--bind {bind:?} is not NAME=FILE.json")))?;
@@ -91,8 +92,12 @@ fn run(args: &EvalArgs) -> Result<String, Failure> {
     let options = EvalOptions { limits, now_millis, cancel: None };
     let mut result = String::new();
     for _ in 0..args.repeat {
-        result = mapping::evaluate_json_str(&mapping, &input, &bindings, &options).map_err(|error| match error.kind {
-            MappingErrorKind::InvalidInput => Failure::Usage(format!("{} is not JSON: {}", args.input.display(), error.message)),
+        let evaluated = match &input {
+            Some(input) => mapping::evaluate_json_str(&mapping, input, &bindings, &options),
+            None => mapping::evaluate_without_input(&mapping, &bindings, &options),
+        };
+        result = evaluated.map_err(|error| match (error.kind, &args.input) {
+            (MappingErrorKind::InvalidInput, Some(path)) => Failure::Usage(format!("{} is not JSON: {}", path.display(), error.message)),
             _ => Failure::Mapping(error),
         })?;
     }

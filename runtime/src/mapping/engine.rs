@@ -1,6 +1,6 @@
 //! The adapter itself: a parsed expression shared between threads, and one evaluator per call.
 
-use super::compiled::{self, Stop};
+use super::compiled::{self, Stop, V};
 use super::convert::{self, ConvertError};
 use super::error::{MappingError, MappingErrorKind};
 use super::functions::{self, Call, Function};
@@ -118,6 +118,20 @@ impl Mapping {
         let mut session = compiled::Session::new(program, bindings, options, &cancelled)?;
         let mut out = String::new();
         match session.run_parsed(&input).and_then(|v| session.write_json(&v, &mut out)) {
+            Ok(()) => Some(Ok(out)),
+            Err(Stop::Fallback) => None,
+            Err(Stop::Limit(message)) => Some(Err(self.limit_error(message))),
+        }
+    }
+
+    /// [`Self::evaluate_compiled`] with no input ([`evaluate_without_input`]'s fast path).
+    #[doc(hidden)]
+    pub fn evaluate_compiled_without_input(&self, bindings: &Bindings, options: &EvalOptions) -> Option<Result<String, MappingError>> {
+        let program = self.inner.compiled.as_ref()?;
+        let cancelled = cancel_check(options);
+        let mut session = compiled::Session::new(program, bindings, options, &cancelled)?;
+        let mut out = String::new();
+        match session.run_parsed(&V::Undef).and_then(|v| session.write_json(&v, &mut out)) {
             Ok(()) => Some(Ok(out)),
             Err(Stop::Fallback) => None,
             Err(Stop::Limit(message)) => Some(Err(self.limit_error(message))),
@@ -286,6 +300,21 @@ pub fn evaluate_json_str(mapping: &Mapping, input: &str, bindings: &Bindings, op
     let depth = options.limits.max_input_depth;
     let input = convert::parse_json(input, depth).map_err(|e| mapping.convert_error(e, "the input", depth))?;
     let result = session.run(&input)?;
+    let mut out = String::new();
+    convert::write_json(&result, &mut out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
+    Ok(out)
+}
+
+/// Evaluates `mapping` with no input at all: `$` is undefined, not `null` (`$string()` is then
+/// undefined, where on `null` it is `"null"`). What `switchyard eval MAPPING` does without an
+/// input file, as JSONata's own exerciser does. Compact JSON text out; an undefined result is
+/// `null`.
+pub fn evaluate_without_input(mapping: &Mapping, bindings: &Bindings, options: &EvalOptions) -> Result<String, MappingError> {
+    if let Some(result) = mapping.evaluate_compiled_without_input(bindings, options) {
+        return result;
+    }
+    let mut session = Session::new(mapping, bindings, options)?;
+    let result = session.run(&JValue::Undefined)?;
     let mut out = String::new();
     convert::write_json(&result, &mut out, session.result_depth).map_err(|e| mapping.convert_error(e, "result", session.result_depth))?;
     Ok(out)

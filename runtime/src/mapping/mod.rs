@@ -24,16 +24,10 @@ mod engine;
 mod error;
 pub mod functions;
 
-pub use engine::{evaluate, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, Mapping};
+pub use engine::{evaluate, evaluate_each_json, evaluate_each_json_text, evaluate_json_str, evaluate_without_input, Mapping};
 pub use error::{MappingError, MappingErrorKind};
 
 use std::collections::BTreeMap;
-
-/// Whether `$name` is a function of JSONata's own library (`$string`, `$map`, …); our library's
-/// functions are in [`functions::find`].
-pub fn is_jsonata_function(name: &str) -> bool {
-    compiled::is_jsonata_function(name)
-}
 
 /// Limits for one evaluation. With `evaluate_each_json`, each input gets the full limits.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,11 +34,6 @@ use jsonata_core::evaluator::EvaluatorOptions;
 use serde_json::Value;
 use std::time::Instant;
 
-/// Whether `name` is a function of JSONata's own library (`string`, `map`, …).
-pub(crate) fn is_jsonata_function(name: &str) -> bool {
-    builtins::Builtin::is_function_name(name)
-}
-
 /// The engine's input depth limits above which the fast path is not used (its checks recurse).
 const MAX_CHECKED_DEPTH: usize = 256;
 

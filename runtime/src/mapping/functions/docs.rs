@@ -37,7 +37,7 @@ of that kind instead of taking the server down:
 Memory is not limited as such: an expression that doubles a string on every step reaches about 2 GB before
 the default timeout stops it (measured; about 300 MB with a 300 ms timeout).
 
-Try a mapping on a record with `switchyard eval MAPPING.jsonata INPUT.json [--bind NAME=FILE.json]…
+Try a mapping on a record with `switchyard eval MAPPING.jsonata [INPUT.json] [--bind NAME=FILE.json]…
 [--now RFC3339] [--repeat N] [--compact]`: it uses this library and these limits, prints the result with keys
 in the order the mapping writes them, and names the line and column of a syntax error.
 ";
