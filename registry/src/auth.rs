@@ -1,6 +1,6 @@
 //! How a request is authenticated, and how OAuth2 tokens are obtained and refreshed.
 
-use super::{Expr, HeaderEquals, Path, Template};
+use super::{Path, ResponseRule, RuleKind, Template};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -242,20 +242,10 @@ pub enum StoreValue {
 }
 
 /// A token response is an error of `kind` when its status is listed (any status when
-/// `status` is absent) and the optional header and body conditions hold: the conditions of
-/// an `errors.when` rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenErrorRule {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub status: Vec<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header: Option<HeaderEquals>,
-    /// On the parsed token response (JSON, or a form-encoded one as an object of strings).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Expr>,
-    pub kind: TokenErrorKind,
-}
+/// `status` is absent) and the optional header and body conditions hold (on the parsed token
+/// response: JSON, or a form-encoded one as an object of strings): the conditions of an
+/// `errors.when` rule.
+pub type TokenErrorRule = ResponseRule<TokenErrorKind>;
 
 /// What a token-endpoint error means: the grant is dead (`needs_reauth`: the customer must
 /// connect again), the OAuth client is refused (`auth`), or the endpoint failed (`upstream`).
@@ -265,6 +255,13 @@ pub enum TokenErrorKind {
     NeedsReauth,
     Auth,
     Upstream,
+}
+
+impl RuleKind for TokenErrorKind {
+    /// Each `error_when` rule names its kind.
+    fn implied() -> Option<Self> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! One integration: its HTTP layer, connection fields, resources and unified mappings.
 
-use super::{Auth, Expr, HeaderEquals, Pagination, Path, RateLimit, Template, UnifiedModel, Webhooks};
+use super::{Auth, Expr, Pagination, Path, RateLimit, ResponseRule, RuleKind, Template, UnifiedModel, Webhooks};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -130,21 +130,10 @@ pub struct MethodErrors {
 }
 
 /// A response is an error of `kind` when its status is listed (any status when `status` is
-/// absent) and the optional header and body conditions hold: the same conditions as a
-/// rate limit's `limited_when` rule. The error's code and message still come from the
-/// integration's `errors.mapping`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorRule {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub status: Vec<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header: Option<HeaderEquals>,
-    /// On the parsed JSON body; a response without a JSON body never matches it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Expr>,
-    pub kind: RuleErrorKind,
-}
+/// absent) and the optional header and body conditions hold: the conditions of every
+/// [`ResponseRule`]. The error's code and message still come from the integration's
+/// `errors.mapping`.
+pub type ErrorRule = ResponseRule<RuleErrorKind>;
 
 /// The error kinds a rule can assign: the ones a response's content can mean. Rate limits
 /// have their own rules; timeouts, connection and mapping failures are not read from a body.
@@ -155,6 +144,13 @@ pub enum RuleErrorKind {
     NotFound,
     Validation,
     Upstream,
+}
+
+impl RuleKind for RuleErrorKind {
+    /// Each `errors.when` rule names its kind.
+    fn implied() -> Option<Self> {
+        None
+    }
 }
 
 /// A provider resource: its methods by name (`list`, `get`, … or custom ones).

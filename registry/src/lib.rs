@@ -14,6 +14,7 @@ mod integration;
 mod pagination;
 mod path;
 mod rate_limit;
+mod rule;
 mod template;
 mod unified;
 pub mod vocabulary;
@@ -30,7 +31,8 @@ pub use integration::{
 };
 pub use pagination::{CursorFrom, CursorSource, PageCommon, PageRequest, PageSize, Pagination, ParamIn, StopWhen};
 pub use path::Path;
-pub use rate_limit::{HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit};
+pub use rate_limit::{HeaderValue, LimitedWhen, NumberFormat, RateLimit, RateLimited, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit};
+pub use rule::{HeaderEquals, ResponseRule, RuleKind};
 pub use template::{Scope, Segment, Template};
 pub use unified::{UnifiedMapping, UnifiedMethodName, UnifiedModel};
 pub use webhooks::{

@@ -1,6 +1,6 @@
 //! When a response counts as rate limited, and where its limit, remaining and reset are.
 
-use super::Expr;
+use super::{ResponseRule, RuleKind};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,23 +21,18 @@ pub struct RateLimit {
 
 /// A response is limited when its status is listed and, if given, the header and body
 /// conditions hold too (GitHub: 403 with remaining 0; Salesforce: 403 with a body code).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitedWhen {
-    pub status: Vec<u16>,
-    #[serde(default)]
-    pub header: Option<HeaderEquals>,
-    #[serde(default)]
-    pub body: Option<Expr>,
-}
+/// A definition always lists the statuses (its schema requires them).
+pub type LimitedWhen = ResponseRule<RateLimited>;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderEquals {
-    pub name: String,
-    /// The header must have this value; absent = the header must be present.
-    #[serde(default)]
-    pub equals: Option<String>,
+/// What a `limited_when` rule's match means, the only thing it can mean: the response is
+/// rate limited. Implied, so never written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimited;
+
+impl RuleKind for RateLimited {
+    fn implied() -> Option<Self> {
+        Some(RateLimited)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

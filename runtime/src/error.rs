@@ -2,7 +2,7 @@
 //! can act on it (reconnect, wait, fix the request) and shown with the provider's own
 //! status and an excerpt of its body.
 
-use crate::rate_limit::RateLimitStatus;
+use crate::rate_limit::status::RateLimitStatus;
 use crate::registry::{RuleErrorKind, TokenErrorKind};
 use serde::Serialize;
 

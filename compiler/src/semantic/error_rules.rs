@@ -4,14 +4,7 @@
 use super::Ctx;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use switchyard_registry::{Auth, HeaderEquals, Integration};
-
-/// The conditions of a rule, whatever kinds it assigns.
-struct Conditions<'a> {
-    status: &'a [u16],
-    header: Option<&'a HeaderEquals>,
-    has_body: bool,
-}
+use switchyard_registry::{Auth, Integration, ResponseRule};
 
 pub fn check(ctx: &mut Ctx, integration: &Integration) {
     let mut problems: Vec<(Vec<String>, String, String)> = Vec::new();
@@ -20,14 +13,8 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
     }
     // `auth.token_response.error_when`: the same rule shape, on the token endpoint's answers.
     if let Auth::OAuth2(oauth) = &integration.auth {
-        let rules: Vec<Conditions> = oauth
-            .token_response
-            .error_when
-            .iter()
-            .map(|r| Conditions { status: &r.status, header: r.header.as_ref(), has_body: r.body.is_some() })
-            .collect();
         let at = ["auth".into(), "token_response".into(), "error_when".into()];
-        check_conditions(&rules, &at, &mut problems);
+        check_rules(&oauth.token_response.error_when, &at, &mut problems);
     }
     for (resource_name, resource) in &integration.resources {
         for (method_name, method) in &resource.methods {
@@ -44,17 +31,13 @@ pub fn check(ctx: &mut Ctx, integration: &Integration) {
     }
 }
 
-fn check_rules(rules: &[switchyard_registry::ErrorRule], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
-    let rules: Vec<Conditions> =
-        rules.iter().map(|r| Conditions { status: &r.status, header: r.header.as_ref(), has_body: r.body.is_some() }).collect();
-    check_conditions(&rules, at, problems);
-}
-
-fn check_conditions(rules: &[Conditions], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
+/// The conditions of rules that name their kind (`errors.when`, `error_when`), whatever kinds
+/// they assign.
+fn check_rules<K>(rules: &[ResponseRule<K>], at: &[String], problems: &mut Vec<(Vec<String>, String, String)>) {
     for (i, rule) in rules.iter().enumerate() {
         let mut rule_path = at.to_vec();
         rule_path.push(i.to_string());
-        let conditional = rule.header.is_some() || rule.has_body;
+        let conditional = rule.header.is_some() || rule.body.is_some();
         if rule.status.is_empty() && !conditional {
             problems.push((
                 rule_path.clone(),

@@ -6,7 +6,7 @@ use crate::account::Account;
 use crate::error::{ErrorKind, RuntimeError};
 use crate::http::{build_url, render, Body, Encoding, Scopes, UpstreamRequest, UpstreamResponse};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};
-use crate::rate_limit::{conditions_hold, truthy, ResponseParts};
+use crate::rate_limit::{truthy, Matches, ResponseParts};
 use crate::registry::{ClientAuth, Expr, HttpMethod, OAuth2, QueryArrayFormat, StoreValue, TokenFormat};
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime};
@@ -184,7 +184,7 @@ fn rule_kind(def: &OAuth2, response: &UpstreamResponse, body: Option<&Value>) ->
             .and_then(|m| mapping::evaluate(&m, body, &Bindings::new(), &EvalOptions::default()).ok())
             .is_some_and(|v| truthy(&v))
     };
-    rules.iter().find(|r| conditions_hold(&r.status, r.header.as_ref(), r.body.as_ref(), &parts, &matches)).map(|r| ErrorKind::from(r.kind))
+    rules.iter().find(|r| r.matches(&parts, &matches)).map(|r| ErrorKind::from(r.kind))
 }
 
 fn token_body(response: &UpstreamResponse) -> Option<Value> {

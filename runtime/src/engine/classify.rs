@@ -8,7 +8,7 @@ use crate::error::{ErrorKind, RuntimeError};
 use crate::http::UpstreamResponse;
 use crate::mapping::Bindings;
 use crate::pagination::headers_json;
-use crate::rate_limit::{self, truthy, RateLimitStatus, ResponseParts};
+use crate::rate_limit::{self, truthy, Matches, RateLimitStatus, ResponseParts};
 use crate::registry::{Integration, Method, RateLimit};
 use serde_json::Value;
 
@@ -104,11 +104,7 @@ impl Engine {
         let parts = ResponseParts { status: response.status, headers: &response.headers, body };
         let matches =
             |expr: &crate::registry::Expr, body: &Value| self.eval(expr, body, &Bindings::new()).map(|v| truthy(&v)).unwrap_or(false);
-        method_rules
-            .iter()
-            .chain(integration_rules)
-            .find(|rule| rate_limit::conditions_hold(&rule.status, rule.header.as_ref(), rule.body.as_ref(), &parts, &matches))
-            .map(|rule| ErrorKind::from(rule.kind))
+        method_rules.iter().chain(integration_rules).find(|rule| rule.matches(&parts, &matches)).map(|rule| ErrorKind::from(rule.kind))
     }
 
     /// The response's rate-limit state per `policy` (the method's own or the integration's;

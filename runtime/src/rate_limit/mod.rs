@@ -72,18 +72,19 @@
 //! provider's numbers in the normalized headers above.
 
 mod parse;
+pub(crate) mod status;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::time::SystemTime;
 
-use reqwest::header::{HeaderMap, HeaderName};
-use sfv::{Integer, KeyRef, ListSerializer, StringRef};
+use reqwest::header::HeaderMap;
 
-use crate::registry::{Expr, HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit};
+use crate::registry::{Expr, HeaderValue, NumberFormat, RateLimit, ResponseRule};
 pub use parse::ParseError;
 use parse::Unit;
+pub use status::RateLimitStatus;
 
 /// The parts of an upstream response that rate-limit detection reads.
 pub struct ResponseParts<'a> {
@@ -91,19 +92,6 @@ pub struct ResponseParts<'a> {
     pub headers: &'a HeaderMap,
     /// The body parsed as JSON; `None` when it is not JSON (a `body` condition then never holds).
     pub body: Option<&'a serde_json::Value>,
-}
-
-/// A response's rate-limit state, normalized from the provider's headers.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RateLimitStatus {
-    pub limited: bool,
-    pub limit: Option<u64>,
-    pub remaining: Option<u64>,
-    /// Seconds until the window resets (rounded up), from `reset` per its unit.
-    pub reset_seconds: Option<u64>,
-    /// Seconds to wait (rounded up), from `retry_after` per its unit; only meaningful when limited.
-    pub retry_after_seconds: Option<u64>,
-    pub window_seconds: Option<u64>,
 }
 
 /// Which field of the `rate_limit` block a header feeds.
@@ -190,7 +178,7 @@ pub fn inspect_detailed(
         parse::parse_seconds_until(parse::strip_prefix(text, retry_prefix)?, retry_unit, now)
     });
 
-    let limited = def.limited_when.iter().any(|rule| rule_matches(rule, response, body_matches));
+    let limited = def.limited_when.iter().any(|rule| rule.matches(response, body_matches));
     Inspection {
         status: RateLimitStatus { limited, limit, remaining, reset_seconds, retry_after_seconds, window_seconds: def.window_seconds },
         problems,
@@ -202,41 +190,40 @@ fn read_count(value: &HeaderValue, text: &str, pick: fn(&str, NumberFormat) -> R
     pick(parse::strip_prefix(text, value.prefix.as_deref())?, value.format)
 }
 
-fn rule_matches(rule: &LimitedWhen, response: &ResponseParts, body_matches: &dyn Fn(&Expr, &serde_json::Value) -> bool) -> bool {
-    conditions_hold(&rule.status, rule.header.as_ref(), rule.body.as_ref(), response, body_matches)
+/// Matching a definition's [`ResponseRule`] against a response: one method for the three
+/// families (`rate_limit.limited_when`, `errors.when`, `auth.token_response.error_when`).
+pub trait Matches {
+    /// Whether the rule's conditions hold: the status is listed (an empty list accepts any
+    /// status, for every family; a definition's `limited_when` rule always lists some), the
+    /// header is present (with `equals`, one of its values equals it, both trimmed), and the
+    /// `body` expression holds on the parsed body per `body_matches` (never, when the response
+    /// has none). The rule's `kind` is not looked at: what a match means is the caller's.
+    fn matches(&self, response: &ResponseParts, body_matches: &dyn Fn(&Expr, &serde_json::Value) -> bool) -> bool;
 }
 
-/// The conditions of a response rule, shared by `rate_limit.limited_when` and the `errors.when`
-/// rules: the status is listed (an empty list accepts any status; `limited_when` always lists
-/// some), the header is present (with `equals`, one of its values equals it, both trimmed), and
-/// the `body` expression holds on the parsed JSON body (never, when the body is not JSON).
-pub fn conditions_hold(
-    status: &[u16],
-    header: Option<&HeaderEquals>,
-    body: Option<&Expr>,
-    response: &ResponseParts,
-    body_matches: &dyn Fn(&Expr, &serde_json::Value) -> bool,
-) -> bool {
-    if !status.is_empty() && !status.contains(&response.status) {
-        return false;
-    }
-    if let Some(condition) = header {
-        let mut values = response.headers.get_all(condition.name.as_str()).iter();
-        let holds = match &condition.equals {
-            None => values.next().is_some(),
-            Some(expected) => {
-                let expected = expected.trim();
-                values.any(|v| v.to_str().is_ok_and(|text| text.trim() == expected))
-            }
-        };
-        if !holds {
+impl<K> Matches for ResponseRule<K> {
+    fn matches(&self, response: &ResponseParts, body_matches: &dyn Fn(&Expr, &serde_json::Value) -> bool) -> bool {
+        if !self.status.is_empty() && !self.status.contains(&response.status) {
             return false;
         }
-    }
-    match (body, response.body) {
-        (None, _) => true,
-        (Some(expr), Some(body)) => body_matches(expr, body),
-        (Some(_), None) => false,
+        if let Some(condition) = &self.header {
+            let mut values = response.headers.get_all(condition.name.as_str()).iter();
+            let holds = match &condition.equals {
+                None => values.next().is_some(),
+                Some(expected) => {
+                    let expected = expected.trim();
+                    values.any(|v| v.to_str().is_ok_and(|text| text.trim() == expected))
+                }
+            };
+            if !holds {
+                return false;
+            }
+        }
+        match (&self.body, response.body) {
+            (None, _) => true,
+            (Some(expr), Some(body)) => body_matches(expr, body),
+            (Some(_), None) => false,
+        }
     }
 }
 
@@ -275,73 +262,4 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>
 fn raw_value(headers: &HeaderMap, name: &str) -> String {
     let joined: Vec<String> = headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
     joined.join(", ").chars().take(64).collect()
-}
-
-impl RateLimitStatus {
-    /// The normalized headers returned to callers, in this order: `ratelimit-limit`,
-    /// `ratelimit-remaining`, `ratelimit-reset` (the early IETF draft, seconds until reset — the
-    /// form Truto documents), `RateLimit-Policy` and `RateLimit` (the latest draft's structured
-    /// fields: `RateLimit-Policy: "default";q=<limit>;w=<window>`,
-    /// `RateLimit: "default";r=<remaining>;t=<reset seconds>`), and `Retry-After` (delay-seconds)
-    /// when limited: the provider's retry delay, or else the seconds until the reset. Each only
-    /// when its inputs are known.
-    ///
-    /// The names are not all lowercase: build `HeaderName`s with `HeaderName::try_from` (which
-    /// lowercases), not `from_static` (which panics on uppercase), or use [`Self::header_map`].
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::with_capacity(6);
-        if let Some(limit) = self.limit {
-            out.push(("ratelimit-limit", limit.to_string()));
-        }
-        if let Some(remaining) = self.remaining {
-            out.push(("ratelimit-remaining", remaining.to_string()));
-        }
-        if let Some(reset) = self.reset_seconds {
-            out.push(("ratelimit-reset", reset.to_string()));
-        }
-        if let Some(policy) = structured((Q, self.limit), (W, self.window_seconds)) {
-            out.push(("RateLimit-Policy", policy));
-        }
-        if let Some(state) = structured((R, self.remaining), (T, self.reset_seconds)) {
-            out.push(("RateLimit", state));
-        }
-        // A limited answer without the provider's own Retry-After still says when to come
-        // back: when the window resets (GitHub's 403 gives only `x-ratelimit-reset`).
-        if let (true, Some(retry)) = (self.limited, self.retry_after_seconds.or(self.reset_seconds)) {
-            out.push(("Retry-After", retry.to_string()));
-        }
-        out
-    }
-
-    /// [`Self::headers`] as a `HeaderMap` (names lowercased, as HTTP/2 sends them).
-    pub fn header_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in self.headers() {
-            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), reqwest::header::HeaderValue::try_from(value)) {
-                map.append(name, value);
-            }
-        }
-        map
-    }
-}
-
-const DEFAULT_POLICY: &StringRef = StringRef::constant("default");
-const Q: &KeyRef = KeyRef::constant("q");
-const W: &KeyRef = KeyRef::constant("w");
-const R: &KeyRef = KeyRef::constant("r");
-const T: &KeyRef = KeyRef::constant("t");
-
-/// `"default";<required>=<value>[;<optional>=<value>]` as a one-member Structured Field list, or
-/// `None` when the required value is unknown or beyond what a Structured Field integer can hold
-/// (an optional value out of range is left out).
-fn structured(required: (&KeyRef, Option<u64>), optional: (&KeyRef, Option<u64>)) -> Option<String> {
-    let value = Integer::try_from(required.1?).ok()?;
-    let extra = optional.1.and_then(|v| Integer::try_from(v).ok());
-    let mut list = ListSerializer::new();
-    let item = list.bare_item(DEFAULT_POLICY).parameter(required.0, value);
-    _ = match extra {
-        Some(extra) => item.parameter(optional.0, extra),
-        None => item,
-    };
-    list.finish()
 }

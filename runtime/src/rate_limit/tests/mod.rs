@@ -18,13 +18,13 @@ use super::*;
 mod behaviour;
 mod providers;
 use crate::registry::{
-    Expr, HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit,
+    Expr, HeaderEquals, HeaderValue, LimitedWhen, NumberFormat, RateLimit, RateLimited, ResetHeader, RetryAfter, RetryAfterUnit, TimeUnit,
 };
 
 // ---------- builders: the Rust twin of a definition's YAML, for definitions made in a test ----------
 
 pub(super) fn on(status: &[u16]) -> LimitedWhen {
-    LimitedWhen { status: status.to_vec(), header: None, body: None }
+    LimitedWhen { status: status.to_vec(), header: None, body: None, kind: RateLimited }
 }
 
 pub(super) fn on_header(status: &[u16], name: &str, equals: Option<&str>) -> LimitedWhen {
