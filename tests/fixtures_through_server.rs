@@ -13,6 +13,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use switchyard_compiler::project::Options;
@@ -32,55 +33,73 @@ const TRANSPORT_HEADERS: [&str; 3] = ["content-type", "content-length", "date"];
 enum Outcome {
     Passed,
     Failed(String),
-    /// The case cannot run through the server; why.
-    NotRun(String),
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_bundled_fixture_case_answers_through_the_server_as_its_snapshot_says() {
+/// One trial per bundled case, named `through_server/<integration>/<case>`; a case that cannot
+/// run this way is listed with its reason before the trials and marked ignored.
+fn main() {
+    let args = Arguments::from_args();
     let repo = common::repo();
     let mut options = Options::new(repo.join("integrations"));
     options.models_dir = Some(repo.join("schemas/models"));
-    let project = Project::load(&options, false).expect("the bundled integrations compile");
+    let project = Arc::new(Project::load(&options, false).expect("the bundled integrations compile"));
     let cases = project.cases();
-    assert!(!cases.is_empty());
-    let (mut passed, mut failed, mut not_run) = (0, Vec::new(), Vec::new());
-    for case in &cases {
-        match run_case(&project, case).await {
-            Outcome::Passed => passed += 1,
-            Outcome::Failed(why) => failed.push(format!("---- {} ----\n{why}", case.id())),
-            Outcome::NotRun(why) => not_run.push(format!("{}: {why}", case.id())),
+    assert!(!cases.is_empty(), "no fixture found under integrations/*/fixtures");
+    let mut trials = Vec::new();
+    let mut not_run = Vec::new();
+    for case in cases {
+        let project = project.clone();
+        let name = format!("through_server/{}", case.id());
+        if let Some(why) = cannot_run(&project, &case) {
+            not_run.push(format!("{}: {why}", case.id()));
+            trials.push(Trial::test(name, || Ok(())).with_ignored_flag(true));
+            continue;
         }
+        trials.push(Trial::test(name, move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
+            match runtime.block_on(run_case(&project, &case)) {
+                Outcome::Passed => Ok(()),
+                Outcome::Failed(why) => Err(Failed::from(why)),
+            }
+        }));
     }
-    let ran = passed + failed.len();
     println!(
-        "fixtures through the server: {ran} of {} cases ran, {passed} passed, {} failed, {} not run",
-        cases.len(),
-        failed.len(),
+        "fixtures through the server: {} bundled cases, {} to run, {} that cannot run this way",
+        trials.len(),
+        trials.len() - not_run.len(),
         not_run.len()
     );
     for line in &not_run {
         println!("  not run: {line}");
     }
-    assert!(failed.is_empty(), "{} of {ran} cases answer differently through the server:\n{}", failed.len(), failed.join("\n"));
-    assert!(ran > 0);
+    libtest_mimic::run(&args, trials).exit();
 }
 
-async fn run_case(project: &Project, case: &Case) -> Outcome {
-    let Some(integration) = project.registry.integration(&case.integration) else {
-        return Outcome::Failed("no such integration".into());
-    };
+/// Why a case cannot run through the server, if it cannot: a case that keeps no snapshot has
+/// nothing to compare the server's answers with. (A fixture that does not load runs, and fails.)
+fn cannot_run(project: &Project, case: &Case) -> Option<String> {
+    let fixture = load(project, case).ok()?;
+    (!fixture.expect.snapshot).then(|| "the case keeps no snapshot (`expect.snapshot: false`)".to_string())
+}
+
+/// The case's fixture, read and checked as `switchyard test` reads it.
+fn load(project: &Project, case: &Case) -> Result<Fixture, String> {
+    let integration = project.registry.integration(&case.integration).ok_or("no such integration")?;
     let secret_fields: Vec<String> =
         integration.connection.fields.iter().filter(|(_, f)| f.field_type == FieldType::Secret).map(|(n, _)| n.clone()).collect();
     let mut files = Vec::new();
     let (loaded, diagnostics) = switchyard_fixtures::load_fixture(&case.path, &project.display(&case.path), &secret_fields, &mut files);
-    let Some(loaded) = loaded.filter(|_| diagnostics.iter().all(|d| !d.is_error())) else {
-        return Outcome::Failed(format!("the fixture does not load: {diagnostics:?}"));
-    };
-    let fixture = loaded.fixture;
-    if !fixture.expect.snapshot {
-        return Outcome::NotRun("the case keeps no snapshot (`expect.snapshot: false`)".into());
+    match loaded.filter(|_| diagnostics.iter().all(|d| !d.is_error())) {
+        Some(loaded) => Ok(loaded.fixture),
+        None => Err(format!("the fixture does not load: {diagnostics:?}")),
     }
+}
+
+async fn run_case(project: &Project, case: &Case) -> Outcome {
+    let fixture = match load(project, case) {
+        Ok(fixture) => fixture,
+        Err(why) => return Outcome::Failed(why),
+    };
     let expected = match snapshot::read_body(&case.snapshot_path()) {
         Ok(Some(body)) => body,
         Ok(None) => return Outcome::Failed(format!("no snapshot at {}", case.snapshot_path().display())),
