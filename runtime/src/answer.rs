@@ -110,6 +110,37 @@ pub fn upstream(error: &RuntimeError) -> Value {
     })
 }
 
+/// Every text of `error` that can carry the provider's words, rewritten by `text`: the message,
+/// the body excerpt (by `excerpt`: it may end in a cut), and every string of what the error
+/// mapping made of the body (`upstream.error`) and of the parsed body (which a unified mapping's
+/// `error` reads). The server redacts with it, where an engine call ends, before the error is
+/// returned, stored or logged (`switchyard_store::redact`, docs/server.md "Secrets").
+pub fn redact_error(error: &mut RuntimeError, text: &dyn Fn(&str) -> String, excerpt: &dyn Fn(&str) -> String) {
+    error.message = text(&error.message);
+    if let Some(body) = &mut error.body_excerpt {
+        *body = excerpt(body);
+    }
+    for value in [&mut error.provider_error, &mut error.provider_body].into_iter().flatten() {
+        redact_value(value, text);
+    }
+}
+
+/// Every string of `value`, object keys included, rewritten by `text`.
+fn redact_value(value: &mut Value, text: &dyn Fn(&str) -> String) {
+    match value {
+        Value::String(s) => *s = text(s),
+        Value::Array(items) => items.iter_mut().for_each(|item| redact_value(item, text)),
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().map(|key| text(key)).collect();
+            if map.keys().zip(&keys).any(|(old, new)| old != new) {
+                *map = std::mem::take(map).into_iter().zip(keys).map(|((_, value), key)| (key, value)).collect();
+            }
+            map.values_mut().for_each(|item| redact_value(item, text));
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +162,18 @@ mod tests {
         let answer = Answer::error(&RuntimeError::new(ErrorKind::InvalidRequest, "no such model"));
         assert_eq!((answer.status, answer.body.as_str()), (400, r#"{"error":{"code":"invalid_request","message":"no such model"}}"#));
         assert!(answer.headers.is_empty());
+    }
+
+    #[test]
+    fn every_text_of_an_error_can_be_redacted() {
+        let mut error = RuntimeError::new(ErrorKind::NeedsReauth, "bad key sk-1").with_response(401, br#"{"m":"bad key sk-1"}"#);
+        error.provider_error = Some(json!({"code": "401", "message": "bad key sk-1", "sk-1": ["sk-1"]}));
+        error.provider_body = Some(json!({"m": "bad key sk-1"}));
+        redact_error(&mut error, &|t| t.replace("sk-1", "[R]"), &|t| t.replace("sk-1", "[cut]"));
+        assert_eq!(error.message, "bad key [R]");
+        assert_eq!(error.body_excerpt.as_deref(), Some(r#"{"m":"bad key [cut]"}"#));
+        assert_eq!(error.provider_error, Some(json!({"code": "401", "message": "bad key [R]", "[R]": ["[R]"]})));
+        assert_eq!(error.provider_body, Some(json!({"m": "bad key [R]"})));
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl ApiError {
     }
 
     /// An error of the provider or the engine. Its rate-limit status becomes headers, so a caller
-    /// sees `Retry-After` on a 429 exactly as on a success.
+    /// sees `Retry-After` on a 429 exactly as on a success. An error of an engine call arrives
+    /// here redacted of the call's secrets (`exchange_log::with_context`): its text is sent as
+    /// it is.
     pub fn from_runtime(error: RuntimeError) -> ApiError {
         // The same parts as `Answer::error`, the unified routes' renderer.
         let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_GATEWAY);

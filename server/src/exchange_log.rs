@@ -5,6 +5,12 @@
 //! [`CallContext`] (a task-local): which environment and account it is for, and the secret values
 //! in play. The context also learns secrets as they appear: a token response's new access and
 //! refresh tokens are redacted in its own log entry and in every later one of the same call.
+//!
+//! The context is also where the redaction of what a provider says ends: [`with_context`], the
+//! only way to run an engine call for an account, returns its error redacted of every secret the
+//! call knew (and of the credentials the error's own body excerpt carries), so no route, store
+//! write or log line downstream sees one. The refresher redacts before it stores or traces
+//! ([`redact_error`]). The redaction itself is `switchyard_store::redact::Redactor`.
 
 use crate::metrics::Metrics;
 use axum::body::Bytes;
@@ -14,8 +20,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use switchyard_registry::{FieldType, Registry};
+use switchyard_runtime::account::Account as RuntimeAccount;
+use switchyard_runtime::answer;
 use switchyard_runtime::error::RuntimeError;
 use switchyard_runtime::http::{SendFuture, Transport, UpstreamRequest, UpstreamResponse};
+use switchyard_store::redact::{Redactor, MIN_SECRET_LEN};
 use switchyard_store::{NewExchange, Store};
 
 /// Bodies are cut to this before redaction (the store cuts further); a 30 MB page is not copied
@@ -51,7 +61,7 @@ impl CallContext {
         })
     }
 
-    fn learn(&self, values: Vec<String>) {
+    fn learn(&self, values: impl IntoIterator<Item = String>) {
         let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
         for value in values {
             if !value.is_empty() && !secrets.contains(&value) {
@@ -63,12 +73,68 @@ impl CallContext {
     fn secrets(&self) -> Vec<String> {
         self.secrets.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+
+    /// `error` with every secret of the call redacted: those given, those learned from its
+    /// exchanges, and the credentials its own body excerpt carries (a token response the engine
+    /// could not use still returned them).
+    fn redact(&self, error: RuntimeError) -> RuntimeError {
+        self.learn(error.body_excerpt.as_deref().map(credentials_in_text).unwrap_or_default());
+        redact_with(&Redactor::from_secrets(self.secrets()), error)
+    }
 }
 
-/// Runs `future` (an engine call) with `context`: its exchanges are logged for that account.
-pub async fn with_context<F: Future>(context: Arc<CallContext>, future: F) -> F::Output {
+/// Runs `future` (an engine call) with `context`: its exchanges are logged for that account, and
+/// its error comes back redacted of every secret the call knew.
+pub async fn with_context<T, F>(context: Arc<CallContext>, future: F) -> Result<T, RuntimeError>
+where
+    F: Future<Output = Result<T, RuntimeError>>,
+{
     let _call = CallInFlight::enter();
-    CALL.scope(context, future).await
+    let result = CALL.scope(context.clone(), future).await;
+    result.map_err(|error| context.redact(error))
+}
+
+/// Every secret an account's call may repeat: its credentials, its secret connection fields
+/// (per the definition), the install's client and webhook secrets.
+pub fn account_secrets(registry: &Registry, account: &RuntimeAccount) -> Vec<String> {
+    let mut out: Vec<String> = account.credentials.secret_values().map(str::to_string).collect();
+    out.extend(account.install.client_secret.iter().chain(&account.install.webhook_secret).map(|s| s.expose().to_string()));
+    if let Some(integration) = registry.integration(&account.integration) {
+        for (name, field) in &integration.connection.fields {
+            if field.field_type == FieldType::Secret {
+                out.extend(account.connection.get(name).map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+/// Adds `secrets` to the running call's (if any): its later log entries and its error are
+/// redacted of them too (the refresher's credentials, re-read under its lease).
+pub fn learn_secrets(secrets: impl IntoIterator<Item = String>) {
+    let _ = CALL.try_with(|context| context.learn(secrets));
+}
+
+/// `error` redacted of `secrets` and, inside an engine call, of every secret the call knows.
+pub fn redact_error(error: RuntimeError, secrets: impl IntoIterator<Item = String>) -> RuntimeError {
+    match CALL.try_with(Arc::clone) {
+        Ok(context) => {
+            context.learn(secrets);
+            context.redact(error)
+        }
+        Err(_) => {
+            let mut secrets: Vec<String> = secrets.into_iter().collect();
+            secrets.extend(error.body_excerpt.as_deref().map(credentials_in_text).unwrap_or_default());
+            redact_with(&Redactor::from_secrets(secrets), error)
+        }
+    }
+}
+
+fn redact_with(redactor: &Redactor, mut error: RuntimeError) -> RuntimeError {
+    if !redactor.is_empty() {
+        answer::redact_error(&mut error, &|text| redactor.redact(text), &|text| redactor.redact_cut(text));
+    }
+    error
 }
 
 /// Engine calls running now. Writing an exchange costs about a tenth of what mapping its page
@@ -278,6 +344,10 @@ fn exchange(
 /// `password`, `api_key`, …).
 fn sensitive_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
+    // What describes a credential is not one (`token_type: bearer`, `token_url`).
+    if ["_type", "_type_hint", "_url", "_uri", "_endpoint"].iter().any(|s| name.ends_with(s)) {
+        return false;
+    }
     ["token", "secret", "password", "passwd", "api_key", "apikey", "authorization", "assertion", "signature"]
         .iter()
         .any(|s| name.contains(s))
@@ -305,6 +375,27 @@ fn sensitive_values(body: &[u8]) -> Vec<String> {
     out
 }
 
+/// The values of credential-named fields in text that may be cut short (an error's body excerpt):
+/// [`sensitive_values`], and `"name": "value` pairs of JSON whose end was cut off (a value up to
+/// its closing quote or the end of the text).
+fn credentials_in_text(text: &str) -> Vec<String> {
+    static PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pair =
+        PAIR.get_or_init(|| regex::Regex::new(r#""((?:[^"\\]|\\.){1,128})"\s*:\s*"((?:[^"\\]|\\.)*)"?"#).expect("the pattern compiles"));
+    let mut out = sensitive_values(text.as_bytes());
+    for found in pair.captures_iter(text) {
+        if !sensitive_name(&found[1]) {
+            continue;
+        }
+        let raw = found[2].trim_end_matches('\\');
+        let value = serde_json::from_str::<String>(&format!("\"{raw}\"")).unwrap_or_else(|_| raw.to_string());
+        if value.chars().count() >= MIN_SECRET_LEN && !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
 fn collect_sensitive(value: &Value, out: &mut Vec<String>, depth: usize) {
     if depth > 16 {
         return;
@@ -313,7 +404,7 @@ fn collect_sensitive(value: &Value, out: &mut Vec<String>, depth: usize) {
         Value::Object(map) => {
             for (key, value) in map {
                 match value {
-                    Value::String(s) if sensitive_name(key) && s.len() >= 6 => out.push(s.clone()),
+                    Value::String(s) if sensitive_name(key) && s.chars().count() >= MIN_SECRET_LEN => out.push(s.clone()),
                     _ => collect_sensitive(value, out, depth + 1),
                 }
             }
@@ -411,6 +502,26 @@ mod tests {
         let url = scrub_url("https://h.test/x?limit=10&api_key=k-1");
         assert_eq!(url, "https://h.test/x?limit=10&api_key=%5BREDACTED%5D");
         assert_eq!(scrub_url("https://h.test/x?limit=10"), "https://h.test/x?limit=10");
+    }
+
+    #[test]
+    fn credentials_are_found_in_a_cut_excerpt() {
+        let cut = r#"{"token_type":"bearer","refresh_token":"rt-new\/abcdef","access_token":"at-cut-off-he"#;
+        let mut found = credentials_in_text(cut);
+        found.sort();
+        assert_eq!(found, ["at-cut-off-he", "rt-new/abcdef"]);
+        assert_eq!(credentials_in_text("refresh_token=rt-form-123&x=1"), ["rt-form-123"]);
+        assert!(credentials_in_text(r#"{"error":"invalid_grant","token_type":"bearer"}"#).is_empty());
+    }
+
+    #[test]
+    fn an_error_outside_a_call_is_redacted_of_what_it_is_given() {
+        let error = RuntimeError::new(switchyard_runtime::error::ErrorKind::Upstream, "no access_token")
+            .with_response(200, br#"{"refresh_token":"rt-fresh-123456"}"#);
+        let error = redact_error(error, ["sk-given-1".to_string()]);
+        assert_eq!(error.body_excerpt.as_deref(), Some(r#"{"refresh_token":"[REDACTED]"}"#));
+        let error = RuntimeError::new(switchyard_runtime::error::ErrorKind::Auth, "bad key sk-given-1");
+        assert_eq!(redact_error(error, ["sk-given-1".to_string()]).message, "bad key [REDACTED]");
     }
 
     #[test]

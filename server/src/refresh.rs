@@ -10,8 +10,12 @@
 //!    token is never lost, and the old one is never sent again.
 //! 5. `invalid_grant` marks the account `needs_reauth`; it is not refreshed again until someone
 //!    gives it new credentials.
+//! 6. A failure is redacted before anything keeps it: the token endpoint's words may repeat the
+//!    refresh token, the client secret or a new token (`last_error`, `status_reason`, the
+//!    tracing line and the error returned all get the redacted text).
 
 use crate::accounts::{self, secret_connection_fields, secrets_of, to_runtime};
+use crate::exchange_log::{account_secrets, learn_secrets, redact_error};
 use crate::metrics::Metrics;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -140,6 +144,10 @@ impl StoreRefresher {
         let environment = stored.environment_id.clone();
         let account_id = stored.id.clone();
         let integration = current.integration.clone();
+        // The credentials re-read under the lease may be newer than the caller's: the call's log
+        // and error are redacted of them too.
+        let secrets = account_secrets(engine.registry(), current);
+        learn_secrets(secrets.clone());
         match engine.fetch_token(current).await {
             Ok(tokens) => {
                 let refreshed = merge_tokens(current, &tokens);
@@ -176,6 +184,7 @@ impl StoreRefresher {
                 }
             }
             Err(error) => {
+                let error = redact_error(error, secrets);
                 let needs_reauth = error.kind == ErrorKind::NeedsReauth;
                 let message = error.message.clone();
                 let (env, id) = (environment, account_id.clone());
@@ -196,7 +205,10 @@ impl TokenRefresher for StoreRefresher {
                 // Not stored yet (verification before an account is created): the caller keeps
                 // the result and stores it with the account.
                 _ => {
-                    let tokens = engine.fetch_token(account).await?;
+                    let tokens = engine
+                        .fetch_token(account)
+                        .await
+                        .map_err(|error| redact_error(error, account_secrets(engine.registry(), account)))?;
                     self.metrics.refresh(&account.integration, "refreshed");
                     Ok(merge_tokens(account, &tokens))
                 }

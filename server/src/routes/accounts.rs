@@ -4,7 +4,7 @@
 use super::{engine_call, json, load_account, parse_json, Params};
 use crate::accounts::{self as convert, check_connection, parse_credentials, view, AccountInput};
 use crate::error::{ApiError, ApiResult};
-use crate::exchange_log::{with_context, CallContext};
+use crate::exchange_log::{account_secrets, with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::body::Bytes;
@@ -174,9 +174,9 @@ async fn verify_account(
     install: rt::Install,
 ) -> ApiResult<()> {
     let account = convert::unsaved_runtime(integration, input, install);
-    let mut secrets: Vec<String> = account.credentials.secret_values().map(str::to_string).collect();
-    secrets.extend(account.install.client_secret.as_ref().map(|s| s.expose().to_string()));
+    let secrets = account_secrets(state.engine.registry(), &account);
     let context = CallContext::new(environment, None, integration, secrets);
+    // The error comes back redacted of the submitted credentials (`with_context`).
     match with_context(context, state.engine.verify(&account)).await {
         Ok(response) => {
             if let Some(refreshed) = response.refreshed {

@@ -11,7 +11,7 @@ use super::json;
 use crate::accounts::{self as convert, check_connection, view};
 use crate::connect_state::{ConnectState, LIFETIME_SECONDS};
 use crate::error::{ApiError, ApiResult};
-use crate::exchange_log::{with_context, CallContext};
+use crate::exchange_log::{account_secrets, with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::extract::{Path, RawQuery, State};
@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use switchyard_registry::{Auth, OAuthGrant};
 use switchyard_runtime::answer;
 use switchyard_runtime::auth::{callback_connection, Pkce};
+use switchyard_store::redact::Redactor;
 use switchyard_store::{AccountStatus, NewAccount, SecretString, StoreError};
 
 fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
@@ -136,7 +137,10 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     let text = get("state").ok_or_else(|| ApiError::bad_request("the callback has no `state`"))?;
     let connect = ConnectState::open(&state.keyring, &text, chrono::Utc::now()).map_err(ApiError::bad_request)?;
     if let Some(error) = get("error") {
-        let description = get("error_description").unwrap_or_default();
+        // The provider's words, redacted of the install's client secret like any other.
+        let install = install_of(&state, &connect.environment_id, &connect.integration).await?;
+        let redactor = Redactor::from_secrets(install.client_secret.iter().map(|s| s.expose()));
+        let (error, description) = (redactor.redact(&error), redactor.redact(&get("error_description").unwrap_or_default()));
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "authorization_denied",
@@ -162,10 +166,12 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     let mut secrets = BTreeMap::new();
     let connection = check_connection(definition, Some(&Value::Object(given)), &mut secrets, false)?;
     let install = install_of(&state, &connect.environment_id, &connect.integration).await?;
-    let client_secret: Vec<String> = install.client_secret.iter().map(|s| s.expose().to_string()).collect();
     let input = convert::AccountInput { connection, secrets, expires_at: None };
     let account = convert::unsaved_runtime(&connect.integration, &input, install);
-    let context = CallContext::new(&connect.environment_id, None, &connect.integration, [vec![code.clone()], client_secret].concat());
+    let mut secrets = account_secrets(state.engine.registry(), &account);
+    secrets.push(code.clone());
+    // The error comes back redacted of the code, the client secret and the tokens (`with_context`).
+    let context = CallContext::new(&connect.environment_id, None, &connect.integration, secrets);
     let redirect_uri = state.config.redirect_uri();
     let exchange = state.engine.exchange_code(&account, &code, &redirect_uri, connect.code_verifier.as_deref());
     let tokens = with_context(context, exchange).await.map_err(|error| {

@@ -10,7 +10,7 @@ mod proxy;
 mod unified;
 
 use crate::error::{ApiError, ApiResult};
-use crate::exchange_log::{with_context, CallContext};
+use crate::exchange_log::{account_secrets, with_context, CallContext};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
 use axum::body::Bytes;
@@ -146,15 +146,17 @@ pub(crate) fn ensure_usable(account: &Account) -> ApiResult<()> {
 }
 
 /// Runs an engine call for a stored account: its upstream exchanges are logged under the account
-/// with its secrets redacted; a rate limit is counted; dead credentials mark the account
-/// `needs_reauth`, so the next request is refused without calling the provider.
+/// with its secrets redacted; its error comes back redacted of every secret the call knew (the
+/// account's, the install's, any token a token response returned), before it is returned,
+/// stored as a status reason or logged; a rate limit is counted; dead credentials mark the
+/// account `needs_reauth`, so the next request is refused without calling the provider.
 pub(crate) async fn engine_call<T, F>(state: &AppState, stored: &Account, account: &RuntimeAccount, call: F) -> Result<T, RuntimeError>
 where
     F: Future<Output = Result<T, RuntimeError>>,
 {
-    let mut secrets: Vec<String> = account.credentials.secret_values().map(str::to_string).collect();
-    secrets.extend(account.install.client_secret.as_ref().map(|s| s.expose().to_string()));
+    let secrets = account_secrets(state.engine.registry(), account);
     let context = CallContext::new(&stored.environment_id, Some(&stored.id), &stored.integration, secrets);
+    // Redacted by `with_context` already: what follows stores and logs only redacted text.
     let result = with_context(context, call).await;
     if let Err(error) = &result {
         match error.kind {
@@ -166,6 +168,8 @@ where
     result
 }
 
+/// Marks the account `needs_reauth` with `reason`: the message of an error [`engine_call`] has
+/// redacted (cut after redaction, so no fragment of a secret is left at the cut).
 async fn mark_needs_reauth(state: &AppState, stored: &Account, reason: &str) {
     if stored.status != AccountStatus::Active {
         return;

@@ -66,8 +66,13 @@ pub async fn list(
     let query = call_query(raw)?;
     let (stored, account) = load_usable_account(&state, &tenant, &query.account_id).await?;
     let request = ListRequest { page_size: query.page_size, cursor: query.cursor, query: query.rest };
-    let page = engine_call(&state, &stored, &account, state.engine.list(&account, &model, &resource, &request)).await;
-    let answer = page.and_then(|page| state.engine.list_answer(&stored.integration, &model, &resource, &request, &page));
+    // The page is written inside the call: an error of its mapping is redacted like the call's.
+    let engine = &state.engine;
+    let answer = engine_call(&state, &stored, &account, async {
+        let page = engine.list(&account, &model, &resource, &request).await?;
+        engine.list_answer(&stored.integration, &model, &resource, &request, &page)
+    })
+    .await;
     Ok(send(answer.unwrap_or_else(|error| Answer::error(&error))))
 }
 
