@@ -167,6 +167,11 @@ impl Engine {
             }
             None => {
                 let response = classify(parse_body(&sent.response))?;
+                // No body (or `null`) is not a page: read as an empty list, it would tell a
+                // sync that the list is empty. 204 No Content says so deliberately.
+                if response.body.is_null() && response.status != 204 {
+                    return Err(self.map_error(&target, no_body(&sent.response, "a page of records")));
+                }
                 let records = records(&response.body, target.method.records.as_ref())?;
                 let results = self.map_records(account, &target, &call, &request.query, &response, PageRecords::Parsed(records))?;
                 let (count, last) = (records.len(), records.last().cloned());
@@ -416,6 +421,11 @@ impl Engine {
         let input = serde_json::json!({ "query": query, "params": params, "body": body });
         let call = self.prepare(account, &target, params, query, input)?;
         let response = self.call_method(account, target.integration, target.method, &call).await.map_err(|e| self.map_error(&target, e))?;
+        // A read must answer its record. Writes may answer nothing: a delete's 204, an update's
+        // 204 (Salesforce), a create's 201 without a body.
+        if method == "get" && response.body.is_null() {
+            return Err(self.map_error(&target, no_body_record(&response)));
+        }
         let record = match &target.method.record {
             Some(path) => path.lookup(&response.body).cloned().unwrap_or(Value::Null),
             None => response.body.clone(),
@@ -487,6 +497,25 @@ fn page_digest(target: &Target, upstream: &UpstreamResponse, records_text: Optio
         Some(text) => token::digest_records_text(text),
         None => token::digest_records(records(&response.body, target.method.records.as_ref()).unwrap_or_default()),
     }
+}
+
+/// The error for a success status without a body (or with `null`) where `expected` was.
+fn no_body(response: &UpstreamResponse, expected: &str) -> RuntimeError {
+    let what = if response.body.iter().all(u8::is_ascii_whitespace) { "an empty body" } else { "a null body" };
+    RuntimeError::new(
+        ErrorKind::Upstream,
+        format!("the provider answered HTTP {} with {what} where {expected} was expected", response.status),
+    )
+    .with_response(response.status, &response.body)
+}
+
+/// [`no_body`] for a read, from the classified answer (its body is `null` when it had none).
+fn no_body_record(response: &ProviderResponse) -> RuntimeError {
+    RuntimeError::new(
+        ErrorKind::Upstream,
+        format!("the provider answered HTTP {} with an empty or null body where a record was expected", response.status),
+    )
+    .with_response(response.status, b"")
 }
 
 fn type_name(value: &Value) -> &'static str {

@@ -1,0 +1,89 @@
+//! The runtime's side of the hardening (issue 13), against loopback mock providers: an empty
+//! answer where records were expected.
+
+mod support;
+
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use support::{account, engine, now, registry, Mock, Reply};
+use switchyard_runtime::account::{Account, Install, Secret};
+use switchyard_runtime::engine::ListRequest;
+use switchyard_runtime::error::{ErrorKind, RuntimeError};
+
+fn err<T: std::fmt::Debug>(result: Result<T, RuntimeError>) -> RuntimeError {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(e) => e,
+    }
+}
+
+fn install() -> Install {
+    Install { client_id: Some("client-1".into()), client_secret: Some(Secret::new("secret-1")), webhook_secret: None }
+}
+
+/// An OAuth2 account of `integration` whose token is good for an hour.
+fn oauth_account(integration: &str, connection: &[(&str, &str)]) -> Account {
+    let mut account = account(integration, connection, &[("access_token", "access-1"), ("refresh_token", "refresh-1")]);
+    account.credentials.expires_at = Some(now() + Duration::from_secs(3600));
+    account.install = install();
+    account
+}
+
+fn empty(status: u16) -> Reply {
+    Reply { status, headers: vec![("content-type".into(), "application/json".into())], body: Vec::new() }
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. an empty answer where records were expected
+
+#[tokio::test]
+async fn an_empty_200_list_page_is_an_upstream_error_not_an_empty_list() {
+    for body in ["", "  \r\n", "null"] {
+        let mock = Mock::start(move |_, _| Reply::raw(200, "application/json", body)).await;
+        let engine = engine(registry(), &mock);
+        let account = account("cursor_body", &[], &[("token", "pat-1")]);
+        let error = err(engine.list(&account, "crm", "contacts", &ListRequest::default()).await);
+        assert_eq!(error.kind, ErrorKind::Upstream, "{body:?}: {error:?}");
+        assert_eq!(error.status(), 502);
+        assert_eq!(error.provider_status, Some(200));
+        assert!(error.message.contains("where a page of records was expected"), "{}", error.message);
+    }
+}
+
+#[tokio::test]
+async fn an_empty_200_record_is_an_upstream_error() {
+    let mock = Mock::start(|_, _| empty(200)).await;
+    let engine = engine(registry(), &mock);
+    let account = account("cursor_body", &[], &[("token", "pat-1")]);
+    let error = err(engine.get(&account, "crm", "contacts", "51", &Map::new()).await);
+    assert_eq!(error.kind, ErrorKind::Upstream);
+    assert_eq!(error.provider_status, Some(200));
+    assert!(error.message.contains("where a record was expected"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn empty_answers_stay_successes_where_no_record_is_expected() {
+    // A list answered 204 No Content is an empty, finished list (Zoho's empty module).
+    let mock = Mock::start(|_, _| empty(204)).await;
+    let page = engine(registry(), &mock)
+        .list(&oauth_account("page_number", &[("api_domain", "https://crm.example.com")]), "crm", "contacts", &ListRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.results, Vec::<Value>::new());
+    assert_eq!(page.next_cursor, None);
+    // A delete answered 204 or an empty 200, and a create answered 201 without a body.
+    for status in [204, 200] {
+        let mock = Mock::start(move |_, _| empty(status)).await;
+        let deleted = engine(registry(), &mock)
+            .delete(&account("error_rules", &[], &[("token", "t")]), "crm", "contacts", "c1", &Map::new())
+            .await
+            .unwrap();
+        assert_eq!(deleted.result, Value::Null);
+    }
+    let mock = Mock::start(|_, _| empty(201)).await;
+    let request = switchyard_runtime::engine::WriteRequest { body: json!({ "first_name": "Ada" }), query: Map::new() };
+    let created =
+        engine(registry(), &mock).create(&account("cursor_body", &[], &[("token", "pat-1")]), "crm", "contacts", &request).await.unwrap();
+    assert_eq!(created.result, Value::Null);
+}
+
