@@ -1,14 +1,16 @@
 //! The runtime's side of the hardening (issue 13), against loopback mock providers: an empty
-//! answer where records were expected.
+//! answer where records were expected; a body that stalls.
 
 mod support;
 
 use serde_json::{json, Map, Value};
+use std::io::Write;
 use std::time::Duration;
-use support::{account, engine, now, registry, Mock, Reply};
+use support::{account, engine, engine_configured, now, registry, Mock, RawServer, Reply};
 use switchyard_runtime::account::{Account, Install, Secret};
 use switchyard_runtime::engine::ListRequest;
 use switchyard_runtime::error::{ErrorKind, RuntimeError};
+use switchyard_runtime::http::TransportLimits;
 
 fn err<T: std::fmt::Debug>(result: Result<T, RuntimeError>) -> RuntimeError {
     match result {
@@ -85,5 +87,29 @@ async fn empty_answers_stay_successes_where_no_record_is_expected() {
     let created =
         engine(registry(), &mock).create(&account("cursor_body", &[], &[("token", "pat-1")]), "crm", "contacts", &request).await.unwrap();
     assert_eq!(created.result, Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. a body that stalls
+
+#[tokio::test]
+async fn a_body_that_stalls_past_the_timeout_is_a_timeout() {
+    // The head and the start of the body come at once; the rest never does.
+    let server = RawServer::start(|stream| {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"results\":[{\"id\":\"51\",");
+        let _ = stream.flush();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let engine = engine_configured(registry(), &server.url, TransportLimits::default(), |config| {
+        config.request_timeout = Duration::from_millis(400)
+    });
+    let account = account("cursor_body", &[], &[("token", "pat-1")]);
+    let error = err(engine.list(&account, "crm", "contacts", &ListRequest::default()).await);
+    assert_eq!(error.kind, ErrorKind::Timeout, "{error:?}");
+    assert_eq!(error.kind.code(), "upstream_timeout");
+    assert_eq!(error.status(), 504);
+    assert!(error.message.contains("stopped sending its response body"), "{}", error.message);
+    assert_eq!(server.hits(), 1);
 }
 

@@ -97,15 +97,7 @@ impl Transport for HttpTransport {
             let mut body = BytesMut::with_capacity(announced.min(self.limits.max_body_bytes));
             let mut stream = response.bytes_stream();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| {
-                    RuntimeError::new(
-                        ErrorKind::Upstream,
-                        format!(
-                            "the response body from {} was cut off or could not be decoded: {e}",
-                            request.url.origin().ascii_serialization()
-                        ),
-                    )
-                })?;
+                let chunk = chunk.map_err(|e| body_error(e, &request.url, status))?;
                 if body.len() + chunk.len() > self.limits.max_body_bytes {
                     return Err(too_large(self.limits.max_body_bytes, status));
                 }
@@ -113,6 +105,21 @@ impl Transport for HttpTransport {
             }
             Ok(UpstreamResponse { status, headers, body: body.freeze(), elapsed: started.elapsed(), url: request.url })
         })
+    }
+}
+
+/// A failure while the body is read, after the status and headers came: a stall past the
+/// timeout is a timeout, as a stall before the headers is; anything else (the connection cut,
+/// a compressed body that does not decode) is an upstream error.
+fn body_error(error: reqwest::Error, url: &Url, status: u16) -> RuntimeError {
+    let origin = url.origin().ascii_serialization();
+    if error.is_timeout() {
+        RuntimeError::new(
+            ErrorKind::Timeout,
+            format!("{origin} answered HTTP {status}, then stopped sending its response body: it did not arrive in time"),
+        )
+    } else {
+        RuntimeError::new(ErrorKind::Upstream, format!("the response body from {origin} was cut off or could not be decoded: {error}"))
     }
 }
 
