@@ -1,5 +1,6 @@
 //! The runtime's side of the hardening (issue 13), against loopback mock providers: an empty
-//! answer where records were expected; a body that stalls.
+//! answer where records were expected; a body that stalls; token lifetimes that are negative or
+//! unreadable.
 
 mod support;
 
@@ -87,6 +88,65 @@ async fn empty_answers_stay_successes_where_no_record_is_expected() {
     let created =
         engine(registry(), &mock).create(&account("cursor_body", &[], &[("token", "pat-1")]), "crm", "contacts", &request).await.unwrap();
     assert_eq!(created.result, Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. token lifetimes that are negative, zero, unreadable or absurd
+
+async fn expiry_for(expires_in: Option<Value>) -> Option<std::time::SystemTime> {
+    let mut body = json!({ "access_token": "access-2", "token_type": "Bearer" });
+    if let Some(value) = expires_in {
+        body["expires_in"] = value;
+    }
+    let mock = Mock::start(move |_, _| Reply::json(200, body.clone())).await;
+    let engine = engine(registry(), &mock);
+    let account = oauth_account("page_number", &[("api_domain", "https://crm.example.com")]);
+    engine.fetch_token(&account).await.unwrap().expires_at
+}
+
+#[tokio::test]
+async fn token_lifetimes_are_read_deliberately() {
+    let at = |seconds: f64| Some(now() + Duration::from_secs_f64(seconds));
+    const TEN_YEARS: f64 = 10.0 * 365.0 * 86_400.0;
+    let cases = [
+        (Some(json!(3600)), at(3600.0), "a number"),
+        (Some(json!("3600")), at(3600.0), "a number in a string"),
+        (Some(json!(" 90.5 ")), at(90.5), "a fraction in a string"),
+        (Some(json!(-5000)), Some(now()), "negative: already expired"),
+        (Some(json!("-5000")), Some(now()), "negative in a string: already expired"),
+        (Some(json!(0)), Some(now()), "zero: already expired"),
+        (Some(json!("soon")), Some(now()), "not a number: treated as already expired"),
+        (Some(json!(true)), Some(now()), "a boolean: treated as already expired"),
+        (Some(json!({ "seconds": 60 })), Some(now()), "an object: treated as already expired"),
+        (Some(json!(1e12)), at(TEN_YEARS), "absurd: capped at ten years"),
+        (Some(Value::Null), None, "null: no expiry given"),
+        (None, None, "absent: no expiry given"),
+    ];
+    for (expires_in, expected, what) in cases {
+        assert_eq!(expiry_for(expires_in.clone()).await, expected, "{what}: {expires_in:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_that_arrives_expired_is_used_once_then_refreshed_before_the_next_call() {
+    let mock = Mock::start(|request, index| {
+        if request.path == "/oauth/v2/token" {
+            Reply::json(200, json!({ "access_token": format!("access-{index}"), "expires_in": -5000 }))
+        } else {
+            Reply::json(200, json!({ "data": [], "info": { "more_records": false } }))
+        }
+    })
+    .await;
+    let engine = engine(registry(), &mock);
+    let mut account = oauth_account("page_number", &[("api_domain", "https://crm.example.com")]);
+    account.credentials.expires_at = Some(now() - Duration::from_secs(60));
+    let first = engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    let refreshed = first.refreshed.expect("the expired token was refreshed");
+    assert_eq!(refreshed.credentials.expires_at, Some(now()));
+    account.credentials = refreshed.credentials;
+    engine.list(&account, "crm", "contacts", &ListRequest::default()).await.unwrap();
+    let paths: Vec<String> = mock.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/oauth/v2/token", "/crm/v8/Contacts", "/oauth/v2/token", "/crm/v8/Contacts"]);
 }
 
 // ---------------------------------------------------------------------------------------

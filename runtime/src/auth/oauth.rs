@@ -126,7 +126,7 @@ pub fn parse_token_response(
     })?;
     let new_refresh = def.token_response.refresh_token.lookup(&body).and_then(text).filter(|t| !t.is_empty());
     let rotated = matches!((&new_refresh, previous_refresh), (Some(new), Some(old)) if new != old);
-    let expires_at = def.token_response.expires_in.lookup(&body).and_then(seconds).map(|s| now + Duration::from_secs_f64(s));
+    let expires_at = expiry(def.token_response.expires_in.lookup(&body), now);
     let connection_updates = def
         .token_response
         .store
@@ -134,7 +134,7 @@ pub fn parse_token_response(
         .filter_map(|(field, value)| {
             let stored = match value {
                 StoreValue::Value(path) => path.lookup(&body).and_then(text),
-                StoreValue::Expiry { expires_in } => seconds(expires_in.lookup(&body)?).map(|s| rfc3339(now + Duration::from_secs_f64(s))),
+                StoreValue::Expiry { expires_in } => expiry(expires_in.lookup(&body), now).map(rfc3339),
             };
             stored.map(|v| (field.clone(), v))
         })
@@ -148,14 +148,29 @@ pub fn parse_token_response(
     })
 }
 
-/// A lifetime in seconds (a number, or a string holding one), bounded; `None` otherwise.
-fn seconds(value: &Value) -> Option<f64> {
-    let seconds = match value {
+/// The longest token lifetime believed, ten years: a longer `expires_in` is capped to it.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// When a token expires, from its lifetime in seconds (`expires_in`, RFC 6749 §5.1):
+/// - absent or `null`: no expiry given (`None`): the token is used until a 401 says otherwise
+///   (Salesforce sends none);
+/// - a number, or a string holding one: that many seconds from `now`, at most
+///   [`MAX_TOKEN_LIFETIME`]; zero or negative means already expired (`now`): the token serves
+///   the call that fetched it, and the next call refreshes it first;
+/// - anything else (`"soon"`, a boolean, an object): unreadable, and treated as already
+///   expired, since a token is never trusted past an expiry that cannot be read. The answer is
+///   not refused: its tokens, a rotated refresh token above all, must be kept.
+fn expiry(value: Option<&Value>, now: SystemTime) -> Option<SystemTime> {
+    let seconds = match value? {
+        Value::Null => return None,
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
-    }?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| seconds.min(1e10))
+    };
+    match seconds.filter(|s| s.is_finite() && *s > 0.0) {
+        Some(seconds) => Some(now + Duration::from_secs_f64(seconds.min(MAX_TOKEN_LIFETIME.as_secs_f64()))),
+        None => Some(now),
+    }
 }
 
 fn rfc3339(time: SystemTime) -> String {
