@@ -6,7 +6,11 @@
 //!
 //! The server runs with the fixture's frozen `now` and the fixture cursor key, so expiry,
 //! rate-limit resets, `$now()` and signed cursors are the snapshot's. The account and install
-//! are made through the API, as an operator would. What a snapshot holds beside the answers
+//! are made through the API, as an operator would. One difference is by design: the server's
+//! cursors are bound to its account (the signature covers the account's id, which replay's
+//! accounts do not have), so each cursor the server answers is checked to be bound to the
+//! account and then compared with its binding taken off (re-signed unbound): the payload
+//! byte for byte, and the signature replay gives it. What a snapshot holds beside the answers
 //! (`refreshed`: what a refresh did to the stored credentials) is not part of an answer and is
 //! not compared here.
 
@@ -154,7 +158,7 @@ async fn drive(server: &Client, integration: &str, fixture: &Fixture) -> Result<
 
     let call = &fixture.call;
     let base = format!("/v1/unified/{}/{}", call.model, call.resource);
-    let mut query: Vec<(String, String)> = vec![("account_id".into(), account_id)];
+    let mut query: Vec<(String, String)> = vec![("account_id".into(), account_id.clone())];
     for (name, value) in &call.query {
         match value {
             Value::Array(items) => query.extend(items.iter().map(|item| (name.clone(), text(item)))),
@@ -179,7 +183,7 @@ async fn drive(server: &Client, integration: &str, fixture: &Fixture) -> Result<
     let list = format!("{integration}/{}/{}/list", call.model, call.resource);
     let mut cursor = call.start.as_ref().map(|position| {
         CursorState { list: list.clone(), position: position.clone(), page_size: None, pages: 0, seen: Vec::new() }
-            .encode(&CursorKey::new(CURSOR_KEY))
+            .encode_for(&CursorKey::new(CURSOR_KEY), Some(&account_id))
     });
     let pages = match call.pages {
         Some(Pages::Count(n)) => n,
@@ -191,9 +195,11 @@ async fn drive(server: &Client, integration: &str, fixture: &Fixture) -> Result<
         let mut page_query = query.clone();
         page_query.extend(cursor.take().map(|c| ("cursor".to_string(), c)));
         let answer = server.send("GET", &format!("{base}?{}", encode(&page_query)), None).await?;
-        let next = next_cursor(&answer.body, &list);
+        let next = next_cursor(&answer.body, &list, &account_id);
         let failed = answer.status >= 400;
-        answers.push(answer.snapshot_entry());
+        let mut entry = answer.snapshot_entry();
+        unbind(&mut entry["body"], &list, &account_id)?;
+        answers.push(entry);
         match next {
             Some(next) if !failed => cursor = Some(next),
             _ => break,
@@ -206,15 +212,57 @@ async fn drive(server: &Client, integration: &str, fixture: &Fixture) -> Result<
 /// Apideck's `meta.cursors.next`), as a client of that shape reads it: a string under a key
 /// that says `next` and is a cursor of this list, signed with the key (Apideck's envelope also
 /// repeats the `current` one).
-fn next_cursor(body: &Value, list: &str) -> Option<String> {
+fn next_cursor(body: &Value, list: &str, account: &str) -> Option<String> {
     let Value::Object(members) = body else { return None };
     members.iter().filter(|(name, _)| *name != "results").find_map(|(name, value)| match value {
         Value::String(text) if name.contains("next") => {
-            CursorState::decode(text, &CursorKey::new(CURSOR_KEY), list).is_ok().then(|| text.clone())
+            CursorState::decode_for(text, &CursorKey::new(CURSOR_KEY), list, Some(account)).is_ok().then(|| text.clone())
         }
-        Value::Object(_) => next_cursor(value, list),
+        Value::Object(_) => next_cursor(value, list, account),
         _ => None,
     })
+}
+
+/// Every cursor of this list in the server's answer that is bound to `account`, re-signed
+/// unbound, as replay (whose accounts have no id) signs it; the rest of the answer as it came.
+/// A cursor is found as a whole string (`next_cursor`) or inside one (Apideck's
+/// `links.next` URL). A cursor of this list the server signed unbound is an error: its cursors
+/// must be bound.
+fn unbind(body: &mut Value, list: &str, account: &str) -> Result<(), String> {
+    match body {
+        Value::String(text) => {
+            *text = unbind_text(text, list, account)?;
+            Ok(())
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(|item| unbind(item, list, account)),
+        Value::Object(members) => members.values_mut().try_for_each(|item| unbind(item, list, account)),
+        _ => Ok(()),
+    }
+}
+
+/// `text` with each run of cursor characters (base64url and `.`) that is a bound cursor of
+/// this list re-signed unbound.
+fn unbind_text(text: &str, list: &str, account: &str) -> Result<String, String> {
+    let key = CursorKey::new(CURSOR_KEY);
+    let is_cursor_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(is_cursor_char) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let end = run.find(|c: char| !is_cursor_char(c)).unwrap_or(run.len());
+        let token = &run[..end];
+        if let Ok(state) = CursorState::decode_for(token, &key, list, Some(account)) {
+            out.push_str(&state.encode(&key));
+        } else if CursorState::decode(token, &key, list).is_ok() {
+            return Err(format!("the server answered a cursor not bound to its account: {token}"));
+        } else {
+            out.push_str(token);
+        }
+        rest = &run[end..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn compare(expected: &Value, actual: &Value, transport: &ReplayTransport) -> Outcome {

@@ -1,12 +1,13 @@
 //! The runtime's side of the hardening (issue 13), against loopback mock providers: an empty
 //! answer where records were expected; a body that stalls; token lifetimes that are negative or
-//! unreadable.
+//! unreadable; a cursor used with another account.
 
 mod support;
 
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::time::Duration;
+use support::pages::body_cursor_provider;
 use support::{account, engine, engine_configured, now, registry, Mock, RawServer, Reply};
 use switchyard_runtime::account::{Account, Install, Secret};
 use switchyard_runtime::engine::ListRequest;
@@ -171,5 +172,41 @@ async fn a_body_that_stalls_past_the_timeout_is_a_timeout() {
     assert_eq!(error.status(), 504);
     assert!(error.message.contains("stopped sending its response body"), "{}", error.message);
     assert_eq!(server.hits(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. a cursor belongs to its account
+
+fn stored(id: &str) -> Account {
+    let mut account = account("cursor_body", &[], &[("token", "pat-1")]);
+    account.id = Some(id.to_string());
+    account.environment = Some("env_1".to_string());
+    account
+}
+
+#[tokio::test]
+async fn a_cursor_is_refused_for_another_account() {
+    let mock = Mock::start(|request, _| body_cursor_provider(request)).await;
+    let engine = engine(registry(), &mock);
+    let first = ListRequest { page_size: Some(2), ..ListRequest::default() };
+    let page = engine.list(&stored("acc_a"), "crm", "contacts", &first).await.unwrap();
+    let next = ListRequest { page_size: Some(2), cursor: page.next_cursor.clone(), ..ListRequest::default() };
+
+    for other in [stored("acc_b"), account("cursor_body", &[], &[("token", "pat-1")])] {
+        let error = err(engine.list(&other, "crm", "contacts", &next).await);
+        assert_eq!(error.kind, ErrorKind::Pagination, "{:?}: {error:?}", other.id);
+        assert!(error.message.starts_with("invalid cursor: "), "{}", error.message);
+        assert!(error.message.contains("another account"), "{}", error.message);
+    }
+    assert_eq!(mock.requests().len(), 1, "a refused cursor sends nothing");
+    // The account it was issued for goes on.
+    engine.list(&stored("acc_a"), "crm", "contacts", &next).await.unwrap();
+    // An account without an id (a fixture's, the CLI's) has no binding, and another account's
+    // cursor is refused for it as well (above); its own cursors work.
+    let bare = account("cursor_body", &[], &[("token", "pat-1")]);
+    let page = engine.list(&bare, "crm", "contacts", &first).await.unwrap();
+    let next = ListRequest { page_size: Some(2), cursor: page.next_cursor, ..ListRequest::default() };
+    engine.list(&bare, "crm", "contacts", &next).await.unwrap();
+    assert!(err(engine.list(&stored("acc_a"), "crm", "contacts", &next).await).message.contains("another account"));
 }
 

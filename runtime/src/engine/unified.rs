@@ -119,7 +119,7 @@ impl Engine {
         let target = self.target(account, model, resource, "list")?;
         let pagination = target.method.pagination.as_ref();
         let mut state = match &request.cursor {
-            Some(text) => CursorState::decode(text, &self.config.cursor_key, &target.list_id).map_err(
+            Some(text) => CursorState::decode_for(text, &self.config.cursor_key, &target.list_id, account.id.as_deref()).map_err(
                 |token::PaginationError::InvalidCursor(why)| RuntimeError::new(ErrorKind::Pagination, format!("invalid cursor: {why}")),
             )?,
             None => CursorState { list: target.list_id.clone(), position: Position::Start, page_size: None, pages: 0, seen: Vec::new() },
@@ -202,7 +202,7 @@ impl Engine {
                 state.position = position;
                 state.pages += 1;
                 state.page_size = page_size;
-                let encoded = state.encode(&self.config.cursor_key);
+                let encoded = state.encode_for(&self.config.cursor_key, account.id.as_deref());
                 if encoded.len() > token::MAX_CURSOR {
                     return Err(RuntimeError::new(
                         ErrorKind::Pagination,

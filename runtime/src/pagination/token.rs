@@ -57,26 +57,54 @@ type HmacSha256 = Hmac<Sha256>;
 /// The longest cursor accepted (and so issued).
 pub const MAX_CURSOR: usize = 16 * 1024;
 
+/// The cursor's tag: HMAC-SHA256 over the payload and, for a cursor bound to an account, the
+/// account's id after a NUL byte (which JSON text never holds, so the two parts cannot run
+/// into each other). An unbound cursor's tag is over the payload alone.
+fn tag(key: &CursorKey, payload: &[u8], account: Option<&str>) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(&key.0).expect("HMAC takes any key length");
+    mac.update(payload);
+    if let Some(account) = account {
+        mac.update(b"\0account:");
+        mac.update(account.as_bytes());
+    }
+    mac
+}
+
 impl CursorState {
+    /// The cursor of an account without an id (fixture replay, the command line): bound to
+    /// its list only.
     pub fn encode(&self, key: &CursorKey) -> String {
+        self.encode_for(key, None)
+    }
+
+    /// The cursor, bound to the account whose id is `account`: its tag covers the id, so it
+    /// is refused for any other account (ids are unique across environments). The payload is
+    /// the same as an unbound cursor's; with `None` the whole text is [`Self::encode`]'s.
+    pub fn encode_for(&self, key: &CursorKey, account: Option<&str>) -> String {
         let payload = serde_json::to_vec(self).expect("cursor state serializes");
-        let mut mac = HmacSha256::new_from_slice(&key.0).expect("HMAC takes any key length");
-        mac.update(&payload);
-        let tag = mac.finalize().into_bytes();
+        let tag = tag(key, &payload, account).finalize().into_bytes();
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&tag[..16]))
     }
 
+    /// Reads an unbound cursor of `list` ([`Self::encode`]).
     pub fn decode(text: &str, key: &CursorKey, list: &str) -> Result<CursorState, PaginationError> {
+        Self::decode_for(text, key, list, None)
+    }
+
+    /// Reads a cursor of `list` issued for the account whose id is `account` (`None`: an
+    /// account without an id). A cursor altered, signed with another key, or issued for
+    /// another account (or bound to one when `account` is `None`, and the reverse) is refused.
+    pub fn decode_for(text: &str, key: &CursorKey, list: &str, account: Option<&str>) -> Result<CursorState, PaginationError> {
         let invalid = |why: &str| PaginationError::InvalidCursor(why.to_string());
         if text.len() > MAX_CURSOR {
             return Err(invalid("the cursor is too long"));
         }
-        let (payload, tag) = text.split_once('.').ok_or_else(|| invalid("not a cursor issued by this server"))?;
+        let (payload, signature) = text.split_once('.').ok_or_else(|| invalid("not a cursor issued by this server"))?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid("not a cursor issued by this server"))?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid("not a cursor issued by this server"))?;
-        let mut mac = HmacSha256::new_from_slice(&key.0).expect("HMAC takes any key length");
-        mac.update(&payload);
-        mac.verify_truncated_left(&tag).map_err(|_| invalid("the cursor was altered, or was issued by another server"))?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid("not a cursor issued by this server"))?;
+        tag(key, &payload, account)
+            .verify_truncated_left(&signature)
+            .map_err(|_| invalid("the cursor was altered, was issued by another server, or belongs to another account"))?;
         let state: CursorState = serde_json::from_slice(&payload).map_err(|_| invalid("the cursor is malformed"))?;
         if state.list != list {
             return Err(invalid(&format!("the cursor belongs to another list ({})", state.list)));
@@ -223,5 +251,24 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap().replace("abc", "xyz"));
         assert!(CursorState::decode(&format!("{forged}.{tag}"), &key, "acme/crm/contacts/list").is_err());
         assert!(CursorState::decode("garbage", &key, "x").is_err());
+    }
+
+    #[test]
+    fn a_bound_cursor_is_its_accounts_only() {
+        let key = CursorKey::new([7; 32]);
+        let list = "acme/crm/contacts/list";
+        let bound = state().encode_for(&key, Some("acc_1"));
+        assert_eq!(CursorState::decode_for(&bound, &key, list, Some("acc_1")).unwrap(), state());
+        for other in [Some("acc_2"), Some("acc_1x"), Some(""), None] {
+            let refused = CursorState::decode_for(&bound, &key, list, other).unwrap_err();
+            assert!(matches!(&refused, PaginationError::InvalidCursor(why) if why.contains("another account")), "{other:?}");
+        }
+        // Unbound, the text is what it always was: fixture replay's cursors do not change.
+        let unbound = state().encode(&key);
+        assert_eq!(state().encode_for(&key, None), unbound);
+        assert!(CursorState::decode_for(&unbound, &key, list, Some("acc_1")).is_err());
+        // The payload is the same either way; only the tag differs.
+        assert_eq!(bound.split_once('.').unwrap().0, unbound.split_once('.').unwrap().0);
+        assert_ne!(bound, unbound);
     }
 }
