@@ -1,18 +1,25 @@
 //! The runtime's side of the hardening (issue 13), against loopback mock providers: an empty
 //! answer where records were expected; a body that stalls; token lifetimes that are negative or
-//! unreadable; a cursor used with another account.
+//! unreadable; a cursor used with another account; upstream targets that are not public (SSRF
+//! through an origin-valued connection field, a token response, a name that resolves to
+//! loopback, a redirect) and the operator's allow-list.
 
 mod support;
 
 use serde_json::{json, Map, Value};
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use support::pages::body_cursor_provider;
+use support::server::TestServer;
 use support::{account, engine, engine_configured, now, registry, Mock, RawServer, Reply};
 use switchyard_runtime::account::{Account, Install, Secret};
-use switchyard_runtime::engine::ListRequest;
+use switchyard_runtime::engine::{DirectRefresher, Engine, EngineConfig, ListRequest, ProxyRequest};
 use switchyard_runtime::error::{ErrorKind, RuntimeError};
-use switchyard_runtime::http::TransportLimits;
+use switchyard_runtime::http::{HttpTransport, PrivateUpstreams, Transport, TransportLimits, UpstreamRequest, UpstreamResponse};
+use switchyard_runtime::pagination::CursorKey;
 
 fn err<T: std::fmt::Debug>(result: Result<T, RuntimeError>) -> RuntimeError {
     match result {
@@ -33,8 +40,25 @@ fn oauth_account(integration: &str, connection: &[(&str, &str)]) -> Account {
     account
 }
 
+/// An engine without origin overrides: every URL goes where the definition and the account
+/// say, as in production.
+fn engine_without_overrides(adjust: impl FnOnce(&mut EngineConfig)) -> Engine {
+    let mut config = EngineConfig {
+        cursor_key: CursorKey::new([42; 32]),
+        clock: Arc::new(now),
+        request_timeout: Duration::from_secs(2),
+        ..EngineConfig::default()
+    };
+    adjust(&mut config);
+    Engine::new(registry(), config).expect("the engine starts")
+}
+
 fn empty(status: u16) -> Reply {
     Reply { status, headers: vec![("content-type".into(), "application/json".into())], body: Vec::new() }
+}
+
+fn salesforce_contact() -> Reply {
+    Reply::json(200, json!({ "Id": "003D000000QV9n2IAD", "FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@x.com" }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -89,6 +113,120 @@ async fn empty_answers_stay_successes_where_no_record_is_expected() {
     let created =
         engine(registry(), &mock).create(&account("cursor_body", &[], &[("token", "pat-1")]), "crm", "contacts", &request).await.unwrap();
     assert_eq!(created.result, Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. upstream targets that are not public
+
+#[tokio::test]
+async fn an_origin_valued_connection_field_cannot_point_at_a_private_address() {
+    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let port = mock.addr.port();
+    let engine = engine_without_overrides(|_| {});
+    let targets = [
+        (mock.url.clone(), "loopback"),
+        (format!("http://[::ffff:127.0.0.1]:{port}"), "loopback"),
+        (format!("http://2130706433:{port}"), "loopback"),
+        (format!("http://0.0.0.0:{port}"), "unspecified"),
+        (format!("http://[::1]:{port}"), "loopback"),
+        ("https://169.254.169.254".to_string(), "cloud metadata"),
+        ("http://[fd00:ec2::254]".to_string(), "cloud metadata"),
+        ("http://100.100.100.200".to_string(), "cloud metadata"),
+        ("https://10.1.2.3".to_string(), "private"),
+        ("https://172.16.5.4".to_string(), "private"),
+        ("https://192.168.0.1".to_string(), "private"),
+        ("https://[fc00::1]".to_string(), "private"),
+        ("https://169.254.10.1".to_string(), "link-local"),
+        ("https://[fe80::1]".to_string(), "link-local"),
+        ("http://metadata.google.internal".to_string(), "cloud metadata"),
+    ];
+    for (instance_url, class) in targets {
+        let account = oauth_account("next_url_relative", &[("instance_url", &instance_url)]);
+        let error = err(engine.get(&account, "crm", "contacts", "003D000000QV9n2IAD", &Map::new()).await);
+        assert_eq!(error.kind, ErrorKind::InvalidRequest, "{instance_url}: {error:?}");
+        assert_eq!(error.status(), 400);
+        assert!(error.message.contains(&format!("{class} address")) || error.message.contains(class), "{instance_url}: {}", error.message);
+        assert!(error.message.contains("--allow-private-upstreams"), "{}", error.message);
+    }
+    assert_eq!(mock.requests().len(), 0, "nothing reached the loopback provider");
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_loopback_is_refused_when_connecting() {
+    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let engine = engine_without_overrides(|_| {});
+    let account = oauth_account("next_url_relative", &[("instance_url", &format!("http://localhost:{}", mock.addr.port()))]);
+    let error = err(engine.get(&account, "crm", "contacts", "003D000000QV9n2IAD", &Map::new()).await);
+    assert_eq!(error.kind, ErrorKind::InvalidRequest, "{error:?}");
+    assert!(error.message.contains("`localhost` resolves only to addresses that are not public"), "{}", error.message);
+    assert!(error.message.contains("loopback"), "{}", error.message);
+    assert_eq!(mock.requests().len(), 0);
+}
+
+/// Sends every request to `to`, whatever its host (a provider's login server that names the
+/// instance to call next): the engine's own checks see the URL it built.
+struct Everything {
+    inner: HttpTransport,
+    to: url::Url,
+}
+
+impl Transport for Everything {
+    fn send(
+        &self,
+        mut request: UpstreamRequest,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = Result<UpstreamResponse, RuntimeError>> + Send + '_>> {
+        let _ = request.url.set_scheme(self.to.scheme());
+        let _ = request.url.set_host(self.to.host_str());
+        let _ = request.url.set_port(self.to.port());
+        self.inner.send(request, timeout)
+    }
+}
+
+fn engine_sending_everything_to(mock: &Mock) -> Engine {
+    let config = EngineConfig { cursor_key: CursorKey::new([42; 32]), clock: Arc::new(now), ..EngineConfig::default() };
+    let transport = Everything { inner: HttpTransport::new(TransportLimits::default()).unwrap(), to: url::Url::parse(&mock.url).unwrap() };
+    Engine::with_parts(registry(), config, Arc::new(transport), Arc::new(DirectRefresher)).unwrap()
+}
+
+#[tokio::test]
+async fn a_token_response_cannot_point_the_base_url_at_a_private_address() {
+    for instance_url in ["https://169.254.169.254", "https://127.0.0.1", "http://[fd00:ec2::254]"] {
+        let login = Mock::start(move |request, _| {
+            if request.path == "/services/oauth2/token" {
+                Reply::json(200, json!({ "access_token": "access-2", "instance_url": instance_url, "token_type": "Bearer" }))
+            } else {
+                salesforce_contact()
+            }
+        })
+        .await;
+        let engine = engine_sending_everything_to(&login);
+        let mut account = oauth_account("next_url_relative", &[("instance_url", "https://na1.example.com")]);
+        account.credentials.remove("access_token");
+        let error = err(engine.get(&account, "crm", "contacts", "003D000000QV9n2IAD", &Map::new()).await);
+        assert_eq!(error.kind, ErrorKind::InvalidRequest, "{instance_url}: {error:?}");
+        let requests = login.requests();
+        assert_eq!(requests.len(), 1, "{instance_url}: only the token request was sent");
+        assert_eq!(requests[0].path, "/services/oauth2/token");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed() {
+    // The provider (on its override origin) redirects to another loopback service; the
+    // engine does not follow: a unified call fails, the proxy hands the 302 back as it came.
+    let inner = Mock::start(|_, _| Reply::json(200, json!({ "id": "51", "properties": {} }))).await;
+    let target = format!("{}/latest/meta-data/", inner.url);
+    let mock = Mock::start(move |_, _| Reply::raw(302, "text/plain", "").header("location", &target)).await;
+    let engine = engine(registry(), &mock);
+    let account = account("cursor_body", &[], &[("token", "pat-1")]);
+    let error = err(engine.get(&account, "crm", "contacts", "51", &Map::new()).await);
+    assert_eq!(error.provider_status, Some(302));
+    let request =
+        ProxyRequest { method: "GET".into(), path: "crm/v3/objects/contacts/51".into(), query: None, headers: Vec::new(), body: None };
+    let answer = engine.proxy(&account, request).await.unwrap();
+    assert_eq!(answer.status, 302);
+    assert_eq!(inner.requests().len(), 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -210,3 +348,95 @@ async fn a_cursor_is_refused_for_another_account() {
     assert!(err(engine.list(&stored("acc_a"), "crm", "contacts", &next).await).message.contains("another account"));
 }
 
+// ---------------------------------------------------------------------------------------
+// the operator's allow-list
+
+#[test]
+fn the_allow_list_parses_hosts_addresses_networks_origins_and_all() {
+    let list = PrivateUpstreams::parse("crm.internal, 10.0.0.0/8,192.168.1.7,[fd00::1],http://127.0.0.1:9100,all").unwrap();
+    assert_eq!(list.to_string(), "all, crm.internal, 10.0.0.0/8, 192.168.1.7/32, fd00::1/128, http://127.0.0.1:9100");
+    for bad in ["10.0.0.0/33", "ftp://x", "http://h/path", "a b", "", "1.2.3.4/x"] {
+        assert!(PrivateUpstreams::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_operator_can_allow_private_upstreams() {
+    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let port = mock.addr.port();
+    for (allowed, instance_url) in [
+        ("127.0.0.0/8", mock.url.clone()),
+        ("all", mock.url.clone()),
+        (mock.url.as_str(), mock.url.clone()),
+        ("localhost", format!("http://localhost:{port}")),
+        ("127.0.0.1", format!("http://localhost:{port}")),
+    ] {
+        let engine = engine_without_overrides(|config| config.allow_private_upstreams = PrivateUpstreams::parse(allowed).unwrap());
+        let account = oauth_account("next_url_relative", &[("instance_url", &instance_url)]);
+        let record = engine.get(&account, "crm", "contacts", "003D000000QV9n2IAD", &Map::new()).await;
+        assert_eq!(record.map(|r| r.result["id"].clone()).ok(), Some(json!("003D000000QV9n2IAD")), "{allowed} / {instance_url}");
+    }
+    // An allowed origin is that origin only; `all` does not open cloud metadata endpoints.
+    let engine = engine_without_overrides(|config| {
+        config.allow_private_upstreams = PrivateUpstreams::parse(&format!("http://127.0.0.1:{}", port + 1)).unwrap()
+    });
+    let account = oauth_account("next_url_relative", &[("instance_url", &mock.url)]);
+    assert_eq!(err(engine.get(&account, "crm", "contacts", "1", &Map::new()).await).kind, ErrorKind::InvalidRequest);
+    let engine = engine_without_overrides(|config| config.allow_private_upstreams = PrivateUpstreams::parse("all").unwrap());
+    let account = oauth_account("next_url_relative", &[("instance_url", "http://169.254.169.254")]);
+    let error = err(engine.get(&account, "crm", "contacts", "1", &Map::new()).await);
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+    assert!(error.message.contains("cloud metadata"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn the_server_refuses_private_upstreams_unless_its_operator_allows_them() {
+    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let instance_url = format!("http://localhost:{}", mock.addr.port());
+    for (allowed, status) in [(None, 400), (Some("localhost"), 200)] {
+        let server = TestServer::start_with(registry(), &[], |config| {
+            if let Some(allowed) = allowed {
+                config.allow_private_upstreams = PrivateUpstreams::parse(allowed).unwrap();
+            }
+        })
+        .await;
+        let key = server.environment("production");
+        let body = json!({
+            "integration": "next_url_relative", "external_id": "sf-1", "verify": false,
+            "connection": { "instance_url": instance_url },
+            "credentials": { "access_token": "access-1", "refresh_token": "refresh-1", "expires_at": "2099-01-01T00:00:00Z" },
+        });
+        let created = server.post(&key, "/v1/accounts", &body).await.expect(201);
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let answer = server.get(&key, &format!("/v1/unified/crm/contacts/003D000000QV9n2IAD?account_id={id}")).await.expect(status);
+        if status == 400 {
+            assert_eq!(answer.body["error"]["code"], "invalid_request", "{}", answer.text);
+            assert!(answer.text.contains("resolves only to addresses that are not public"), "{}", answer.text);
+        }
+        server.stop().await;
+    }
+    assert_eq!(mock.requests().len(), 1, "only the allowed server called the provider");
+}
+
+#[test]
+fn serve_refuses_a_bad_allow_list_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("allow.toml"), "listen = \"127.0.0.1:0\"\nallow_private_upstreams = [\"10.0.0.0/40\"]\n").unwrap();
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0", "--allow-private-upstreams", "10.0.0.0/33"][..],
+        &["serve", "--listen", "127.0.0.1:0", "--allow-private-upstreams", "all,http://h/path"][..],
+        &["serve", "--config", "allow.toml"][..],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("SWITCHYARD_DB")
+            .env_remove("SWITCHYARD_LISTEN")
+            .env_remove("SWITCHYARD_ALLOW_PRIVATE_UPSTREAMS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--allow-private-upstreams: `"), "{args:?}: {stderr}");
+    }
+}

@@ -54,6 +54,10 @@ pub struct ServerConfig {
     pub database: DatabaseUrl,
     /// Replaces the origin of every URL an integration calls (API and OAuth alike).
     pub upstreams: HashMap<String, Url>,
+    /// Upstream targets that are not public (loopback, private, link-local, cloud metadata)
+    /// the server may call all the same (`--allow-private-upstreams`). Empty by default; the
+    /// origins of `upstreams` are always allowed.
+    pub allow_private_upstreams: switchyard_runtime::http::PrivateUpstreams,
     /// The server's address as browsers reach it: the OAuth redirect URI is
     /// `{public_url}/v1/connect/callback`. Defaults to `http://{listen}`.
     pub public_url: Option<Url>,
@@ -76,6 +80,7 @@ impl ServerConfig {
             listen,
             database,
             upstreams: HashMap::new(),
+            allow_private_upstreams: Default::default(),
             public_url: None,
             refresh_lease: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),

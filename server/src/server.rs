@@ -118,15 +118,19 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
             return Err(ServeError::Config(format!("--upstream {name}=…: no integration `{name}` in the registry")));
         }
     }
-    let http = HttpTransport::new(TransportLimits::default()).map_err(|e| ServeError::Runtime(e.message))?;
-    let transport = Arc::new(LoggingTransport::new(Arc::new(http), log.clone(), metrics.clone()));
-    let refresher = Arc::new(StoreRefresher::new(store.clone(), keyring.clone(), metrics.clone(), config.refresh_lease));
     let mut engine_config = EngineConfig {
         cursor_key: config.cursor_key.map(CursorKey::new).unwrap_or_else(|| cursor_key(&keyring)),
         request_timeout: config.request_timeout,
         origin_overrides: config.upstreams.clone(),
+        allow_private_upstreams: config.allow_private_upstreams.clone(),
         ..EngineConfig::default()
     };
+    // Only public addresses, the allow-list and the `--upstream` origins are reached; names are
+    // checked by the addresses they resolve to.
+    let http =
+        HttpTransport::guarded(TransportLimits::default(), engine_config.upstream_access()).map_err(|e| ServeError::Runtime(e.message))?;
+    let transport = Arc::new(LoggingTransport::new(Arc::new(http), log.clone(), metrics.clone()));
+    let refresher = Arc::new(StoreRefresher::new(store.clone(), keyring.clone(), metrics.clone(), config.refresh_lease));
     if let Some(now) = config.frozen_now {
         engine_config.freeze_clock(now);
     }

@@ -32,8 +32,15 @@ pub struct ServeArgs {
     /// integrations.
     #[arg(long, env = "SWITCHYARD_REGISTRY")]
     pub registry: Option<PathBuf>,
+    /// Upstream targets that are not public (loopback, private, link-local, cloud metadata) the
+    /// server may call all the same, comma-separated (repeatable): `all` (every one but cloud
+    /// metadata addresses), host names, addresses, networks (10.0.0.0/8) or origins
+    /// (http://HOST:PORT). The --upstream origins are always allowed [default: none].
+    #[arg(long, env = "SWITCHYARD_ALLOW_PRIVATE_UPSTREAMS", value_name = "TARGETS")]
+    pub allow_private_upstreams: Vec<String>,
     /// A TOML file with any of: listen, db, public_url, log_format, upstream = { NAME = "ORIGIN" },
-    /// request_timeout_seconds, refresh_lease_seconds, log_retention_days.
+    /// request_timeout_seconds, refresh_lease_seconds, log_retention_days,
+    /// allow_private_upstreams = ["TARGET", …].
     #[arg(long, env = "SWITCHYARD_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -61,6 +68,7 @@ struct FileConfig {
     request_timeout_seconds: Option<u64>,
     refresh_lease_seconds: Option<u64>,
     log_retention_days: Option<u64>,
+    allow_private_upstreams: Option<Vec<String>>,
 }
 
 fn fail(message: impl std::fmt::Display) -> u8 {
@@ -106,6 +114,15 @@ fn build_config(args: ServeArgs) -> Result<(ServerConfig, String), String> {
     for text in &args.upstreams {
         let (name, url) = ServerConfig::parse_upstream(text)?;
         config.upstreams.insert(name, url);
+    }
+    let allowed = if args.allow_private_upstreams.is_empty() {
+        file.allow_private_upstreams.unwrap_or_default()
+    } else {
+        args.allow_private_upstreams
+    };
+    for text in &allowed {
+        let list = switchyard_runtime::http::PrivateUpstreams::parse(text).map_err(|e| format!("--allow-private-upstreams: {e}"))?;
+        config.allow_private_upstreams.extend(&list);
     }
     if let Some(text) = args.public_url.or(file.public_url) {
         config.public_url = Some(url::Url::parse(&text).map_err(|e| format!("--public-url `{text}`: {e}"))?);

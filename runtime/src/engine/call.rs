@@ -92,12 +92,12 @@ impl Engine {
             apply_refresh(account.to_mut(), &fresh);
             refreshed = Some(fresh);
         }
-        let mut response = self.transport().send(build(&account)?, self.timeout(integration)).await?;
+        let mut response = self.send(build(&account)?, self.timeout(integration)).await?;
         if response.status == 401 && refreshed.is_none() && refreshable(integration, &account) {
             let fresh = self.refresher().refresh(self, &account, RefreshReason::Rejected).await?;
             apply_refresh(account.to_mut(), &fresh);
             refreshed = Some(fresh);
-            response = self.transport().send(build(&account)?, self.timeout(integration)).await?;
+            response = self.send(build(&account)?, self.timeout(integration)).await?;
         }
         if response.status == 401 {
             return Err(self.rejected(integration, &response, refreshed.is_some()));

@@ -110,7 +110,7 @@ impl Engine {
             Ok(())
         })?;
         self.override_origin(&integration.name, &mut request.url);
-        let response = self.transport().send(request, self.config().request_timeout).await?;
+        let response = self.send(request, self.config().request_timeout).await?;
         parse_token_response(oauth, &response, None, self.now()).map_err(|mut error| {
             if error.kind == ErrorKind::NeedsReauth {
                 let detail = match &error.provider_error {

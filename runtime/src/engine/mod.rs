@@ -21,7 +21,9 @@ pub use unified::{ListRequest, UnifiedPage, UnifiedRecord, WriteRequest};
 use crate::account::{Account, Credentials};
 use crate::auth::{TokenGrant, TokenSet};
 use crate::error::{ErrorKind, RuntimeError};
-use crate::http::{render, Encoding, HttpTransport, Scopes, Transport, TransportLimits};
+use crate::http::{
+    refused_error, render, Encoding, HttpTransport, PrivateUpstreams, Scopes, Transport, TransportLimits, UpstreamRequest, UpstreamResponse,
+};
 use crate::mapping::{self, Bindings, EvalOptions, Mapping};
 use crate::pagination::CursorKey;
 use crate::registry::{Auth, Expr, Integration, OAuthGrant, Origin, Pagination, Registry};
@@ -47,9 +49,25 @@ pub struct EngineConfig {
     /// Upper bound on the pages of one list, whatever the provider says.
     pub max_pages: u64,
     pub clock: Clock,
+    /// Upstream targets that are not public (loopback, private, link-local, cloud metadata)
+    /// that may be called all the same: the operator's allow-list. Empty by default: an
+    /// account's connection field, a token response or a provider's answer can then lead the
+    /// engine to public addresses only. The origins of `origin_overrides` are always allowed.
+    pub allow_private_upstreams: PrivateUpstreams,
 }
 
 impl EngineConfig {
+    /// What the engine may call besides public addresses: the allow-list and the origin of
+    /// every origin override. [`Engine::new`] guards its transport with it; give it to
+    /// [`HttpTransport::guarded`] when building a transport for [`Engine::with_parts`].
+    pub fn upstream_access(&self) -> PrivateUpstreams {
+        let mut access = self.allow_private_upstreams.clone();
+        for origin in self.origin_overrides.values() {
+            access.allow_origin(origin);
+        }
+        access
+    }
+
     /// Stops the clock at `now`, for the engine (token expiry, rate-limit resets) and the
     /// mappings' `$now()` and `$millis()` alike: fixture replay.
     pub fn freeze_clock(&mut self, now: SystemTime) {
@@ -67,6 +85,7 @@ impl Default for EngineConfig {
             eval: EvalOptions::default(),
             max_pages: 10_000,
             clock: Arc::new(SystemTime::now),
+            allow_private_upstreams: PrivateUpstreams::none(),
         }
     }
 }
@@ -79,16 +98,24 @@ pub struct Engine {
     transport: Arc<dyn Transport>,
     refresher: Arc<dyn TokenRefresher>,
     config: EngineConfig,
+    /// [`EngineConfig::upstream_access`], checked on every URL before it is sent.
+    upstreams: PrivateUpstreams,
 }
 
 impl Engine {
-    /// An engine over HTTP that refreshes tokens without storing them.
+    /// An engine over HTTP that refreshes tokens without storing them. Its transport is
+    /// guarded: a name that resolves to an address that is not public is refused as well.
     pub fn new(registry: Arc<Registry>, config: EngineConfig) -> Result<Engine, RuntimeError> {
-        let transport = Arc::new(HttpTransport::new(TransportLimits::default())?);
+        let transport = Arc::new(HttpTransport::guarded(TransportLimits::default(), config.upstream_access())?);
         Engine::with_parts(registry, config, transport, Arc::new(DirectRefresher))
     }
 
     /// Parses every expression of the registry up front, so a request never parses one.
+    ///
+    /// The engine checks every URL it sends against [`EngineConfig::upstream_access`]: a literal
+    /// address that is not public and a cloud metadata host name are refused whatever the
+    /// transport. Names are checked by the addresses they resolve to only by a transport that
+    /// resolves them so ([`HttpTransport::guarded`]).
     pub fn with_parts(
         registry: Arc<Registry>,
         config: EngineConfig,
@@ -104,7 +131,8 @@ impl Engine {
                 }
             }
         }
-        Ok(Engine { registry, mappings, transport, refresher, config })
+        let upstreams = config.upstream_access();
+        Ok(Engine { registry, mappings, transport, refresher, config, upstreams })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -173,7 +201,7 @@ impl Engine {
         };
         let mut request = crate::auth::token_request(oauth, account, grant)?;
         self.override_origin(&integration.name, &mut request.url);
-        let response = self.transport.send(request, self.config.request_timeout).await?;
+        let response = self.send(request, self.config.request_timeout).await?;
         crate::auth::parse_token_response(oauth, &response, account.credentials.get("refresh_token"), self.now())
     }
 
@@ -202,8 +230,11 @@ impl Engine {
         self.refresher.as_ref()
     }
 
-    pub(crate) fn transport(&self) -> &dyn Transport {
-        self.transport.as_ref()
+    /// Sends a request upstream, after checking where it goes: every request the engine makes
+    /// (API calls, token requests, the raw proxy) is sent here.
+    pub(crate) async fn send(&self, request: UpstreamRequest, timeout: Duration) -> Result<UpstreamResponse, RuntimeError> {
+        self.upstreams.check(&request.url).map_err(|refused| refused_error(&request.url, &refused))?;
+        self.transport.send(request, timeout).await
     }
 }
 
