@@ -94,8 +94,41 @@ pub trait Store: Send + Sync {
     /// Appends an upstream exchange, replacing every occurrence of each of `secrets` (and their
     /// URL-encoded forms) and sensitive headers by `[REDACTED]`, then truncating bodies and headers.
     fn append_exchange(&self, environment_id: &str, exchange: NewExchange, secrets: &[&str]) -> Result<i64>;
+    /// Appends several exchanges of one environment in one transaction (redacted as by
+    /// [`Store::append_exchange`]); all or none are written. Returns their ids in order.
+    fn append_exchanges(&self, environment_id: &str, exchanges: Vec<NewExchange>, secrets: &[&str]) -> Result<Vec<i64>> {
+        exchanges.into_iter().map(|e| self.append_exchange(environment_id, e, secrets)).collect()
+    }
     /// Recent exchanges of the environment, newest first, optionally of one account.
-    fn list_exchanges(&self, environment_id: &str, account_id: Option<&str>, limit: usize) -> Result<Vec<ExchangeEntry>>;
-    /// Deletes exchanges logged before `before`; returns how many.
+    fn list_exchanges(&self, environment_id: &str, account_id: Option<&str>, limit: usize) -> Result<Vec<ExchangeEntry>> {
+        Ok(self.list_exchange_page(environment_id, account_id, None, limit, usize::MAX)?.entries)
+    }
+    /// A page of the environment's log, newest first, optionally of one account: at most `limit`
+    /// entries with an id below `before` (from the newest when `None`). The page stops after the
+    /// entry that brings its stored text to `max_bytes` (it always holds one entry if any is left);
+    /// [`ExchangePage::next_before`] says where the next page starts, if there is one. Served by an
+    /// index in `id DESC` order: the cost grows with the page, not with the size of the log.
+    fn list_exchange_page(
+        &self,
+        environment_id: &str,
+        account_id: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<ExchangePage>;
+    /// Deletes exchanges logged before `before`, in batches (the write lock is released between
+    /// them); returns how many.
     fn prune_exchanges(&self, before: DateTime<Utc>) -> Result<usize>;
+    /// Keeps at most `max_per_environment` entries in each environment's log: the oldest beyond it
+    /// (by id, the order they were written in) are deleted, in batches. Returns how many.
+    fn evict_exchanges(&self, max_per_environment: u64) -> Result<usize>;
+}
+
+/// A page of the exchange log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExchangePage {
+    /// Newest first.
+    pub entries: Vec<ExchangeEntry>,
+    /// The `before` of the next page (the last entry's id) when older entries are left.
+    pub next_before: Option<i64>,
 }

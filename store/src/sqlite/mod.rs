@@ -1,18 +1,24 @@
 //! The embedded [`Store`]: one SQLite file in WAL mode, shared safely by several processes.
 //!
-//! Every write runs in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two
-//! processes never both read-then-write on stale data); the busy timeout makes a second writer wait for
-//! the first instead of failing.
+//! Writes go through one connection: every write runs in a `BEGIN IMMEDIATE` transaction (the
+//! write lock is taken up front, so two processes never both read-then-write on stale data); the busy
+//! timeout makes a second writer wait for the first instead of failing.
+//!
+//! Reads go through a small pool of read-only connections ([`ReadPool`]). In WAL mode a reader sees
+//! the last committed state and neither blocks the writer nor waits for it, nor for another reader:
+//! a long read of one tenant's exchange log holds one read connection, not the writer's lock. The
+//! heavy reads (log pages) may hold at most all but one of the read connections, so a point read
+//! (an account, an API key, `/healthz`) always finds one free or about to be.
 
 mod migrations;
 mod rows;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 pub use migrations::{migrate, MIGRATIONS};
 use rows::*;
@@ -21,16 +27,31 @@ use crate::apikey::ApiKeyHash;
 use crate::error::{Result, StoreError};
 use crate::ids;
 use crate::model::{
-    Account, AccountPatch, Environment, ExchangeEntry, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange, RefreshLease,
-    SealedCredentials, UpsertOutcome,
+    Account, AccountPatch, Environment, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange, RefreshLease, SealedCredentials,
+    UpsertOutcome,
 };
 use crate::redact::Redactor;
-use crate::store::Store;
+use crate::store::{ExchangePage, Store};
 
 /// How long a writer waits for another process's write lock before giving up.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Rows deleted per write transaction when the log is pruned or capped: the writer is released
+/// between batches, so the exchange writer and the API's writes interleave with a large prune
+/// instead of waiting for all of it.
+pub const PRUNE_BATCH: usize = 500;
+/// The pause between two prune batches, for writers waiting on the lock to get it.
+const PRUNE_PAUSE: Duration = Duration::from_millis(2);
+
+/// The number of read connections: one per core, at least 2 (so a point read always has one while a
+/// log page is read), at most 8.
+fn default_readers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8)
+}
+
 pub struct SqliteStore {
+    // Declared first so they close first: the writer, closing last, checkpoints the WAL.
+    readers: ReadPool,
     conn: Mutex<Connection>,
     path: PathBuf,
 }
@@ -48,6 +69,12 @@ impl SqliteStore {
     }
 
     pub fn open_with(path: impl AsRef<Path>, busy_timeout: Duration) -> Result<Self> {
+        Self::open_with_readers(path, busy_timeout, default_readers())
+    }
+
+    /// As [`SqliteStore::open_with`], with `readers` read connections (at least 1). Heavy reads (log
+    /// pages) use at most `readers - 1` of them when there are two or more.
+    pub fn open_with_readers(path: impl AsRef<Path>, busy_timeout: Duration, readers: usize) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(busy_timeout)?;
@@ -57,7 +84,11 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Mutex::new(conn), path })
+        let readers = ReadPool::new(path.clone(), busy_timeout, readers.max(1));
+        // Open one reader now: a file a read-only connection cannot use fails here, not on the
+        // first request.
+        drop(readers.get(Weight::Light)?);
+        Ok(SqliteStore { readers, conn: Mutex::new(conn), path })
     }
 
     pub fn path(&self) -> &Path {
@@ -67,6 +98,21 @@ impl SqliteStore {
     /// The applied schema version.
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.conn().query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the statement [`Store::list_exchange_page`] runs (with or without an
+    /// account), one line per plan row: tests check that it walks an index in `id DESC` order.
+    pub fn exchange_page_plan(&self, with_account: bool) -> Result<Vec<String>> {
+        let sql = format!("EXPLAIN QUERY PLAN {}", exchange_page_sql(with_account));
+        let conn = self.readers.get(Weight::Light)?;
+        let mut stmt = conn.prepare(&sql)?;
+        let params: Vec<rusqlite::types::Value> = if with_account {
+            vec!["env".to_string().into(), "acct".to_string().into(), i64::MAX.into(), 10i64.into()]
+        } else {
+            vec!["env".to_string().into(), i64::MAX.into(), 10i64.into()]
+        };
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -83,10 +129,213 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// Runs `f` on a read connection (a point read).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.conn();
+        let conn = self.readers.get(Weight::Light)?;
         f(&conn)
     }
+
+    /// Runs `f` on a read connection, as one of the heavy reads (at most all but one connection).
+    fn read_heavy<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.get(Weight::Heavy)?;
+        f(&conn)
+    }
+
+    /// Deletes, [`PRUNE_BATCH`] rows per write transaction, the rows `select` (a statement taking
+    /// `params` and then a `LIMIT`) names; returns how many.
+    fn delete_in_batches(&self, select: &str, params: &[&dyn rusqlite::ToSql]) -> Result<usize> {
+        let sql = format!("DELETE FROM exchanges WHERE id IN ({select} LIMIT {PRUNE_BATCH})");
+        let mut total = 0;
+        loop {
+            let n = self.write(|tx| Ok(tx.prepare_cached(&sql)?.execute(params)?))?;
+            total += n;
+            if n < PRUNE_BATCH {
+                return Ok(total);
+            }
+            std::thread::sleep(PRUNE_PAUSE);
+        }
+    }
+
+    /// Evicts the oldest entries of one environment beyond `keep`; returns how many.
+    fn evict_environment(&self, environment_id: &str, keep: u64) -> Result<usize> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        // Two index probes bound the count from above (ids are shared by every environment, so the
+        // span overestimates); only an environment that may be over the cap is counted exactly.
+        let (oldest, newest): (Option<i64>, Option<i64>) = self.read(|c| {
+            let first = |order: &str| -> Result<Option<i64>> {
+                Ok(cached_row(
+                    c,
+                    &format!("SELECT id FROM exchanges WHERE environment_id = ?1 ORDER BY id {order} LIMIT 1"),
+                    [environment_id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+            };
+            Ok((first("ASC")?, first("DESC")?))
+        })?;
+        let (Some(oldest), Some(newest)) = (oldest, newest) else { return Ok(0) };
+        if newest.saturating_sub(oldest) < keep {
+            return Ok(0);
+        }
+        // The newest entry past the cap: it and everything older go. A walk of `keep` entries of the
+        // (environment_id, id) index, on a read connection.
+        let threshold: Option<i64> = self.read_heavy(|c| {
+            Ok(cached_row(
+                c,
+                "SELECT id FROM exchanges WHERE environment_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
+                params![environment_id, keep],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })?;
+        let Some(threshold) = threshold else { return Ok(0) };
+        self.delete_in_batches(
+            "SELECT id FROM exchanges WHERE environment_id = ?1 AND id <= ?2 ORDER BY id",
+            &[&environment_id, &threshold],
+        )
+    }
+}
+
+/// What a read costs: a point read, or a page of the exchange log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Weight {
+    Light,
+    Heavy,
+}
+
+/// Read-only connections to the database, opened on demand up to `max`, reused.
+struct ReadPool {
+    path: PathBuf,
+    busy_timeout: Duration,
+    max: usize,
+    /// Heavy reads allowed at once: `max - 1` (at least 1).
+    max_heavy: usize,
+    state: Mutex<PoolState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Connection>,
+    /// Connections open (idle or lent).
+    open: usize,
+    /// Heavy reads in progress.
+    heavy: usize,
+}
+
+impl ReadPool {
+    fn new(path: PathBuf, busy_timeout: Duration, max: usize) -> ReadPool {
+        let max_heavy = if max > 1 { max - 1 } else { 1 };
+        ReadPool { path, busy_timeout, max, max_heavy, state: Mutex::new(PoolState::default()), changed: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, weight: Weight) -> Result<Reader<'_>> {
+        let mut state = self.lock();
+        loop {
+            let heavy_ok = weight == Weight::Light || state.heavy < self.max_heavy;
+            if heavy_ok && (!state.idle.is_empty() || state.open < self.max) {
+                break;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        if weight == Weight::Heavy {
+            state.heavy += 1;
+        }
+        let conn = match state.idle.pop() {
+            Some(conn) => conn,
+            None => {
+                state.open += 1;
+                drop(state);
+                match self.open() {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        let mut state = self.lock();
+                        state.open -= 1;
+                        if weight == Weight::Heavy {
+                            state.heavy -= 1;
+                        }
+                        self.changed.notify_all();
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        Ok(Reader { pool: self, conn: Some(conn), weight })
+    }
+
+    fn open(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+        Ok(conn)
+    }
+}
+
+/// A read connection lent by the pool; returned when dropped.
+struct Reader<'a> {
+    pool: &'a ReadPool,
+    conn: Option<Connection>,
+    weight: Weight,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("a lent connection")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        if let Some(conn) = self.conn.take() {
+            state.idle.push(conn);
+        }
+        if self.weight == Weight::Heavy {
+            state.heavy -= 1;
+        }
+        drop(state);
+        self.pool.changed.notify_all();
+    }
+}
+
+/// The log page statement: served by `exchanges_environment_id` (environment_id, id) without an
+/// account, by `exchanges_environment` (environment_id, account_id, id) with one, both walked in
+/// `id DESC` order from `before`, so the statement reads `limit` rows and sorts nothing.
+fn exchange_page_sql(with_account: bool) -> String {
+    if with_account {
+        format!("SELECT {EXCHANGE_COLS} FROM exchanges WHERE environment_id = ?1 AND account_id = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4")
+    } else {
+        format!("SELECT {EXCHANGE_COLS} FROM exchanges WHERE environment_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")
+    }
+}
+
+/// Whether the environment's log (or the account's part of it) has an entry older than `id`.
+fn has_older(c: &Connection, environment_id: &str, account_id: Option<&str>, id: i64) -> Result<bool> {
+    let found = match account_id {
+        Some(account) => cached_row(
+            c,
+            "SELECT 1 FROM exchanges WHERE environment_id = ?1 AND account_id = ?2 AND id < ?3 LIMIT 1",
+            params![environment_id, account, id],
+            |_| Ok(()),
+        ),
+        None => {
+            cached_row(c, "SELECT 1 FROM exchanges WHERE environment_id = ?1 AND id < ?2 LIMIT 1", params![environment_id, id], |_| Ok(()))
+        }
+    };
+    Ok(found.optional()?.is_some())
+}
+
+/// Roughly what a stored entry weighs: its text columns.
+fn entry_bytes(e: &RawExchange) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    e.5.len() + e.6.len() + e.9.len() + e.11.len() + opt(&e.10) + opt(&e.12) + opt(&e.13) + 64
 }
 
 impl Store for SqliteStore {
@@ -383,55 +632,136 @@ impl Store for SqliteStore {
     }
 
     fn append_exchange(&self, environment_id: &str, exchange: NewExchange, secrets: &[&str]) -> Result<i64> {
-        let r = Redactor::new(secrets);
-        let url = r.redact(&exchange.url);
-        let method = r.redact(&exchange.method);
-        let req_h = headers_text(&r.headers(&exchange.request_headers))?;
-        let resp_h = headers_text(&r.headers(&exchange.response_headers))?;
-        let req_b = exchange.request_body.as_deref().map(|b| r.body(b));
-        let resp_b = exchange.response_body.as_deref().map(|b| r.body(b));
-        let error = exchange.error.as_deref().map(|b| r.body(b));
-        let latency = i64::try_from(exchange.latency.as_millis()).unwrap_or(i64::MAX);
+        let row = PreparedExchange::new(exchange, &Redactor::new(secrets))?;
         self.write(|tx| {
             ensure_env(tx, environment_id)?;
-            if let Some(account) = &exchange.account_id {
-                load_account(tx, environment_id, account)?;
-            }
-            tx.prepare_cached(
-                "INSERT INTO exchanges (environment_id, account_id, integration, at, method, url, status, latency_ms, request_headers, \
-                 request_body, response_headers, response_body, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?
-            .execute(params![
-                environment_id,
-                exchange.account_id,
-                exchange.integration,
-                now_ms(),
-                method,
-                url,
-                exchange.status,
-                latency,
-                req_h,
-                req_b,
-                resp_h,
-                resp_b,
-                error
-            ])?;
-            Ok(tx.last_insert_rowid())
+            row.insert(tx, environment_id)
         })
     }
 
-    fn list_exchanges(&self, environment_id: &str, account_id: Option<&str>, limit: usize) -> Result<Vec<ExchangeEntry>> {
+    fn append_exchanges(&self, environment_id: &str, exchanges: Vec<NewExchange>, secrets: &[&str]) -> Result<Vec<i64>> {
+        let redactor = Redactor::new(secrets);
+        let rows = exchanges.into_iter().map(|e| PreparedExchange::new(e, &redactor)).collect::<Result<Vec<_>>>()?;
+        self.write(|tx| {
+            ensure_env(tx, environment_id)?;
+            rows.iter().map(|row| row.insert(tx, environment_id)).collect()
+        })
+    }
+
+    fn list_exchange_page(
+        &self,
+        environment_id: &str,
+        account_id: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<ExchangePage> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {EXCHANGE_COLS} FROM exchanges WHERE environment_id = ?1 AND (?2 IS NULL OR account_id = ?2) ORDER BY id DESC LIMIT ?3"
-            ))?;
-            let rows = stmt.query_map(params![environment_id, account_id, limit], exchange_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter().map(exchange_from_raw).collect()
+        let before = before.unwrap_or(i64::MAX);
+        self.read_heavy(|c| {
+            let mut stmt = c.prepare_cached(&exchange_page_sql(account_id.is_some()))?;
+            let mut rows = match account_id {
+                Some(account) => stmt.query(params![environment_id, account, before, limit])?,
+                None => stmt.query(params![environment_id, before, limit])?,
+            };
+            let mut entries = Vec::new();
+            let mut bytes = 0usize;
+            let mut cut = false;
+            while let Some(row) = rows.next()? {
+                let raw = exchange_from_row(row)?;
+                bytes = bytes.saturating_add(entry_bytes(&raw));
+                entries.push(exchange_from_raw(raw)?);
+                // At least one entry, so a caller paging with `before` always moves on.
+                if bytes >= max_bytes {
+                    cut = true;
+                    break;
+                }
+            }
+            drop(rows);
+            let full = i64::try_from(entries.len()).unwrap_or(i64::MAX) >= limit;
+            let next_before = match entries.last() {
+                // One more probe of the same index says whether older entries are left.
+                Some(last) if (cut || full) && has_older(c, environment_id, account_id, last.id)? => Some(last.id),
+                _ => None,
+            };
+            Ok(ExchangePage { entries, next_before })
         })
     }
 
     fn prune_exchanges(&self, before: DateTime<Utc>) -> Result<usize> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM exchanges WHERE at < ?1", [to_ms(before)])?))
+        self.delete_in_batches("SELECT id FROM exchanges WHERE at < ?1 ORDER BY at", &[&to_ms(before)])
+    }
+
+    fn evict_exchanges(&self, max_per_environment: u64) -> Result<usize> {
+        let environments: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM environments ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids)
+        })?;
+        let mut total = 0;
+        for environment in environments {
+            total += self.evict_environment(&environment, max_per_environment)?;
+        }
+        Ok(total)
+    }
+}
+
+/// An exchange redacted and truncated, ready to insert (the work done before the write lock is
+/// taken).
+struct PreparedExchange {
+    account_id: Option<String>,
+    integration: String,
+    method: String,
+    url: String,
+    status: Option<u16>,
+    latency: i64,
+    request_headers: String,
+    request_body: Option<String>,
+    response_headers: String,
+    response_body: Option<String>,
+    error: Option<String>,
+}
+
+impl PreparedExchange {
+    fn new(exchange: NewExchange, r: &Redactor) -> Result<PreparedExchange> {
+        Ok(PreparedExchange {
+            url: r.redact(&exchange.url),
+            method: r.redact(&exchange.method),
+            request_headers: headers_text(&r.headers(&exchange.request_headers))?,
+            response_headers: headers_text(&r.headers(&exchange.response_headers))?,
+            request_body: exchange.request_body.as_deref().map(|b| r.body(b)),
+            response_body: exchange.response_body.as_deref().map(|b| r.body(b)),
+            error: exchange.error.as_deref().map(|b| r.body(b)),
+            latency: i64::try_from(exchange.latency.as_millis()).unwrap_or(i64::MAX),
+            status: exchange.status,
+            account_id: exchange.account_id,
+            integration: exchange.integration,
+        })
+    }
+
+    fn insert(&self, tx: &Transaction<'_>, environment_id: &str) -> Result<i64> {
+        if let Some(account) = &self.account_id {
+            load_account(tx, environment_id, account)?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO exchanges (environment_id, account_id, integration, at, method, url, status, latency_ms, request_headers, \
+             request_body, response_headers, response_body, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?
+        .execute(params![
+            environment_id,
+            self.account_id,
+            self.integration,
+            now_ms(),
+            self.method,
+            self.url,
+            self.status,
+            self.latency,
+            self.request_headers,
+            self.request_body,
+            self.response_headers,
+            self.response_body,
+            self.error
+        ])?;
+        Ok(tx.last_insert_rowid())
     }
 }
