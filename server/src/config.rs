@@ -48,6 +48,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// The default cap of the exchange log, per environment: at the ~2.2 KB an entry of a typical
+/// JSON page takes in the database file, about 220 MB per environment (docs/server.md).
+pub const DEFAULT_LOG_MAX_ENTRIES: u64 = 100_000;
+/// The pruner runs this often: between two runs an environment can exceed the cap by what it
+/// logs in that time.
+pub const DEFAULT_LOG_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -66,6 +73,11 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Exchanges older than this are pruned from the log.
     pub log_retention: Duration,
+    /// At most this many exchange-log entries are kept per environment: the pruner evicts the
+    /// oldest beyond it (see [`DEFAULT_LOG_MAX_ENTRIES`]).
+    pub log_max_entries: u64,
+    /// How often the pruner enforces the retention and the cap.
+    pub log_prune_interval: Duration,
     /// Stops the server's clock at this instant: token expiry, rate-limit resets and the
     /// mappings' `$now()` read it. For fixture replay through the server, never for serving.
     pub frozen_now: Option<SystemTime>,
@@ -85,6 +97,8 @@ impl ServerConfig {
             refresh_lease: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             log_retention: Duration::from_secs(7 * 24 * 3600),
+            log_max_entries: DEFAULT_LOG_MAX_ENTRIES,
+            log_prune_interval: DEFAULT_LOG_PRUNE_INTERVAL,
             frozen_now: None,
             cursor_key: None,
         }

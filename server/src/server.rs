@@ -154,7 +154,8 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
         refresher,
         config: Arc::new(config),
     };
-    let pruner = tokio::spawn(prune_log(store.clone(), state.config.log_retention));
+    let pruner =
+        tokio::spawn(prune_log(store.clone(), state.config.log_retention, state.config.log_max_entries, state.config.log_prune_interval));
     tracing::info!(listen = %addr, integrations = registry.integrations.len(), database = %path.display(), "switchyard is serving");
     let app = routes::router(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -179,16 +180,25 @@ fn cursor_key(keyring: &Keyring) -> CursorKey {
     CursorKey::new(keyring.derive("switchyard cursor signing v1"))
 }
 
-async fn prune_log(store: Arc<dyn Store>, retention: Duration) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+/// Keeps the exchange log within its retention and its per-environment cap: every `interval`,
+/// entries older than `retention` are deleted, then each environment's oldest entries beyond
+/// `max_entries`. The store deletes in batches and releases the write lock between them, so a large
+/// prune never holds the writer for long.
+async fn prune_log(store: Arc<dyn Store>, retention: Duration, max_entries: u64, interval: Duration) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
         let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.prune_exchanges(before)).await {
-            Ok(Ok(n)) if n > 0 => tracing::info!(pruned = n, "pruned old exchange log entries"),
+        let pruned = tokio::task::spawn_blocking(move || -> Result<(usize, usize), switchyard_store::StoreError> {
+            Ok((store.prune_exchanges(before)?, store.evict_exchanges(max_entries)?))
+        });
+        match pruned.await {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((expired, evicted))) => tracing::info!(expired, evicted, "pruned the exchange log"),
             Ok(Err(e)) => tracing::warn!(error = %e, "could not prune the exchange log"),
-            _ => {}
+            Err(e) => tracing::warn!(error = %e, "the exchange log pruner failed"),
         }
     }
 }

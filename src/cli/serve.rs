@@ -38,8 +38,12 @@ pub struct ServeArgs {
     /// (http://HOST:PORT). The --upstream origins are always allowed [default: none].
     #[arg(long, env = "SWITCHYARD_ALLOW_PRIVATE_UPSTREAMS", value_name = "TARGETS")]
     pub allow_private_upstreams: Vec<String>,
+    /// Keep at most this many exchange-log entries per environment; the oldest beyond it are
+    /// evicted (checked every minute) [default: 100000].
+    #[arg(long, env = "SWITCHYARD_LOG_MAX_ENTRIES", value_name = "N")]
+    pub log_max_entries: Option<u64>,
     /// A TOML file with any of: listen, db, public_url, log_format, upstream = { NAME = "ORIGIN" },
-    /// request_timeout_seconds, refresh_lease_seconds, log_retention_days,
+    /// request_timeout_seconds, refresh_lease_seconds, log_retention_days, log_max_entries,
     /// allow_private_upstreams = ["TARGET", …].
     #[arg(long, env = "SWITCHYARD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -68,6 +72,7 @@ struct FileConfig {
     request_timeout_seconds: Option<u64>,
     refresh_lease_seconds: Option<u64>,
     log_retention_days: Option<u64>,
+    log_max_entries: Option<u64>,
     allow_private_upstreams: Option<Vec<String>>,
 }
 
@@ -135,6 +140,12 @@ fn build_config(args: ServeArgs) -> Result<(ServerConfig, String), String> {
     }
     if let Some(d) = file.log_retention_days {
         config.log_retention = Duration::from_secs(d.max(1) * 86_400);
+    }
+    if let Some(n) = args.log_max_entries.or(file.log_max_entries) {
+        if n == 0 {
+            return Err("--log-max-entries must be at least 1".into());
+        }
+        config.log_max_entries = n;
     }
     let log_format = args.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
     if !matches!(log_format.as_str(), "text" | "json") {
