@@ -96,7 +96,7 @@ async fn run(concurrency: usize, seconds: Duration, warmup: Duration, direct_onl
         println!("  the server exited during the run: {reason}\n{}", server.log_tail());
     }
     // The exchange log is written off the request path; a writer that fell behind drops entries.
-    let dropped = match server.call("GET", "/metrics", None).await {
+    let dropped = match server.metrics().await {
         Ok((200, text)) => text
             .lines()
             .find(|l| l.starts_with("switchyard_exchange_log_dropped_total ") || l.starts_with("exchange_log_dropped_total "))
@@ -174,6 +174,8 @@ impl Mock {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    /// The metrics listener (`--metrics-listen`): the API listener does not serve `/metrics`.
+    metrics_addr: SocketAddr,
     api_key: String,
     /// `/v1/unified/{model}/{resource}?account_id=…&page_size=100`
     target: String,
@@ -211,9 +213,11 @@ impl Server {
         // The server, on a free port.
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let metrics_addr: SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
         let log = std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
         let child = Command::new(binary)
-            .args(["serve", "--listen", &addr.to_string(), "--db", &db, "--upstream"])
+            .args(["serve", "--listen", &addr.to_string(), "--metrics-listen", &metrics_addr.to_string(), "--db", &db, "--upstream"])
             .arg(format!("{}={}", example.integration, mock.origin))
             .env("SWITCHYARD_SECRET_KEY", &key)
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
@@ -222,7 +226,7 @@ impl Server {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start `switchyard serve`: {e}"))?;
-        let mut server = Server { child, addr, api_key, target: String::new(), dir };
+        let mut server = Server { child, addr, metrics_addr, api_key, target: String::new(), dir };
         server.wait_ready().await?;
 
         // The install (the team's OAuth client) and an imported account.
@@ -281,6 +285,15 @@ impl Server {
         let mut connection = Connection::open(self.addr).await.map_err(|e| format!("connect to the server: {e}"))?;
         let mut out = Vec::new();
         let status = connection.exchange(&head, body.as_deref().unwrap_or("").as_bytes(), &mut out).await.map_err(|e| e.to_string())?;
+        Ok((status, String::from_utf8_lossy(&out).into_owned()))
+    }
+
+    /// `GET /metrics` from the metrics listener.
+    async fn metrics(&self) -> Result<(u16, String), String> {
+        let head = request_head("GET", "/metrics", self.metrics_addr, None);
+        let mut connection = Connection::open(self.metrics_addr).await.map_err(|e| format!("connect to the metrics listener: {e}"))?;
+        let mut out = Vec::new();
+        let status = connection.exchange(&head, b"", &mut out).await.map_err(|e| e.to_string())?;
         Ok((status, String::from_utf8_lossy(&out).into_owned()))
     }
 

@@ -379,7 +379,7 @@ async fn bad_requests_get_clear_errors() {
     let bad_verify = server.post(&key, "/v1/accounts/import?verify=perhaps", &json!([])).await.expect(400);
     assert!(bad_verify.body["error"]["message"].as_str().unwrap().contains("verify"), "{}", bad_verify.text);
     assert_eq!(server.raw(server.request(reqwest::Method::GET, "/healthz")).await.expect(200).body["status"], "ok");
-    let metrics = server.raw(server.request(reqwest::Method::GET, "/metrics")).await.expect(200);
+    let metrics = server.metrics().await.expect(200);
     assert!(
         metrics.text.contains("switchyard_http_requests_total{method=\"POST\",route=\"/v1/accounts\",status=\"400\"}"),
         "{}",
@@ -446,7 +446,7 @@ async fn an_upstream_429_comes_back_at_once_with_normalized_headers() {
     assert_eq!(limited.header("ratelimit-remaining"), Some("0"));
     assert_eq!(limited.header("ratelimit-reset"), Some("10"));
     assert_eq!(limited.header("ratelimit"), Some("\"default\";r=0;t=10"));
-    let metrics = server.raw(server.request(reqwest::Method::GET, "/metrics")).await.expect(200);
+    let metrics = server.metrics().await.expect(200);
     assert!(metrics.text.contains("switchyard_rate_limited_responses_total{integration=\"cursor_body\"} 1"), "{}", metrics.text);
     assert!(
         metrics.text.contains("switchyard_upstream_request_duration_seconds_count{integration=\"cursor_body\",status=\"429\"} 1"),

@@ -150,7 +150,7 @@ async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
         assert!(!logs.text.contains(&refresh(generation)), "refresh token {generation} in the logs");
     }
     assert!(!logs.text.contains("app-secret-0123456789"), "the client secret in the logs");
-    let metrics = server.raw(server.request(reqwest::Method::GET, "/metrics")).await.expect(200);
+    let metrics = server.metrics().await.expect(200);
     assert!(
         metrics.text.contains("switchyard_token_refreshes_total{integration=\"epoch_reset_limits\",outcome=\"refreshed\"} 2"),
         "{}",
@@ -207,7 +207,7 @@ async fn invalid_grant_marks_the_account_and_stops_refreshing() {
         server.get(&key, &format!("/v1/unified/crm/contacts?account_id={id}")).await.expect(401);
     }
     assert_eq!(token_calls(&mock).len(), 1, "no refresh loop on a dead refresh token");
-    let metrics = server.raw(server.request(reqwest::Method::GET, "/metrics")).await.expect(200);
+    let metrics = server.metrics().await.expect(200);
     assert!(metrics.text.contains("outcome=\"needs_reauth\"} 1"), "{}", metrics.text);
     server.stop().await;
 }

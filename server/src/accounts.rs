@@ -44,7 +44,7 @@ pub fn credential_fields(integration: &Integration) -> Vec<String> {
 }
 
 /// Reads `credentials` of a request body: every field a string, except the expiry, given either
-/// as `expires_at` (RFC 3339) or `expires_in` (seconds from now). The exact expiry of an imported
+/// as `expires_at` (RFC 3339) or `expires_in` (seconds from now), not both. The exact expiry of an imported
 /// token is kept, so a migrated account is refreshed when its old vendor would have refreshed it.
 pub fn parse_credentials(integration: &Integration, value: Option<&Value>, now: DateTime<Utc>) -> ApiResult<CredentialInput> {
     let allowed = credential_fields(integration);
@@ -53,6 +53,15 @@ pub fn parse_credentials(integration: &Integration, value: Option<&Value>, now: 
     let Value::Object(map) = value else {
         return Err(ApiError::bad_request("`credentials` must be an object of credential fields"));
     };
+    let given = |name: &str| map.get(name).is_some_and(|v| !v.is_null());
+    if given("expires_at") && given("expires_in") {
+        // Two expiries that may disagree: which one the caller meant is not ours to guess.
+        return Err(ApiError::bad_request(
+            "`credentials.expires_at` and `credentials.expires_in` were both given: send one of them (the expiry as an \
+             RFC 3339 time, or as seconds from now)",
+        )
+        .with("field", Value::from("credentials.expires_in")));
+    }
     for (name, value) in map {
         match name.as_str() {
             "expires_at" => {

@@ -54,6 +54,9 @@ pub const DEFAULT_LOG_MAX_ENTRIES: u64 = 100_000;
 /// The pruner runs this often: between two runs an environment can exceed the cap by what it
 /// logs in that time.
 pub const DEFAULT_LOG_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+/// The default body budget: request bodies over 64 KiB held in memory at once, server-wide
+/// (eight of the largest bodies, 32 MiB each). See [`ServerConfig::body_budget`].
+pub const DEFAULT_BODY_BUDGET: u64 = 256 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -84,6 +87,13 @@ pub struct ServerConfig {
     /// Signs list cursors with this key instead of one derived from the secret key: fixture
     /// replay's fixed key, so the server's cursors are the snapshots'.
     pub cursor_key: Option<[u8; 32]>,
+    /// A second listener that serves `/metrics` without an API key (`--metrics-listen`); the
+    /// API listener never serves it. `None`: metrics are not served.
+    pub metrics_listen: Option<SocketAddr>,
+    /// At most this many bytes of request bodies over 64 KiB are buffered at once, server-wide
+    /// (`--body-budget-mb`): a large body beyond it is refused at once with 503 `server_busy`
+    /// and `Retry-After`; a body larger than the whole budget with 413.
+    pub body_budget: u64,
 }
 
 impl ServerConfig {
@@ -101,6 +111,8 @@ impl ServerConfig {
             log_prune_interval: DEFAULT_LOG_PRUNE_INTERVAL,
             frozen_now: None,
             cursor_key: None,
+            metrics_listen: None,
+            body_budget: DEFAULT_BODY_BUDGET,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Prometheus metrics at `/metrics`: API requests, upstream latency by integration and status,
+//! Prometheus metrics at `/metrics` (on the metrics listener, `--metrics-listen`): API requests, upstream latency by integration and status,
 //! rate-limited responses, token refreshes by outcome.
 
 use prometheus_client::encoding::text::encode;
@@ -34,7 +34,8 @@ struct IntegrationLabels {
 struct RefreshLabels {
     integration: String,
     /// `refreshed`, `reused` (another request or process had just refreshed), `needs_reauth`,
-    /// `failed`.
+    /// `failed`, `busy` (another process held the refresh lease past the bounded wait: the
+    /// request answered 503 `refresh_in_progress`).
     outcome: &'static str,
 }
 

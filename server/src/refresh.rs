@@ -3,7 +3,9 @@
 //! 1. Single flight in the process: requests for one account queue on its gate, so only the first
 //!    refreshes and the others find its result.
 //! 2. A lease in the database with a fencing token, for the other processes: whoever holds it
-//!    refreshes; the others wait and re-read.
+//!    refreshes; the others wait and re-read, for at most [`LEASE_WAIT`]: then the request
+//!    answers 503 `refresh_in_progress` with `Retry-After` (a holder killed mid-refresh leaves
+//!    its lease until it lapses).
 //! 3. The credentials are re-read when the lease is taken: another process may have refreshed (and
 //!    a rotating provider may have retired the refresh token we hold) in between.
 //! 4. The new tokens are stored (fenced on the lease) before anything uses them: a rotated refresh
@@ -30,6 +32,31 @@ use switchyard_store::{AccountPatch, AccountStatus, Keyring, LeaseOutcome, Store
 
 /// How often a waiter re-reads an account another process is refreshing.
 const POLL: Duration = Duration::from_millis(25);
+
+/// How long a request waits for a refresh lease another process holds, from the moment it
+/// asked for a refresh. A live holder finishes well within it (a token request takes well under
+/// a second); a holder that was killed (kill -9) leaves a lease that lapses only after the lease
+/// time (30 s by default), and a request must not hang that long: it gets 503
+/// `refresh_in_progress` with `Retry-After` (the seconds until the lease lapses) instead.
+pub const LEASE_WAIT: Duration = Duration::from_secs(3);
+
+tokio::task_local! {
+    /// Set when a request of the call gave up waiting on another process's lease: how long until
+    /// that lease lapses.
+    static LEASE_BUSY: std::cell::Cell<Option<Duration>>;
+}
+
+/// Runs an engine call, and says whether it failed because another process holds the account's
+/// refresh lease (the time until the lease lapses), so the caller can answer 503
+/// `refresh_in_progress` with `Retry-After` rather than the refresher's plain error.
+pub async fn watching_leases<T>(call: impl std::future::Future<Output = T>) -> (T, Option<Duration>) {
+    LEASE_BUSY
+        .scope(std::cell::Cell::new(None), async {
+            let out = call.await;
+            (out, LEASE_BUSY.with(|busy| busy.get()))
+        })
+        .await
+}
 
 pub struct StoreRefresher {
     store: Arc<dyn Store>,
@@ -76,9 +103,11 @@ impl StoreRefresher {
         reason: RefreshReason,
     ) -> Result<Refreshed, RuntimeError> {
         let margin = refresh_margin(engine, &caller.integration);
+        // The bounded wait counts from here: a request queued behind others of this process
+        // that waited on the same lease does not wait its own full turn after them.
+        let asked_at = Instant::now();
         let gate = self.gate(account_id);
         let _flight = gate.lock().await;
-        let waited_since = Instant::now();
         loop {
             let (env, id, owner, ttl) = (environment.to_string(), account_id.to_string(), self.owner.clone(), self.lease_ttl);
             let outcome = self.blocking(move |s| s.acquire_refresh_lease(&env, &id, &owner, ttl)).await?;
@@ -107,7 +136,7 @@ impl StoreRefresher {
                     }
                     return self.refresh_with_lease(engine, &current, &lease.account, lease.token).await;
                 }
-                LeaseOutcome::HeldByAnother { expires_at, .. } => {
+                LeaseOutcome::HeldByAnother { expires_at, owner } => {
                     // Another process is refreshing: wait for its result, or for its lease to lapse.
                     tokio::time::sleep(POLL).await;
                     let (env, id) = (environment.to_string(), account_id.to_string());
@@ -123,9 +152,20 @@ impl StoreRefresher {
                         self.metrics.refresh(&caller.integration, "reused");
                         return Ok(Refreshed { credentials: current.credentials, connection: current.connection });
                     }
-                    let lapsed = chrono::Utc::now() > expires_at;
-                    if !lapsed && waited_since.elapsed() > self.lease_ttl + Duration::from_secs(5) {
-                        return Err(RuntimeError::new(ErrorKind::Upstream, "timed out waiting for another process to refresh the token"));
+                    // A lapsed lease is taken over on the next turn; a live one is waited on, briefly.
+                    let left = (expires_at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                    if !left.is_zero() && asked_at.elapsed() >= LEASE_WAIT.min(self.lease_ttl) {
+                        let _ = LEASE_BUSY.try_with(|busy| busy.set(Some(left)));
+                        self.metrics.refresh(&caller.integration, "busy");
+                        tracing::warn!(account = %account_id, owner = %owner, lease_left_s = left.as_secs(), "another process holds the refresh lease");
+                        return Err(RuntimeError::new(
+                            ErrorKind::Upstream,
+                            format!(
+                                "another process is refreshing this account's token (its lease lapses in {} s; a process killed while \
+                                 refreshing leaves its lease until then); retry after that",
+                                left.as_secs().max(1)
+                            ),
+                        ));
                     }
                 }
             }

@@ -62,6 +62,8 @@ pub fn create_environment(database: &DatabaseUrl, name: &str) -> Result<Value, S
 /// A server started by [`start`]: its address, and how to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The metrics listener's address, when `metrics_listen` was set.
+    pub metrics_addr: Option<SocketAddr>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
@@ -80,6 +82,12 @@ pub async fn serve(config: ServerConfig, registry: Arc<Registry>) -> Result<(), 
     let running = start(config, registry, None).await?;
     // Scripts wait for this line on stdout to know the port (with --listen 127.0.0.1:0).
     println!("listening on http://{}", running.addr);
+    if let Some(metrics) = running.metrics_addr {
+        // A second line (with --metrics-listen 127.0.0.1:0, the metrics port); a reader that
+        // closed stdout after the first line must not stop the server.
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "metrics on http://{metrics}/metrics").and_then(|_| std::io::stdout().flush());
+    }
     tokio::select! {
         _ = shutdown_signal() => running.stop().await,
         // The server ended on its own (an accept loop error).
@@ -157,6 +165,29 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
     let pruner =
         tokio::spawn(prune_log(store.clone(), state.config.log_retention, state.config.log_max_entries, state.config.log_prune_interval));
     tracing::info!(listen = %addr, integrations = registry.integrations.len(), database = %path.display(), "switchyard is serving");
+    // `/metrics` on a listener of its own, without an API key, when asked for (never on the API
+    // listener).
+    let metrics = match state.config.metrics_listen {
+        Some(metrics_listen) => {
+            let listener = tokio::net::TcpListener::bind(metrics_listen)
+                .await
+                .map_err(|error| ServeError::Listen { addr: metrics_listen.to_string(), error })?;
+            let metrics_addr = listener.local_addr()?;
+            tracing::info!(listen = %metrics_addr, "serving /metrics");
+            let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+            let app = routes::metrics_router(state.clone());
+            let task = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = metrics_stopped.await;
+                    })
+                    .await
+            });
+            Some((metrics_addr, stop_metrics, task))
+        }
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().map(|(addr, _, _)| *addr);
     let app = routes::router(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -165,13 +196,17 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
                 let _ = stopped.await;
             })
             .await;
+        if let Some((_, stop_metrics, task)) = metrics {
+            let _ = stop_metrics.send(());
+            let _ = task.await;
+        }
         pruner.abort();
         tracing::info!("stopping: writing the queued exchange log");
         let finish = tokio::task::spawn_blocking(move || writer.finish(log));
         let _ = tokio::time::timeout(Duration::from_secs(10), finish).await;
         served.map_err(ServeError::from)
     });
-    Ok(Running { addr, stop, task })
+    Ok(Running { addr, metrics_addr, stop, task })
 }
 
 /// Cursors must survive a restart and be accepted by every process sharing the database, so the

@@ -1,4 +1,4 @@
-//! API keys: `Authorization: Bearer <key>` names one environment, and every row a handler touches
+//! API keys: `Authorization: Bearer <key>` (the scheme in any case) names one environment, and every row a handler touches
 //! is looked up within it, so another environment's account answers 404 like a missing one.
 
 use crate::error::ApiError;
@@ -26,6 +26,18 @@ fn unauthorized(message: &str) -> ApiError {
     error
 }
 
+/// The credentials of an `Authorization: Bearer <token>` value: the scheme in any case (RFC 7235
+/// §2.1), then one or more spaces or tabs, then the token (surrounding whitespace ignored).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let scheme = value.get(..6)?;
+    let rest = &value[6..];
+    if !scheme.eq_ignore_ascii_case("bearer") || !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    Some(rest.trim()).filter(|token| !token.is_empty())
+}
+
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
@@ -35,12 +47,7 @@ impl FromRequestParts<AppState> for Tenant {
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer <api key>` (see `switchyard env create`)"))?;
         let text = value.to_str().map_err(|_| unauthorized("the Authorization header is not text"))?;
-        let key = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| unauthorized("expected `Authorization: Bearer <api key>`"))?;
+        let key = bearer_token(text).ok_or_else(|| unauthorized("expected `Authorization: Bearer <api key>`"))?;
         let hash = ApiKeyHash::of(key);
         if let Some(environment) = state.keys.get(&hash) {
             return Ok(Tenant { environment });
@@ -51,5 +58,20 @@ impl FromRequestParts<AppState> for Tenant {
         })?;
         state.keys.put(hash, environment.clone());
         Ok(Tenant { environment })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for value in ["Bearer k1", "BEARER k1", "bearer k1", "bEaReR k1", "Bearer   k1", "Bearer\tk1", "  Bearer k1  "] {
+            assert_eq!(bearer_token(value), Some("k1"), "{value:?}");
+        }
+        for value in ["Basic k1", "Bearerk1", "Bearer", "Bearer   ", "Bearerx k1", "k1", "", "Bé k1"] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
     }
 }

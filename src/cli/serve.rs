@@ -42,9 +42,19 @@ pub struct ServeArgs {
     /// evicted (checked every minute) [default: 100000].
     #[arg(long, env = "SWITCHYARD_LOG_MAX_ENTRIES", value_name = "N")]
     pub log_max_entries: Option<u64>,
+    /// Serve Prometheus metrics at ADDR/metrics, without an API key, on a listener of its own
+    /// (keep ADDR off the public network); the API listener never serves them [default: not
+    /// served].
+    #[arg(long, env = "SWITCHYARD_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// At most this many MiB of request bodies over 64 KiB are held in memory at once,
+    /// server-wide; a large body beyond it is refused at once with 503 server_busy and
+    /// Retry-After [default: 256].
+    #[arg(long, env = "SWITCHYARD_BODY_BUDGET_MB", value_name = "MIB")]
+    pub body_budget_mb: Option<u64>,
     /// A TOML file with any of: listen, db, public_url, log_format, upstream = { NAME = "ORIGIN" },
     /// request_timeout_seconds, refresh_lease_seconds, log_retention_days, log_max_entries,
-    /// allow_private_upstreams = ["TARGET", …].
+    /// allow_private_upstreams = ["TARGET", …], metrics_listen, body_budget_mb.
     #[arg(long, env = "SWITCHYARD_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -74,6 +84,8 @@ struct FileConfig {
     log_retention_days: Option<u64>,
     log_max_entries: Option<u64>,
     allow_private_upstreams: Option<Vec<String>>,
+    metrics_listen: Option<String>,
+    body_budget_mb: Option<u64>,
 }
 
 fn fail(message: impl std::fmt::Display) -> u8 {
@@ -146,6 +158,19 @@ fn build_config(args: ServeArgs) -> Result<(ServerConfig, String), String> {
             return Err("--log-max-entries must be at least 1".into());
         }
         config.log_max_entries = n;
+    }
+    if let Some(text) = args.metrics_listen.or(file.metrics_listen) {
+        let addr: SocketAddr = text.parse().map_err(|_| format!("--metrics-listen `{text}` is not an address such as 127.0.0.1:9464"))?;
+        if addr == listen && addr.port() != 0 {
+            return Err(format!("--metrics-listen {addr} is the API's own address; give metrics an address of their own"));
+        }
+        config.metrics_listen = Some(addr);
+    }
+    if let Some(mib) = args.body_budget_mb.or(file.body_budget_mb) {
+        if mib == 0 {
+            return Err("--body-budget-mb must be at least 1".into());
+        }
+        config.body_budget = mib.saturating_mul(1024 * 1024);
     }
     let log_format = args.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
     if !matches!(log_format.as_str(), "text" | "json") {

@@ -56,6 +56,8 @@ impl TestServer {
         for (name, origin) in origins {
             config.upstreams.insert(name.clone(), url::Url::parse(origin).unwrap());
         }
+        // `/metrics` is served on a listener of its own (tests read it with `metrics()`).
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         adjust(&mut config);
         let running = switchyard_server::start(config, registry, Some(test_keyring())).await.expect("the server starts");
         TestServer { url: format!("http://{}", running.addr), db, running: Some(running), _dir: dir, client: client() }
@@ -96,6 +98,12 @@ impl TestServer {
 
     pub async fn post(&self, key: &str, path: &str, body: &Value) -> Answer {
         self.call(key, "POST", path, Some(body)).await
+    }
+
+    /// `GET /metrics` from the server's metrics listener (no API key).
+    pub async fn metrics(&self) -> Answer {
+        let addr = self.running.as_ref().and_then(|r| r.metrics_addr).expect("the test server has a metrics listener");
+        answer(self.client.get(format!("http://{addr}/metrics")).send().await.expect("the metrics listener answers")).await
     }
 
     /// Stops the server gracefully; the returned directory keeps its database until dropped.

@@ -102,27 +102,17 @@ pub(crate) async fn install_of(state: &AppState, environment: &str, integration:
 /// existing account with the same external id is returned unchanged and nothing is called.
 pub(crate) async fn store_new(state: &AppState, environment: &str, submission: Submission, idempotent: bool) -> ApiResult<Stored> {
     let definition = integration(state, &submission.integration)?;
-    if idempotent {
-        let Some(external_id) = submission.external_id.clone() else {
-            return Err(ApiError::bad_request("`external_id` is required in an import: it makes a re-run safe"));
-        };
-        let env = environment.to_string();
-        let existing = state
-            .db(move |store| match store.account_by_external_id(&env, &external_id) {
-                Ok(account) => Ok(Some(account)),
-                Err(StoreError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-            })
-            .await?;
-        if let Some(account) = existing {
-            if account.integration != submission.integration {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("external id is already used by an account of `{}`", account.integration),
-                ));
+    if idempotent && submission.external_id.is_none() {
+        return Err(ApiError::bad_request("`external_id` is required in an import: it makes a re-run safe"));
+    }
+    // Before anything is verified: a taken external id is refused (or, in an import, reported)
+    // without calling the provider.
+    if let Some(external_id) = &submission.external_id {
+        if let Some(account) = account_by_external_id(state, environment, external_id).await? {
+            if idempotent && account.integration == submission.integration {
+                return Ok(Stored { account, outcome: UpsertOutcome::AlreadyExists });
             }
-            return Ok(Stored { account, outcome: UpsertOutcome::AlreadyExists });
+            return Err(external_id_taken(&account));
         }
     }
     let credentials = parse_credentials(definition, submission.credentials.as_ref(), chrono::Utc::now())?;
@@ -153,13 +143,59 @@ pub(crate) async fn store_new(state: &AppState, environment: &str, submission: S
         status: AccountStatus::Active,
     };
     let env = environment.to_string();
-    if idempotent {
-        let (account, outcome) = state.db(move |store| store.import_account(&env, new)).await?;
-        Ok(Stored { account, outcome })
+    let external_id = submission.external_id.clone();
+    let created = if idempotent {
+        state.db(move |store| store.import_account(&env, new)).await
     } else {
-        let account = state.db(move |store| store.create_account(&env, new)).await?;
-        Ok(Stored { account, outcome: UpsertOutcome::Created })
+        state.db(move |store| store.create_account(&env, new).map(|account| (account, UpsertOutcome::Created))).await
+    };
+    match created {
+        Ok((account, outcome)) => Ok(Stored { account, outcome }),
+        // Another request took the external id while this one was verified: name its account
+        // (the store's message names the id this one would have had, which does not exist).
+        Err(error) if error.status == StatusCode::CONFLICT => match &external_id {
+            Some(external_id) => match account_by_external_id(state, environment, external_id).await? {
+                Some(account) if idempotent && account.integration == submission.integration => {
+                    Ok(Stored { account, outcome: UpsertOutcome::AlreadyExists })
+                }
+                Some(account) => Err(external_id_taken(&account)),
+                None => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("external id `{external_id}` was taken by another request meanwhile; try again"),
+                )),
+            },
+            None => Err(error),
+        },
+        Err(error) => Err(error),
     }
+}
+
+/// The account of the environment with this external id, if any.
+pub(crate) async fn account_by_external_id(state: &AppState, environment: &str, external_id: &str) -> ApiResult<Option<Account>> {
+    let (env, external_id) = (environment.to_string(), external_id.to_string());
+    state
+        .db(move |store| match store.account_by_external_id(&env, &external_id) {
+            Ok(account) => Ok(Some(account)),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+}
+
+/// 409: the external id belongs to `account`, which the answer names (`account_id`).
+pub(crate) fn external_id_taken(account: &Account) -> ApiError {
+    let external_id = account.external_id.as_deref().unwrap_or_default();
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        format!(
+            "external id `{external_id}` is already used by account {} (`{}`); give that account new credentials with \
+             PATCH /v1/accounts/{}, or use another external id",
+            account.id, account.integration, account.id
+        ),
+    )
+    .with("account_id", Value::from(account.id.clone()))
 }
 
 /// Runs the definition's verify call with the submitted credentials. On failure nothing is

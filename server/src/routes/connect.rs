@@ -3,10 +3,11 @@
 //! the account, or gives new tokens to the account with the same `external_id` (a reconnect).
 //!
 //! The redirect URI registered with the provider is `{public_url}/v1/connect/callback`. After the
-//! callback the browser goes to `return_to` when given, which must start with one of the
-//! install's `settings.return_urls` (no open redirect), with `account_id` added to its query.
+//! callback the browser goes to `return_to` when given, which must be at or below one of the
+//! install's `settings.return_urls`, compared as parsed URLs (no open redirect:
+//! [`return_url_allows`]), with `account_id` added to its query.
 
-use super::accounts::{install_of, integration};
+use super::accounts::{account_by_external_id, external_id_taken, install_of, integration};
 use super::json;
 use crate::accounts::{self as convert, check_connection, view};
 use crate::connect_state::{ConnectState, LIFETIME_SECONDS};
@@ -120,14 +121,45 @@ async fn check_return_to(state: &AppState, environment: &str, integration: &str,
         .await?;
     let allowed: Vec<&str> =
         settings.get("return_urls").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    let parsed = url::Url::parse(target).map_err(|_| ApiError::bad_request("`return_to` must be an absolute URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || !allowed.iter().any(|prefix| target.starts_with(prefix) && !prefix.is_empty()) {
+    let accepted = url::Url::parse(target).ok().is_some_and(|target| allowed.iter().any(|base| return_url_allows(base, &target)));
+    if !accepted {
         return Err(ApiError::bad_request(format!(
-            "`return_to` is not one of the install's `settings.return_urls` ({}); add it with PUT /v1/installs/{integration}",
+            "`return_to` must be an absolute URL under one of the install's `settings.return_urls` ({}): the same scheme, \
+             host and port, no user name or password, and a path at or below the allowed one; add it with PUT /v1/installs/{integration}",
             if allowed.is_empty() { "none set".to_string() } else { allowed.join(", ") }
-        )));
+        ))
+        .with("field", Value::from("return_to")));
     }
     Ok(())
+}
+
+/// Whether `target` is at or below the allowed return URL `base`, compared as parsed URLs (never
+/// as text: `https://app.example.com.evil.com` and `https://app.example.com@evil.com` start with
+/// `https://app.example.com`): the same scheme (http or https), host and port exactly, no
+/// userinfo in either, and the target's path equal to the base's path or below it on a `/`
+/// boundary (`/connected` allows `/connected` and `/connected/…`, not `/connected-evil`). Both
+/// are parsed by the WHATWG rules browsers follow, so dot segments (`..`, `%2e%2e`) are resolved
+/// and the host lower-cased before the comparison. The base's query and fragment are ignored;
+/// the target may have its own.
+fn return_url_allows(base: &str, target: &url::Url) -> bool {
+    let Ok(base) = url::Url::parse(base.trim()) else { return false };
+    let no_userinfo = |url: &url::Url| url.username().is_empty() && url.password().is_none();
+    if !matches!(target.scheme(), "http" | "https")
+        || target.scheme() != base.scheme()
+        || target.host().is_none()
+        || target.host() != base.host()
+        || target.port_or_known_default() != base.port_or_known_default()
+        || !no_userinfo(target)
+        || !no_userinfo(&base)
+    {
+        return false;
+    }
+    let (base_path, path) = (base.path(), target.path());
+    if base_path.ends_with('/') {
+        path.starts_with(base_path)
+    } else {
+        path == base_path || path.strip_prefix(base_path).is_some_and(|rest| rest.starts_with('/'))
+    }
 }
 
 /// The provider sends the browser here with `code` and `state` (or `error`).
@@ -196,16 +228,7 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
     let external_id = connect.external_id.clone();
     let id = switchyard_store::ids::account_id();
     let existing = match &external_id {
-        Some(external) => {
-            let (e, x) = (env.clone(), external.clone());
-            state
-                .db(move |store| match store.account_by_external_id(&e, &x) {
-                    Ok(a) => Ok(Some(a)),
-                    Err(StoreError::NotFound(_)) => Ok(None),
-                    Err(err) => Err(err),
-                })
-                .await?
-        }
+        Some(external) => account_by_external_id(&state, &env, external).await?,
         None => None,
     };
     let account = match existing {
@@ -221,25 +244,31 @@ pub async fn callback(State(state): State<AppState>, RawQuery(raw): RawQuery) ->
                 })
                 .await?
         }
-        Some(existing) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("external id is already used by an account of `{}`", existing.integration),
-            ))
-        }
+        Some(existing) => return Err(external_id_taken(&existing)),
         None => {
             let sealed = convert::seal(&state.keyring, &id, &secrets)?;
             let new = NewAccount {
                 id,
                 integration: connect.integration.clone(),
-                external_id,
+                external_id: external_id.clone(),
                 connection: Value::Object(connection),
                 credentials: sealed,
                 expires_at,
                 status: AccountStatus::Active,
             };
-            state.db(move |store| store.create_account(&env, new)).await?
+            match state.db(move |store| store.create_account(&env, new)).await {
+                Ok(account) => account,
+                // Another callback took the external id meanwhile: name its account, not the id
+                // this one would have had.
+                Err(error) if error.status == StatusCode::CONFLICT => match &external_id {
+                    Some(external) => match account_by_external_id(&state, &connect.environment_id, external).await? {
+                        Some(existing) => return Err(external_id_taken(&existing)),
+                        None => return Err(error),
+                    },
+                    None => return Err(error),
+                },
+                Err(error) => return Err(error),
+            }
         }
     };
     match &connect.return_to {

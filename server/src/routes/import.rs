@@ -92,22 +92,28 @@ async fn import_row(state: &AppState, environment: &str, index: usize, row: Resu
 }
 
 /// A JSON array, or NDJSON (one object per line; blank lines skipped). A malformed NDJSON line
-/// fails only its row.
+/// (not JSON, or not UTF-8) fails only its row; a JSON array is one document, refused whole.
 fn parse_rows(headers: &HeaderMap, body: &Bytes) -> ApiResult<Vec<Result<Value, String>>> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the import is not UTF-8 text"))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let ndjson = content_type.contains("ndjson") || content_type.contains("jsonlines") || !text.trim_start().starts_with('[');
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let ndjson = content_type.contains("ndjson") || content_type.contains("jsonlines") || first != Some(&b'[');
     if !ndjson {
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::bad_request(format!("the import is not UTF-8 text (invalid bytes at offset {})", e.valid_up_to())))?;
         let value: Value = serde_json::from_str(text).map_err(|e| {
             ApiError::bad_request(format!("the import is not a valid JSON array: {e} (line {}, column {})", e.line(), e.column()))
         })?;
         let Value::Array(rows) = value else { return Err(ApiError::bad_request("the import must be a JSON array or NDJSON")) };
         return Ok(rows.into_iter().map(Ok).collect());
     }
-    Ok(text
-        .lines()
+    Ok(body
+        .split(|b| *b == b'\n')
         .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| serde_json::from_str::<Value>(line).map_err(|e| format!("line {} is not valid JSON: {e}", n + 1)))
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(n, line)| {
+            let line = std::str::from_utf8(line)
+                .map_err(|e| format!("line {} is not UTF-8 text (invalid bytes from byte {} of the line)", n + 1, e.valid_up_to() + 1))?;
+            serde_json::from_str::<Value>(line).map_err(|e| format!("line {} is not valid JSON: {e}", n + 1))
+        })
         .collect())
 }

@@ -2,7 +2,7 @@
 //! injected. Only the integration's own origin, under its base URL, can be reached: the runtime
 //! refuses absolute URLs, `..` (plain or encoded) and anything that would leave it.
 
-use super::{engine_call, load_usable_account};
+use super::{engine_call, load_usable_account, Passthrough};
 use crate::error::{header_map, ApiError, ApiResult};
 use crate::exchange_log::account_secrets;
 use crate::state::AppState;
@@ -43,7 +43,8 @@ pub async fn proxy(
     if response.status >= 400 {
         redact_error_response(&state, &account, &mut response);
     }
-    let mut out = Response::builder().status(response.status);
+    // The provider's status, errors included, passes as it is: not one of the API's errors.
+    let mut out = Response::builder().status(response.status).extension(Passthrough);
     if let Some(headers) = out.headers_mut() {
         for (name, value) in response.headers.iter() {
             headers.append(name, value.clone());

@@ -2,7 +2,7 @@
 //! provider; the definition's mappings decide the shape. Every answer carries the normalized
 //! rate-limit headers; an upstream 429 comes back at once (never retried, never delayed).
 
-use super::{engine_call, load_usable_account, parse_json};
+use super::{engine_call, load_usable_account, parse_json, CallError};
 use crate::error::{send, ApiError, ApiResult};
 use crate::state::AppState;
 use crate::tenancy::Tenant;
@@ -12,7 +12,6 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use switchyard_runtime::answer::{Answer, Operation};
 use switchyard_runtime::engine::{ListRequest, UnifiedRecord, WriteRequest};
-use switchyard_runtime::error::RuntimeError;
 
 /// The caller's query: `account_id` picks the account, `page_size` and `cursor` drive a list, and
 /// everything else reaches the mappings as `$query` (a repeated name becomes a list).
@@ -73,7 +72,10 @@ pub async fn list(
         engine.list_answer(&stored.integration, &model, &resource, &request, &page)
     })
     .await;
-    Ok(send(answer.unwrap_or_else(|error| Answer::error(&error))))
+    Ok(match answer {
+        Ok(answer) => send(answer),
+        Err(error) => error.unified(),
+    })
 }
 
 pub async fn get(
@@ -140,9 +142,9 @@ fn no_list_parameters(query: &CallQuery) -> ApiResult<()> {
 }
 
 /// A single record, or the error the call ended with, as the renderer writes it.
-fn record_response(operation: Operation, record: Result<UnifiedRecord, RuntimeError>) -> Response {
-    send(match record {
-        Ok(record) => Answer::record(operation, &record),
-        Err(error) => Answer::error(&error),
-    })
+fn record_response(operation: Operation, record: Result<UnifiedRecord, CallError>) -> Response {
+    match record {
+        Ok(record) => send(Answer::record(operation, &record)),
+        Err(error) => error.unified(),
+    }
 }
