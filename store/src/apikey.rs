@@ -11,6 +11,10 @@ use crate::secret::SecretString;
 /// The prefix of every API key, so a leaked key is recognisable by secret scanners.
 pub const PREFIX: &str = "sy_";
 
+/// How many leading characters of a key are kept to recognise it in a listing: [`PREFIX`] and
+/// 8 characters (48 bits) of the random part; the 208 bits after them stay secret.
+pub const DISPLAY_PREFIX_LEN: usize = PREFIX.len() + 8;
+
 /// A freshly generated API key. Show it once, store only [`ApiKey::hash`].
 #[derive(Clone, Debug)]
 pub struct ApiKey(SecretString);
@@ -28,6 +32,12 @@ impl ApiKey {
 
     pub fn hash(&self) -> ApiKeyHash {
         ApiKeyHash::of(self.expose())
+    }
+
+    /// The key's first [`DISPLAY_PREFIX_LEN`] characters: stored and listed so a key can be
+    /// recognised, not enough to use it.
+    pub fn display_prefix(&self) -> &str {
+        &self.expose()[..DISPLAY_PREFIX_LEN]
     }
 }
 
@@ -64,5 +74,13 @@ mod tests {
         assert!(a.expose().starts_with(PREFIX));
         assert_eq!(a.hash(), ApiKeyHash::of(a.expose()));
         assert!(!format!("{a:?}").contains(&a.expose()[3..]));
+    }
+
+    #[test]
+    fn the_display_prefix_is_a_short_start_of_the_key() {
+        let key = ApiKey::generate();
+        assert_eq!(key.display_prefix().len(), DISPLAY_PREFIX_LEN);
+        assert!(key.expose().starts_with(key.display_prefix()));
+        assert!(key.expose().len() > 4 * DISPLAY_PREFIX_LEN);
     }
 }

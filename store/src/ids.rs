@@ -25,3 +25,7 @@ pub fn account_id() -> String {
 pub fn install_id() -> String {
     new_id("ins")
 }
+
+pub fn api_key_id() -> String {
+    new_id("key")
+}

@@ -21,8 +21,8 @@ pub use apikey::{ApiKey, ApiKeyHash};
 pub use crypto::{KeySource, Keyring, LoadedKeyring, SealedValue};
 pub use error::{CryptoError, StoreError};
 pub use model::{
-    Account, AccountPatch, AccountStatus, Environment, ExchangeEntry, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange,
-    RefreshLease, RefreshState, SealedCredentials, UpsertOutcome,
+    Account, AccountCursor, AccountPage, AccountPatch, AccountStatus, ApiKeyGrant, ApiKeyInfo, Environment, ExchangeEntry, Install,
+    InstallInput, LeaseOutcome, NewAccount, NewApiKey, NewExchange, RefreshLease, RefreshState, SealedCredentials, UpsertOutcome,
 };
 pub use secret::SecretString;
 pub use sqlite::SqliteStore;

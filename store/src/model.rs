@@ -236,3 +236,69 @@ pub struct ExchangeEntry {
     pub response_body: Option<String>,
     pub error: Option<String>,
 }
+
+/// An API key of an environment as listed: never the key, never its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub environment_id: String,
+    pub name: Option<String>,
+    /// The key's first characters ([`crate::apikey::DISPLAY_PREFIX_LEN`]), to recognise it; `None`
+    /// for keys created before prefixes were kept.
+    pub prefix: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When the key was last used, to within about a minute (`None`: not since it was created or
+    /// since this was recorded).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When the key stopped working, or will stop (a key rotated with an overlap keeps working
+    /// until then). `None`: the key works.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyInfo {
+    /// Whether the key is accepted at `now`.
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none_or(|at| now < at)
+    }
+}
+
+/// What `create_api_key` stores: the hash of a freshly generated key, a name and the key's
+/// display prefix (see [`NewApiKey::of`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub hash: crate::apikey::ApiKeyHash,
+    pub name: Option<String>,
+    pub prefix: Option<String>,
+}
+
+impl NewApiKey {
+    /// The record of `key`: its hash and display prefix, never the key.
+    pub fn of(key: &crate::apikey::ApiKey, name: Option<String>) -> NewApiKey {
+        NewApiKey { hash: key.hash(), name, prefix: Some(key.display_prefix().to_owned()) }
+    }
+}
+
+/// What a presented key (hashed) grants: its environment, the key's id, and when it stops working
+/// (after a rotation with an overlap), so a cache can stop accepting it on time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyGrant {
+    pub environment: Environment,
+    pub key_id: String,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A page of an environment's accounts, in creation order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    /// Where the next page starts (pass it as `after`) when more accounts are left.
+    pub next_after: Option<AccountCursor>,
+}
+
+/// A position in the creation order of accounts: the last account of a page. Accounts created
+/// at the same millisecond are ordered by id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}

@@ -17,8 +17,8 @@ use crate::apikey::ApiKeyHash;
 #[allow(unused_imports)]
 use crate::error::{Result, StoreError};
 use crate::model::{
-    Account, AccountPatch, Environment, ExchangeEntry, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange, SealedCredentials,
-    UpsertOutcome,
+    Account, AccountCursor, AccountPage, AccountPatch, ApiKeyGrant, ApiKeyInfo, Environment, ExchangeEntry, Install, InstallInput,
+    LeaseOutcome, NewAccount, NewApiKey, NewExchange, SealedCredentials, UpsertOutcome,
 };
 
 pub trait Store: Send + Sync {
@@ -28,11 +28,45 @@ pub trait Store: Send + Sync {
     fn get_environment(&self, id: &str) -> Result<Environment>;
     fn environment_by_name(&self, name: &str) -> Result<Environment>;
     fn list_environments(&self) -> Result<Vec<Environment>>;
-    /// Stores the hash of a new API key of an environment.
+    /// Stores the hash of a new API key of an environment (no name, no display prefix: prefer
+    /// [`Store::create_api_key`]).
     fn add_api_key(&self, environment_id: &str, hash: &ApiKeyHash) -> Result<()>;
-    /// The environment a presented key (hashed) belongs to; [`StoreError::NotFound`] for unknown keys.
+    /// The environment a presented key (hashed) belongs to; [`StoreError::NotFound`] for unknown
+    /// and revoked keys.
     fn environment_by_api_key(&self, hash: &ApiKeyHash) -> Result<Environment>;
+    /// Revokes the key with this hash now ([`StoreError::NotFound`] if it is unknown or already
+    /// revoked). No last-key check: see [`Store::revoke_api_key_by_id`].
     fn revoke_api_key(&self, hash: &ApiKeyHash) -> Result<()>;
+
+    // --- API key management ---
+    /// Stores a new key of the environment (its hash, name and display prefix); returns it as
+    /// listed.
+    fn create_api_key(&self, environment_id: &str, key: NewApiKey) -> Result<ApiKeyInfo>;
+    /// The environment's keys, revoked ones included, oldest first (in the order they were
+    /// created).
+    fn list_api_keys(&self, environment_id: &str) -> Result<Vec<ApiKeyInfo>>;
+    fn get_api_key(&self, environment_id: &str, id: &str) -> Result<ApiKeyInfo>;
+    /// Revokes a key now (a key rotated with an overlap stops at once too; an already revoked key
+    /// is returned unchanged). Unless `force`, revoking the environment's last key that is
+    /// neither revoked nor scheduled to be is refused with [`StoreError::Conflict`]: the
+    /// environment would be left without a key.
+    fn revoke_api_key_by_id(&self, environment_id: &str, id: &str, force: bool) -> Result<ApiKeyInfo>;
+    /// Replaces a working key: stores `new` (named like the old key when `new.name` is `None`) and
+    /// revokes the old key `overlap` from now (at once for zero), in one transaction. Returns
+    /// (new, old). A revoked or already rotated key is [`StoreError::Conflict`].
+    fn rotate_api_key(&self, environment_id: &str, id: &str, new: NewApiKey, overlap: Duration) -> Result<(ApiKeyInfo, ApiKeyInfo)>;
+    /// What a presented key (hashed) grants, if it works now; [`StoreError::NotFound`] for unknown
+    /// and revoked keys.
+    fn api_key_grant(&self, hash: &ApiKeyHash) -> Result<ApiKeyGrant>;
+    /// The revocation generation: a number that changes whenever any key of any environment is
+    /// revoked, rotated, deleted or moved (by this store or by hand, through triggers). One
+    /// primary-key read: a cache of verified keys polls it to learn of revocations made by other
+    /// processes.
+    fn api_key_generation(&self) -> Result<i64>;
+    /// Records that a key was used at `at` (only moves `last_used_at` forward), and its display
+    /// prefix when none is stored yet (a key made by [`Store::add_api_key`] or before prefixes were
+    /// kept: the server learns it from the key presented). Does not change the generation.
+    fn touch_api_key(&self, id: &str, at: DateTime<Utc>, prefix: Option<&str>) -> Result<()>;
 
     // --- installs ---
     /// Creates or replaces the install of `input.integration` in the environment.
@@ -50,6 +84,16 @@ pub trait Store: Send + Sync {
     fn get_account(&self, environment_id: &str, account_id: &str) -> Result<Account>;
     fn account_by_external_id(&self, environment_id: &str, external_id: &str) -> Result<Account>;
     fn list_accounts(&self, environment_id: &str, integration: Option<&str>) -> Result<Vec<Account>>;
+    /// A page of the environment's accounts (optionally of one integration) in creation order: at
+    /// most `limit` accounts after `after` (from the first when `None`). Served by an index in that
+    /// order: the cost grows with the page, not with the number of accounts.
+    fn list_accounts_page(
+        &self,
+        environment_id: &str,
+        integration: Option<&str>,
+        after: Option<&AccountCursor>,
+        limit: usize,
+    ) -> Result<AccountPage>;
     fn update_account(&self, environment_id: &str, account_id: &str, patch: AccountPatch) -> Result<Account>;
     fn delete_account(&self, environment_id: &str, account_id: &str) -> Result<()>;
     /// Replaces the credentials outside a refresh (a reconnect, a manual PATCH): a `needs_reauth` account

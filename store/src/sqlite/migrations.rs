@@ -77,6 +77,50 @@ CREATE INDEX exchanges_at ON exchanges(at);
     // only (environment_id, account_id, id) it sorted every entry of the environment. Building it
     // reads the table once, on the first start after the upgrade.
     (2, "exchanges_environment_id", "CREATE INDEX exchanges_environment_id ON exchanges(environment_id, id);"),
+    // API keys get an id (the existing ones a random one), a name and a display prefix (null for
+    // the existing ones: only their hash was kept), a last use, and a revocation time instead of
+    // deletion. `api_key_generation` counts revocations: the triggers bump it whenever a key's
+    // `revoked_at` (or hash, or environment) changes or a key is deleted, by this store or by
+    // hand, so a process caching verified keys learns of any revocation by reading one row.
+    // Accounts are listed a page at a time in creation order: (environment_id, created_at, id),
+    // and the same after the integration, serve every page without a sort.
+    (
+        3,
+        "api_key_management_and_account_pages",
+        r#"
+CREATE TABLE api_keys_v3 (
+    id              TEXT NOT NULL PRIMARY KEY,
+    hash            BLOB NOT NULL UNIQUE,
+    environment_id  TEXT NOT NULL REFERENCES environments(id) ON DELETE CASCADE,
+    name            TEXT,
+    prefix          TEXT,
+    created_at      INTEGER NOT NULL,
+    last_used_at    INTEGER,
+    revoked_at      INTEGER
+);
+INSERT INTO api_keys_v3 (id, hash, environment_id, created_at)
+    SELECT 'key_' || lower(hex(randomblob(16))), hash, environment_id, created_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v3 RENAME TO api_keys;
+CREATE INDEX api_keys_environment ON api_keys(environment_id, created_at);
+CREATE TABLE api_key_generation (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    generation  INTEGER NOT NULL
+);
+INSERT INTO api_key_generation (id, generation) VALUES (1, 0);
+CREATE TRIGGER api_keys_changed AFTER UPDATE OF revoked_at, hash, environment_id ON api_keys
+BEGIN
+    UPDATE api_key_generation SET generation = generation + 1 WHERE id = 1;
+END;
+CREATE TRIGGER api_keys_deleted AFTER DELETE ON api_keys
+BEGIN
+    UPDATE api_key_generation SET generation = generation + 1 WHERE id = 1;
+END;
+DROP INDEX accounts_environment;
+CREATE INDEX accounts_environment_created ON accounts(environment_id, created_at, id);
+CREATE INDEX accounts_environment_integration ON accounts(environment_id, integration, created_at, id);
+"#,
+    ),
 ];
 
 /// Brings the schema up to date. Safe to run from several processes at once: the first takes the write

@@ -10,6 +10,7 @@
 //! heavy reads (log pages) may hold at most all but one of the read connections, so a point read
 //! (an account, an API key, `/healthz`) always finds one free or about to be.
 
+mod api_keys;
 mod migrations;
 mod rows;
 
@@ -27,8 +28,8 @@ use crate::apikey::ApiKeyHash;
 use crate::error::{Result, StoreError};
 use crate::ids;
 use crate::model::{
-    Account, AccountPatch, Environment, Install, InstallInput, LeaseOutcome, NewAccount, NewExchange, RefreshLease, SealedCredentials,
-    UpsertOutcome,
+    Account, AccountCursor, AccountPage, AccountPatch, ApiKeyGrant, ApiKeyInfo, Environment, Install, InstallInput, LeaseOutcome,
+    NewAccount, NewApiKey, NewExchange, RefreshLease, SealedCredentials, UpsertOutcome,
 };
 use crate::redact::Redactor;
 use crate::store::{ExchangePage, Store};
@@ -111,6 +112,26 @@ impl SqliteStore {
         } else {
             vec!["env".to_string().into(), i64::MAX.into(), 10i64.into()]
         };
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of the statement [`Store::list_accounts_page`] runs (with or without
+    /// an integration, from the first page or after a cursor), one line per plan row: tests check
+    /// that it walks an index and sorts nothing.
+    pub fn account_page_plan(&self, with_integration: bool, with_cursor: bool) -> Result<Vec<String>> {
+        let sql = format!("EXPLAIN QUERY PLAN {}", account_page_sql(with_integration, with_cursor));
+        let conn = self.readers.get(Weight::Light)?;
+        let mut stmt = conn.prepare(&sql)?;
+        let mut params: Vec<rusqlite::types::Value> = vec!["env".to_string().into()];
+        if with_integration {
+            params.push("crm".to_string().into());
+        }
+        if with_cursor {
+            params.push(0i64.into());
+            params.push("acc_0".to_string().into());
+        }
+        params.push(10i64.into());
         let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -316,6 +337,23 @@ fn exchange_page_sql(with_account: bool) -> String {
     }
 }
 
+/// The account page statement: served by `accounts_environment_created` (environment_id,
+/// created_at, id) without an integration, by `accounts_environment_integration` (environment_id,
+/// integration, created_at, id) with one, walked in order from the cursor (a row-value
+/// comparison the index seeks to), so a page reads `limit` rows and sorts nothing. Parameters:
+/// environment, [integration], [cursor time, cursor id], limit.
+fn account_page_sql(with_integration: bool, with_cursor: bool) -> String {
+    let mut sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE environment_id = ?");
+    if with_integration {
+        sql.push_str(" AND integration = ?");
+    }
+    if with_cursor {
+        sql.push_str(" AND (created_at, id) > (?, ?)");
+    }
+    sql.push_str(" ORDER BY created_at, id LIMIT ?");
+    sql
+}
+
 /// Whether the environment's log (or the account's part of it) has an entry older than `id`.
 fn has_older(c: &Connection, environment_id: &str, account_id: Option<&str>, id: i64) -> Result<bool> {
     let found = match account_id {
@@ -381,38 +419,51 @@ impl Store for SqliteStore {
     }
 
     fn add_api_key(&self, environment_id: &str, hash: &ApiKeyHash) -> Result<()> {
-        self.write(|tx| {
-            ensure_env(tx, environment_id)?;
-            match tx.execute(
-                "INSERT INTO api_keys (hash, environment_id, created_at) VALUES (?1, ?2, ?3)",
-                params![&hash.0[..], environment_id, now_ms()],
-            ) {
-                Ok(_) => Ok(()),
-                Err(e) if is_constraint(&e) => Err(StoreError::Conflict("this API key is already registered".into())),
-                Err(e) => Err(e.into()),
-            }
-        })
+        let key = NewApiKey { hash: *hash, name: None, prefix: None };
+        self.write(|tx| api_keys::insert_key(tx, environment_id, &key, now_ms())).map(|_| ())
     }
 
     fn environment_by_api_key(&self, hash: &ApiKeyHash) -> Result<Environment> {
-        self.read(|c| {
-            let raw = cached_row(
-                c,
-                "SELECT e.id, e.name, e.created_at FROM api_keys k JOIN environments e ON e.id = k.environment_id WHERE k.hash = ?1",
-                [&hash.0[..]],
-                env_from_row,
-            )
-            .optional()?
-            .ok_or(StoreError::NotFound("API key"))?;
-            env_from_raw(raw)
-        })
+        Ok(self.api_key_grant(hash)?.environment)
     }
 
     fn revoke_api_key(&self, hash: &ApiKeyHash) -> Result<()> {
-        self.write(|tx| match tx.execute("DELETE FROM api_keys WHERE hash = ?1", [&hash.0[..]])? {
-            0 => Err(StoreError::NotFound("API key")),
-            _ => Ok(()),
+        self.write(|tx| api_keys::revoke_by_hash(tx, hash))
+    }
+
+    fn create_api_key(&self, environment_id: &str, key: NewApiKey) -> Result<ApiKeyInfo> {
+        self.write(|tx| api_keys::insert_key(tx, environment_id, &key, now_ms()))
+    }
+
+    fn list_api_keys(&self, environment_id: &str) -> Result<Vec<ApiKeyInfo>> {
+        self.read(|c| {
+            ensure_env(c, environment_id)?;
+            api_keys::list_keys(c, environment_id)
         })
+    }
+
+    fn get_api_key(&self, environment_id: &str, id: &str) -> Result<ApiKeyInfo> {
+        self.read(|c| api_keys::load_key(c, environment_id, id))
+    }
+
+    fn revoke_api_key_by_id(&self, environment_id: &str, id: &str, force: bool) -> Result<ApiKeyInfo> {
+        self.write(|tx| api_keys::revoke_key(tx, environment_id, id, force))
+    }
+
+    fn rotate_api_key(&self, environment_id: &str, id: &str, new: NewApiKey, overlap: Duration) -> Result<(ApiKeyInfo, ApiKeyInfo)> {
+        self.write(|tx| api_keys::rotate_key(tx, environment_id, id, new, overlap))
+    }
+
+    fn api_key_grant(&self, hash: &ApiKeyHash) -> Result<ApiKeyGrant> {
+        self.read(|c| api_keys::grant(c, hash))
+    }
+
+    fn api_key_generation(&self) -> Result<i64> {
+        self.read(api_keys::generation)
+    }
+
+    fn touch_api_key(&self, id: &str, at: DateTime<Utc>, prefix: Option<&str>) -> Result<()> {
+        self.write(|tx| api_keys::touch(tx, id, at, prefix))
     }
 
     fn upsert_install(&self, environment_id: &str, input: InstallInput) -> Result<Install> {
@@ -497,6 +548,38 @@ impl Store for SqliteStore {
             ))?;
             let rows = stmt.query_map(params![environment_id, integration], account_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
             rows.into_iter().map(RawAccount::into_account).collect()
+        })
+    }
+
+    fn list_accounts_page(
+        &self,
+        environment_id: &str,
+        integration: Option<&str>,
+        after: Option<&AccountCursor>,
+        limit: usize,
+    ) -> Result<AccountPage> {
+        // One more than asked says whether another page follows.
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1).saturating_add(1);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&account_page_sql(integration.is_some(), after.is_some()))?;
+            let mut params: Vec<rusqlite::types::Value> = vec![environment_id.to_string().into()];
+            if let Some(integration) = integration {
+                params.push(integration.to_string().into());
+            }
+            if let Some(after) = after {
+                params.push(to_ms(after.created_at).into());
+                params.push(after.id.clone().into());
+            }
+            params.push(fetch.into());
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), account_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut accounts = rows.into_iter().map(RawAccount::into_account).collect::<Result<Vec<_>>>()?;
+            let more = accounts.len() > limit;
+            accounts.truncate(limit);
+            let next_after = match accounts.last() {
+                Some(last) if more => Some(AccountCursor { created_at: last.created_at, id: last.id.clone() }),
+                _ => None,
+            };
+            Ok(AccountPage { accounts, next_after })
         })
     }
 
