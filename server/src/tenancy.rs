@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
-use switchyard_store::{ApiKeyHash, Environment};
+use switchyard_store::Environment;
 
 /// The environment the request's API key belongs to.
 #[derive(Clone, Debug)]
@@ -48,15 +48,11 @@ impl FromRequestParts<AppState> for Tenant {
             .ok_or_else(|| unauthorized("missing API key: send `Authorization: Bearer <api key>` (see `switchyard env create`)"))?;
         let text = value.to_str().map_err(|_| unauthorized("the Authorization header is not text"))?;
         let key = bearer_token(text).ok_or_else(|| unauthorized("expected `Authorization: Bearer <api key>`"))?;
-        let hash = ApiKeyHash::of(key);
-        if let Some(environment) = state.keys.get(&hash) {
-            return Ok(Tenant { environment });
-        }
-        let environment = state.db(move |store| store.environment_by_api_key(&hash)).await.map_err(|e| match e.status {
-            StatusCode::NOT_FOUND => unauthorized("unknown API key"),
+        // Cached keys are never served once revoked (see `crate::keys`).
+        let environment = state.keys.authenticate(&state.store, key).await.map_err(|e| match e.status {
+            StatusCode::NOT_FOUND => unauthorized("unknown or revoked API key"),
             _ => e,
         })?;
-        state.keys.put(hash, environment.clone());
         Ok(Tenant { environment })
     }
 }

@@ -3,6 +3,7 @@
 mod check;
 mod eval;
 mod explain;
+mod keys;
 mod record;
 mod sandbox;
 mod serve;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Manage environments of a server's database.
     #[command(subcommand)]
     Env(serve::EnvCommand),
+    /// Manage an environment's API keys in a server's database: list, create, revoke, rotate.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Serve an integration's recorded fixtures as a mock provider on loopback (for trying the
     /// server without a live account).
     Sandbox(sandbox::SandboxArgs),
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Record(args) => record::record(&args),
         Command::Serve(args) => serve::serve(args),
         Command::Env(command) => serve::env(command),
+        Command::Keys(command) => keys::keys(command),
         Command::Sandbox(args) => sandbox::sandbox(&args),
         Command::Registry => {
             print!("{}", crate::bundled::REGISTRY_JSON);

@@ -250,12 +250,55 @@ pub async fn create(State(state): State<AppState>, tenant: Tenant, body: Bytes) 
 #[derive(Deserialize)]
 pub struct ListQuery {
     integration: Option<String>,
+    limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
 }
 
+/// Accounts per page of `GET /v1/accounts` when `limit` is not given, and at most.
+const LIST_DEFAULT_LIMIT: usize = 100;
+const LIST_MAX_LIMIT: usize = 500;
+
+/// A page's `next_cursor`: where the page ended in creation order (opaque to callers).
+fn list_cursor(after: &switchyard_store::AccountCursor) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", after.created_at.timestamp_millis(), after.id))
+}
+
+fn parse_list_cursor(text: &str) -> ApiResult<switchyard_store::AccountCursor> {
+    use base64::Engine;
+    let bad = || {
+        ApiError::bad_request("`cursor` is not a cursor of this list: pass a previous page's `next_cursor`").with("field", json!("cursor"))
+    };
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (ms, id) = decoded.split_once(':').ok_or_else(bad)?;
+    let created_at = ms.parse::<i64>().ok().and_then(chrono::DateTime::from_timestamp_millis).ok_or_else(bad)?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok(switchyard_store::AccountCursor { created_at, id: id.to_string() })
+}
+
+/// `GET /v1/accounts[?integration=][&limit=][&cursor=]`: a page of the environment's accounts in
+/// creation order (`limit`, default 100, at most 500), and `next_cursor` for the next page (null
+/// on the last). Read through an index in that order: a page costs the same however many
+/// accounts there are.
 pub async fn list(State(state): State<AppState>, tenant: Tenant, Params(query): Params<ListQuery>) -> ApiResult<Response> {
+    let limit = query.limit.unwrap_or(LIST_DEFAULT_LIMIT);
+    if limit == 0 || limit > LIST_MAX_LIMIT {
+        return Err(ApiError::bad_request(format!("`limit` must be from 1 to {LIST_MAX_LIMIT}")).with("field", json!("limit")));
+    }
+    let after = query.cursor.as_deref().filter(|c| !c.is_empty()).map(parse_list_cursor).transpose()?;
     let env = tenant.id().to_string();
-    let accounts = state.db(move |store| store.list_accounts(&env, query.integration.as_deref())).await?;
-    Ok(json(StatusCode::OK, json!({ "results": accounts.iter().map(view).collect::<Vec<_>>() })))
+    let page = state.db(move |store| store.list_accounts_page(&env, query.integration.as_deref(), after.as_ref(), limit)).await?;
+    Ok(json(
+        StatusCode::OK,
+        json!({
+            "results": page.accounts.iter().map(view).collect::<Vec<_>>(),
+            "next_cursor": page.next_after.as_ref().map(list_cursor),
+        }),
+    ))
 }
 
 pub async fn get(State(state): State<AppState>, tenant: Tenant, Path(id): Path<String>) -> ApiResult<Response> {

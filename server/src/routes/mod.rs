@@ -4,6 +4,7 @@ mod accounts;
 mod connect;
 mod import;
 mod installs;
+mod keys;
 mod logs;
 mod ops;
 mod proxy;
@@ -59,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/unified/{model}/{resource}/{id}", get(unified::get).patch(unified::update).delete(unified::delete))
         .route("/v1/proxy/{account_id}/{*path}", any(proxy::proxy))
         .route("/v1/logs", get(logs::list))
+        .route("/v1/api-keys", post(keys::create).get(keys::list))
+        .route("/v1/api-keys/{id}", get(keys::get).delete(keys::revoke))
+        .route("/v1/api-keys/{id}/rotate", post(keys::rotate))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(budget, budget_bodies))
         .layer(middleware::from_fn(json_errors))
