@@ -16,7 +16,7 @@ use switchyard_registry::Registry;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::http::{HttpTransport, TransportLimits};
 use switchyard_runtime::pagination::CursorKey;
-use switchyard_store::{ApiKey, Keyring, SqliteStore, Store};
+use switchyard_store::{ApiKey, Keyring, NewApiKey, SqliteStore, Store};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -55,7 +55,7 @@ pub fn create_environment(database: &DatabaseUrl, name: &str) -> Result<Value, S
     let (store, _) = open_store(database)?;
     let environment = store.create_environment(name)?;
     let key = ApiKey::generate();
-    store.add_api_key(&environment.id, &key.hash())?;
+    store.create_api_key(&environment.id, NewApiKey::of(&key, None))?;
     Ok(json!({ "environment": { "id": environment.id, "name": environment.name }, "api_key": key.expose() }))
 }
 
