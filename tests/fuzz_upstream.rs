@@ -1,0 +1,1529 @@
+//! Property tests over what the runtime parses from providers (issue 13): a hostile provider on
+//! loopback (tests/support/hostile.rs) answers with generated responses — any status, junk
+//! rate-limit headers, huge and malformed `Link` headers, bad `Retry-After`, duplicated headers,
+//! truncated or lying framing, bodies that are HTML, empty, not UTF-8, nested thousands deep,
+//! huge, records that are not objects, next cursors that repeat or leave the origin, gzip that is
+//! not, token responses with every field wrong — to unified calls (list, a second page, get,
+//! create) and token requests of the test definitions (tests/runtime/definitions).
+//!
+//! - `the_engine_…`: the engine alone. No panic; every failure is a `RuntimeError` whose kind,
+//!   code and status are a row of docs/runtime.md's Errors table (read at test time), and whose
+//!   rendered answer (`Answer::error`) is the documented JSON with well-formed rate-limit
+//!   headers; a success comes from a 2xx; a 5xx is `upstream_error`, 408 and 504 are
+//!   `upstream_timeout`, an empty 2xx list page is an error; a token's expiry is never later
+//!   than the provider said; no secret of the account appears in any answer or message.
+//! - `the_server_…`: the same providers behind the server, repeating the secrets they were sent
+//!   (in every common encoding) in bodies and headers. Every error answer is the documented JSON
+//!   (docs/server.md) and holds no secret; nor do the account, the exchange log or the tracing
+//!   output.
+//!
+//! Runs in CI with proptest's default case count (256 per test); for a longer run:
+//! `PROPTEST_CASES=20000 cargo test --release --test fuzz_upstream` (`PROPTEST_RNG_SEED=N` repeats
+//! a run; `FUZZ_STATS=1` with `--nocapture` prints each call's outcome). What the fuzz found and is
+//! not fixed yet is at the end, as ignored tests; the properties let those leaks pass meanwhile
+//! ([`reported_gaps`]), so they keep looking further.
+
+mod support;
+
+#[path = "support/fuzz.rs"]
+mod fuzz;
+#[path = "support/hostile.rs"]
+mod hostile;
+
+use fuzz::{exchange, shown, Outcome, Secrets};
+use hostile::{Hostile, Written};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchyard_runtime::account::{Account, Secret};
+use switchyard_runtime::answer::{Answer, Operation};
+use switchyard_runtime::engine::{Engine, ListRequest, WriteRequest};
+use switchyard_runtime::error::RuntimeError;
+use switchyard_runtime::http::TransportLimits;
+
+// --- the definitions called, and what their providers answer when all is well ---
+
+const INTEGRATIONS: [&str; 8] = [
+    "cursor_body",
+    "api_key_header",
+    "cursor_header",
+    "epoch_reset_limits",
+    "next_url_relative",
+    "client_credentials",
+    "token_error_rules",
+    "link_paged",
+];
+
+const CLIENT_ID: &str = "fuzz-client-id";
+const CLIENT_SECRET: &str = "ocs_up_client_4Tz8/Yx+Wv=Ut!Sr~Qp";
+const TOKEN: &str = "pat-up-bearer-6Kd2/Hg+Fe=Dc!Ba~Zy";
+const API_KEY: &str = "akh_up_key_1Qa9/Zs+Xd=Cf!Vg~Bh";
+const ACCESS: &str = "oat_up_access_3Nj5/Mk+Lo=Ip!Uy~Tr";
+const REFRESH: &str = "ort_up_refresh_8Ew1/Qa+Sd=Fg!Hj~Kl";
+/// Tokens the hostile token endpoint hands out (a few, so the secrets stay few).
+const POOL: usize = 4;
+
+fn pool_token(n: usize) -> String {
+    format!("oat_up_pool{:02}_Zx/Cv+Bn=Mq!Wr~", n % (2 * POOL))
+}
+
+/// The account of `integration`: its credentials, the install's OAuth client, an id (cursors are
+/// bound to it); an OAuth token that has expired or not.
+fn account(integration: &str, expired: bool) -> Account {
+    let mut account = support::account(integration, &[], &[]);
+    account.id = Some("acc_fuzz_upstream".into());
+    account.install.client_id = Some(CLIENT_ID.into());
+    account.install.client_secret = Some(Secret::new(CLIENT_SECRET));
+    let expiry = if expired { support::NOW - 60 } else { support::NOW + 3600 };
+    let c = &mut account.credentials;
+    match integration {
+        "cursor_body" => c.set("token", TOKEN),
+        "api_key_header" => {
+            c.set("api_key", API_KEY);
+            account.connection.set("company_domain", "acme");
+        }
+        "cursor_header" | "link_paged" => c.set("api_key", API_KEY),
+        "epoch_reset_limits" | "next_url_relative" | "token_error_rules" => {
+            c.set("access_token", ACCESS);
+            c.set("refresh_token", REFRESH);
+            c.expires_at = Some(UNIX_EPOCH + Duration::from_secs(expiry));
+            account.connection.set("org", "acme");
+            account.connection.set("instance_url", "https://acme.my.example.com");
+        }
+        _ => {}
+    }
+    account
+}
+
+/// The secrets of every account.
+fn account_secrets() -> Vec<&'static str> {
+    vec![CLIENT_SECRET, TOKEN, API_KEY, ACCESS, REFRESH]
+}
+
+fn is_oauth(integration: &str) -> bool {
+    matches!(integration, "epoch_reset_limits" | "next_url_relative" | "token_error_rules" | "client_credentials")
+}
+
+/// Where a list page keeps its records (`None`: the page is the array).
+fn records_key(integration: &str) -> Option<&'static str> {
+    match integration {
+        "cursor_body" => Some("results"),
+        "api_key_header" => Some("data"),
+        "next_url_relative" => Some("records"),
+        _ => None,
+    }
+}
+
+fn record(integration: &str, i: usize) -> Value {
+    match integration {
+        "cursor_body" => support::pages::body_cursor_contact(51 + i),
+        "api_key_header" => {
+            json!({ "id": 42 + i, "first_name": "Ada", "last_name": "Lovelace", "owner_id": 7, "org_id": 3, "add_time": "2024-05-02T14:11:07Z", "update_time": "2024-06-01T09:00:00Z", "emails": [{ "value": "ada@x.com", "label": "work" }], "phones": [] })
+        }
+        "cursor_header" => json!({ "id": 10 + i, "first_name": "Ada", "last_name": "Lovelace", "email": "ada@x.com" }),
+        "epoch_reset_limits" => json!({ "id": 100 + i, "login": "ada", "type": "User", "name": "Ada Lovelace", "email": "ada@x.com" }),
+        "next_url_relative" => {
+            json!({ "Id": format!("003{i:012}"), "FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@x.com", "CreatedDate": "2024-05-02T14:11:07.000+0000", "LastModifiedDate": "2024-06-01T09:00:00.000+0000" })
+        }
+        "token_error_rules" => json!({ "id": format!("item-{i}") }),
+        _ => {
+            json!({ "id": 500 + i, "first_name": "Ada", "last_name": "Lovelace", "email_addresses": [{ "value": "ada@x.com", "type": "work" }], "created_at": "2024-05-02T14:11:07Z" })
+        }
+    }
+}
+
+/// What the provider says when all is well: a body and the headers that go with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Page,
+    Record,
+    Token,
+}
+
+fn natural(integration: &str, kind: Kind, origin: &str, page: usize) -> (Value, Vec<(String, String)>) {
+    let mut headers = vec![];
+    let body = match kind {
+        Kind::Token => {
+            let mut token = json!({ "access_token": pool_token(2 * page), "refresh_token": pool_token(2 * page + 1), "expires_in": 28800, "token_type": "bearer" });
+            if integration == "next_url_relative" {
+                token["instance_url"] = json!("https://acme.my.example.com");
+            }
+            token
+        }
+        Kind::Record => match integration {
+            "api_key_header" => json!({ "success": true, "data": record(integration, 0) }),
+            _ => record(integration, 0),
+        },
+        Kind::Page => {
+            let records: Vec<Value> = (0..2).map(|i| record(integration, 2 * page + i)).collect();
+            let next = format!("c{}", page + 1);
+            match integration {
+                "cursor_body" => json!({ "results": records, "paging": { "next": { "after": next } } }),
+                "api_key_header" => json!({ "success": true, "data": records, "additional_data": { "next_cursor": next } }),
+                "next_url_relative" => {
+                    json!({ "totalSize": 10, "done": false, "nextRecordsUrl": format!("/services/data/v62.0/query/01g-{}", page + 1), "records": records })
+                }
+                "cursor_header" => {
+                    headers.push(("X-Next-Cursor".to_string(), next));
+                    Value::from(records)
+                }
+                _ => {
+                    headers.push(("Link".to_string(), format!("<{origin}/next?page={}>; rel=\"next\"", page + 2)));
+                    Value::from(records)
+                }
+            }
+        }
+    };
+    (body, headers)
+}
+
+// --- hostile answers ---
+
+#[derive(Debug, Clone)]
+enum NextEdit {
+    /// The same position as the page before (a loop).
+    Repeat,
+    OffOrigin,
+    Empty,
+    Value(Value),
+    Huge(usize),
+    JavaScript,
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    /// The records (array, or a member of the page) replaced.
+    Records(Value),
+    /// A member of the first record set to a value.
+    Field(&'static str, Value),
+    /// A member of the first record set to a string this long.
+    Huge(usize),
+    /// A member of the first record nested this deep (as text).
+    Deep(usize),
+    /// A record's id written as this number text.
+    Number(&'static str),
+    /// A second records member before the real one (JSON keeps the last).
+    Duplicate,
+    Next(NextEdit),
+    /// A top-level member removed.
+    Drop(&'static str),
+    /// A member of a token response set (`expires_in`, `access_token`, `error`…).
+    Token(&'static str, Value),
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    Natural,
+    Edited(Vec<Edit>),
+    /// The natural body cut at this permille.
+    Cut(u16),
+    /// One byte of the natural body replaced with an invalid UTF-8 byte, at this permille.
+    NotUtf8(u16),
+    /// The natural body with a byte-order mark.
+    Bom,
+    /// The natural body gzip-encoded (stored blocks), or said to be and not.
+    Gzip {
+        real: bool,
+    },
+    Raw(Vec<u8>),
+    /// An object nested this deep.
+    Nested(usize),
+    /// A string this long.
+    HugeString(usize),
+    FormEncoded,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Exact,
+    Chunked,
+    /// No length: the body ends when the connection closes.
+    UntilClose,
+    /// `Content-Length` larger than the body (the connection then closes).
+    LengthTooLong(usize),
+    /// `Content-Length` smaller than the body.
+    LengthTooShort(usize),
+    /// Chunked, cut before the last chunk.
+    ChunkedCut,
+}
+
+#[derive(Debug, Clone)]
+struct Reply {
+    status: u16,
+    reason: &'static str,
+    content_type: Option<&'static str>,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Body,
+    framing: Framing,
+    stall: bool,
+    /// A secret the provider repeats (server tests): which one, its form, where.
+    echo: Option<(usize, usize, Place)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Body,
+    Header,
+    Both,
+}
+
+impl Reply {
+    /// Whole, and read at once.
+    fn well_framed(&self) -> bool {
+        matches!(self.framing, Framing::Exact | Framing::Chunked | Framing::UntilClose) && !self.stall
+    }
+
+    /// Well framed, a head an HTTP client reads (at most 100 headers), and what its headers say
+    /// of the body is true (no compression it does not have).
+    fn well_formed(&self) -> bool {
+        let compressed = self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-encoding"));
+        self.well_framed() && self.headers.len() < 90 && !compressed && !matches!(self.body, Body::Gzip { real: false })
+    }
+}
+
+fn status(token: bool) -> impl Strategy<Value = u16> {
+    let ok = if token { 10 } else { 20 };
+    prop_oneof![
+        ok => Just(200u16),
+        3 => prop::sample::select(vec![201u16, 202, 203, 204, 206, 299]),
+        2 => prop::sample::select(vec![301u16, 302, 303, 304, 307, 308]),
+        5 => prop::sample::select(vec![400u16, 401, 403, 404, 405, 408, 409, 410, 413, 418, 422, 429, 451]),
+        4 => prop::sample::select(vec![500u16, 501, 502, 503, 504, 520, 599]),
+        1 => prop::sample::select(vec![100u16, 101, 102, 600, 999]),
+    ]
+}
+
+/// Header names that carry rate limits: the generic ones and those the test definitions name
+/// (from their facts, so no provider's name is written here).
+fn limit_header_names() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "X-Next-Cursor",
+    ]
+    .map(String::from)
+    .to_vec();
+    for integration in INTEGRATIONS {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/runtime/definitions")
+            .join(integration)
+            .join("fixtures/facts.json");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let facts: Value = serde_json::from_str(&text).unwrap();
+            for (key, value) in facts.as_object().into_iter().flatten() {
+                if let (true, Some(name)) = (key.ends_with("_header"), value.as_str()) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+fn junk_value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            "-1",
+            "0",
+            "abc",
+            "1e400",
+            "99999999999999999999999",
+            "10, 20",
+            "NaN",
+            " 5 ",
+            "\u{0663}",
+            "0x10",
+            "1.5",
+            "-0",
+            "+7",
+            "api-usage=25/15000",
+            "api-usage=x/y",
+            "1/0",
+            "40:40",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "18446744073709551616",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ])
+        .prop_map(|s| s.as_bytes().to_vec()),
+        Just(b"\xff\xfe".to_vec()),
+        (1usize..2000).prop_map(|n| "9".repeat(n).into_bytes()),
+    ]
+}
+
+fn junk_link() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("<https://evil.example/steal?page=2>; rel=\"next\"".to_string()),
+        Just("<//evil.example/x>; rel=next".to_string()),
+        Just("<javascript:alert(1)>; rel=\"next\"".to_string()),
+        Just("<{origin}/next?page=2>; rel=\"next\", <{origin}/next?page=3>; rel=\"next\"".to_string()),
+        Just("<{origin}/next?page=1>; rel=\"next\"".to_string()),
+        Just("</relative?page=2>; rel=\"next\"".to_string()),
+        Just("<{origin}/next; rel=\"next\"".to_string()),
+        Just("{origin}/next?page=2; rel=next".to_string()),
+        Just("<>; rel=\"next\"".to_string()),
+        Just("<http://[::1]:1/x>; rel=\"next\"".to_string()),
+        Just("<http://169.254.169.254/latest/meta-data>; rel=\"next\"".to_string()),
+        (10usize..400).prop_map(|n| (0..n).map(|i| format!("<{{origin}}/p?page={i}>; rel=\"prev\"")).collect::<Vec<_>>().join(", ")),
+    ]
+}
+
+fn junk_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
+    let names = limit_header_names();
+    let one = prop_oneof![
+        6 => (prop::sample::select(names), junk_value()).prop_map(|(n, v)| vec![(n, v)]),
+        2 => junk_link().prop_map(|l| vec![("Link".to_string(), l.into_bytes())]),
+        1 => prop::sample::select(vec![("Content-Encoding", "gzip"), ("Content-Encoding", "br"), ("Content-Encoding", "deflate"), ("Content-Encoding", "x-unknown"), ("Content-Encoding", "gzip, gzip")])
+            .prop_map(|(n, v)| vec![(n.to_string(), v.as_bytes().to_vec())]),
+        1 => Just(vec![("Location".to_string(), b"https://evil.example/redirected".to_vec())]),
+        1 => Just(vec![("Content-Type".to_string(), b"text/html".to_vec()), ("Content-Type".to_string(), b"application/json".to_vec())]),
+        1 => Just(vec![("Set-Cookie".to_string(), b"session=\xff; Path=/; HttpOnly".to_vec())]),
+        1 => prop::sample::select(vec![8000usize, 70000]).prop_map(|n| vec![("X-Large".to_string(), "v".repeat(n).into_bytes())]),
+        1 => prop::sample::select(vec![50usize, 150]).prop_map(|n| (0..n).map(|i| (format!("X-Many-{i}"), b"v".to_vec())).collect()),
+        1 => Just(vec![("WWW-Authenticate".to_string(), b"Bearer error=\"invalid_token\"".to_vec())]),
+    ];
+    prop::collection::vec(one, 0..4).prop_map(|lists| lists.concat())
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let odd = prop_oneof![
+        Just(Value::Null),
+        Just(json!(5)),
+        Just(json!("records")),
+        Just(json!({})),
+        Just(json!({ "id": 1 })),
+        Just(json!([1, "x", null, [], true])),
+        Just(json!([[{ "id": 1 }]])),
+        Just(json!([{ "id": null }, { "id": { "nested": [1] } }, { "id": [1, 2] }])),
+    ];
+    let field_value = prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(Value::from),
+        Just(json!(1.5e300)),
+        Just(json!(true)),
+        Just(json!([])),
+        Just(json!({ "a": { "b": [1, { "c": null }] } })),
+        "\\PC{0,20}".prop_map(Value::from),
+        Just(json!("2024-13-45T99:99:99Z")),
+        Just(json!("\u{0000}\u{ffff}")),
+    ];
+    let field = prop::sample::select(vec![
+        "id",
+        "Id",
+        "first_name",
+        "FirstName",
+        "email",
+        "Email",
+        "emails",
+        "properties",
+        "login",
+        "name",
+        "created_at",
+        "CreatedDate",
+        "add_time",
+        "email_addresses",
+    ]);
+    let next = prop_oneof![
+        3 => Just(NextEdit::Repeat),
+        2 => Just(NextEdit::OffOrigin),
+        1 => Just(NextEdit::Empty),
+        1 => prop_oneof![Just(Value::Null), Just(json!(7)), Just(json!({ "after": "x" })), Just(json!(["a"]))].prop_map(NextEdit::Value),
+        1 => prop::sample::select(vec![1000usize, 100_000]).prop_map(NextEdit::Huge),
+        1 => Just(NextEdit::JavaScript),
+    ];
+    let token_field =
+        prop::sample::select(vec!["access_token", "refresh_token", "expires_in", "token_type", "error", "instance_url", "scope"]);
+    let token_value = prop_oneof![
+        Just(Value::Null),
+        Just(json!(-5000)),
+        Just(json!(0)),
+        Just(json!("soon")),
+        Just(json!("3600")),
+        Just(json!(true)),
+        Just(json!({})),
+        Just(json!(9_999_999_999_999u64)),
+        Just(json!(1.0e300)),
+        Just(json!("")),
+        Just(json!("invalid_grant")),
+        Just(json!("invalid_client")),
+        Just(json!("https://evil.example")),
+        Just(json!("http://169.254.169.254")),
+        Just(json!("not a url")),
+        "\\PC{0,16}".prop_map(Value::from),
+    ];
+    prop_oneof![
+        3 => odd.prop_map(Edit::Records),
+        3 => (field, field_value).prop_map(|(f, v)| Edit::Field(f, v)),
+        1 => prop::sample::select(vec![10_000usize, 300_000]).prop_map(Edit::Huge),
+        1 => prop::sample::select(vec![100usize, 129, 1000, 20_000]).prop_map(Edit::Deep),
+        1 => prop::sample::select(vec!["1e400", "-1e400", "18446744073709551616", "-0", "1E+2", "0.1e-400", "123456789012345678901234567890"]).prop_map(Edit::Number),
+        1 => Just(Edit::Duplicate),
+        3 => next.prop_map(Edit::Next),
+        1 => prop::sample::select(vec!["results", "data", "records", "paging", "additional_data", "done", "nextRecordsUrl", "success", "access_token"]).prop_map(Edit::Drop),
+        4 => (token_field, token_value).prop_map(|(f, v)| Edit::Token(f, v)),
+    ]
+}
+
+fn body() -> impl Strategy<Value = Body> {
+    prop_oneof![
+        12 => Just(Body::Natural),
+        10 => prop::collection::vec(edit(), 1..4).prop_map(Body::Edited),
+        2 => (0..1000u16).prop_map(Body::Cut),
+        1 => (0..1000u16).prop_map(Body::NotUtf8),
+        1 => Just(Body::Bom),
+        1 => any::<bool>().prop_map(|real| Body::Gzip { real }),
+        3 => prop::sample::select(vec![
+            &b""[..], b" ", b"null", b"[]", b"{}", b"true", b"\"text\"", b"NaN", b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            b"<!DOCTYPE html><html><head><title>Just a moment...</title></head></html>", b"{\"error\": {\"message\": \"boom\"}}",
+            b"error=invalid_grant&error_description=The+grant+is+invalid", b"access_token=abc&expires_in=soon", b"\xef\xbb\xbf",
+            b"{\"a\":1}{\"b\":2}", b"[1,2,", b"\x00\x01\x02",
+        ])
+        .prop_map(|b| Body::Raw(b.to_vec())),
+        1 => prop::sample::select(vec![64usize, 129, 5000, 100_000]).prop_map(Body::Nested),
+        1 => prop::sample::select(vec![100_000usize, 600_000]).prop_map(Body::HugeString),
+        1 => Just(Body::FormEncoded),
+    ]
+}
+
+fn framing() -> impl Strategy<Value = Framing> {
+    prop_oneof![
+        14 => Just(Framing::Exact),
+        2 => Just(Framing::Chunked),
+        2 => Just(Framing::UntilClose),
+        1 => (1usize..5000).prop_map(Framing::LengthTooLong),
+        1 => (1usize..50).prop_map(Framing::LengthTooShort),
+        1 => Just(Framing::ChunkedCut),
+    ]
+}
+
+fn reply(token: bool) -> impl Strategy<Value = Reply> {
+    (
+        status(token),
+        prop::sample::select(vec!["OK", "", "Weird \u{00e9}", "Error"]),
+        prop::option::weighted(
+            0.85,
+            prop::sample::select(vec![
+                "application/json",
+                "application/json; charset=utf-8",
+                "application/json; charset=utf-16",
+                "text/html",
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "application/problem+json",
+                "application/vnd.api+json",
+            ]),
+        ),
+        junk_headers(),
+        body(),
+        framing(),
+        prop::bool::weighted(0.01),
+        (0usize..100, 0usize..100, prop::sample::select(vec![Place::Body, Place::Header, Place::Both])),
+    )
+        .prop_map(|(status, reason, content_type, headers, body, framing, stall, echo)| Reply {
+            status,
+            reason,
+            content_type,
+            headers,
+            body,
+            framing,
+            stall,
+            echo: Some(echo),
+        })
+}
+
+/// Deflate "stored" blocks in a gzip member: valid gzip without a compressor.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65535).collect() };
+    for (i, chunk) in chunks.iter().enumerate() {
+        out.push(u8::from(i + 1 == chunks.len()));
+        let len = chunk.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    let mut crc: u32 = !0;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    out.extend_from_slice(&(!crc).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Where a page says what comes next: a member path of its body, or a header.
+fn next_member(integration: &str) -> Option<&'static [&'static str]> {
+    match integration {
+        "cursor_body" => Some(&["paging", "next", "after"]),
+        "api_key_header" => Some(&["additional_data", "next_cursor"]),
+        "next_url_relative" => Some(&["nextRecordsUrl"]),
+        _ => None,
+    }
+}
+
+fn set_path(value: &mut Value, path: &[&str], new: Value) {
+    let mut at = value;
+    for (i, key) in path.iter().enumerate() {
+        let Value::Object(map) = at else { return };
+        if i + 1 == path.len() {
+            map.insert(key.to_string(), new);
+            return;
+        }
+        at = map.entry(key.to_string()).or_insert_with(|| json!({}));
+    }
+}
+
+/// The first record of a page (or the record) as an object, to edit.
+fn first_record<'v>(value: &'v mut Value, integration: &str, kind: Kind) -> Option<&'v mut Map<String, Value>> {
+    let record = match (kind, records_key(integration)) {
+        (Kind::Page, Some(key)) => value.get_mut(key).and_then(|r| r.get_mut(0)),
+        (Kind::Page, None) => value.get_mut(0),
+        (Kind::Record, _) if integration == "api_key_header" => value.get_mut("data"),
+        (Kind::Record, _) => Some(value),
+        (Kind::Token, _) => None,
+    };
+    record.and_then(Value::as_object_mut)
+}
+
+/// The bytes of a hostile answer to a request of `kind` for `integration`, page `page` (the
+/// first is 0), with the secret `echoes[i]` repeated when the reply says so.
+fn render(reply: &Reply, integration: &str, kind: Kind, origin: &str, page: usize, echoes: &[String]) -> Written {
+    let (mut value, natural_headers) = natural(integration, kind, origin, page);
+    let echo = reply.echo.filter(|_| !echoes.is_empty()).map(|(secret, form, place)| {
+        let forms = fuzz::forms(&echoes[secret % echoes.len()]);
+        (forms[form % forms.len()].clone(), place)
+    });
+    let mut headers: Vec<(String, Vec<u8>)> = natural_headers.into_iter().map(|(n, v)| (n, v.into_bytes())).collect();
+    let mut deep: Option<usize> = None;
+    let mut number: Option<&str> = None;
+    let mut duplicate = false;
+    if let Body::Edited(edits) = &reply.body {
+        for edit in edits {
+            match edit {
+                Edit::Records(new) if kind == Kind::Page => match records_key(integration) {
+                    Some(key) => value[key] = new.clone(),
+                    None => value = new.clone(),
+                },
+                Edit::Records(new) if kind == Kind::Record => value = new.clone(),
+                Edit::Field(field, new) => {
+                    if let Some(map) = first_record(&mut value, integration, kind) {
+                        map.insert(field.to_string(), new.clone());
+                    }
+                }
+                Edit::Huge(n) => {
+                    if let Some(map) = first_record(&mut value, integration, kind) {
+                        map.insert("first_name".into(), Value::from("x".repeat(*n)));
+                    }
+                }
+                Edit::Deep(n) => {
+                    if let Some(map) = first_record(&mut value, integration, kind) {
+                        map.insert("first_name".into(), Value::from("__DEEP__"));
+                        deep = Some(*n);
+                    }
+                }
+                Edit::Number(text) => {
+                    if let Some(map) = first_record(&mut value, integration, kind) {
+                        map.insert("id".into(), Value::from("__NUMBER__"));
+                        number = Some(text);
+                    }
+                }
+                Edit::Duplicate => duplicate = true,
+                Edit::Next(next) if kind == Kind::Page => {
+                    let previous = if page == 0 { "c0".to_string() } else { format!("c{page}") };
+                    let text = match next {
+                        NextEdit::Repeat => Value::from(match integration {
+                            "next_url_relative" => format!("/services/data/v62.0/query/01g-{page}"),
+                            _ => previous,
+                        }),
+                        NextEdit::OffOrigin => Value::from("https://evil.example/services/data/v62.0/query/01g-2"),
+                        NextEdit::Empty => Value::from(""),
+                        NextEdit::Value(v) => v.clone(),
+                        NextEdit::Huge(n) => Value::from("n".repeat(*n)),
+                        NextEdit::JavaScript => Value::from("javascript:alert(1)"),
+                    };
+                    match next_member(integration) {
+                        Some(path) => set_path(&mut value, path, text),
+                        None => {
+                            let name = if integration == "cursor_header" { "X-Next-Cursor" } else { "Link" };
+                            headers.retain(|(n, _)| n != name);
+                            let text = match &text {
+                                Value::String(_) if name == "Link" && matches!(next, NextEdit::Repeat) => {
+                                    format!("<{origin}/next?page={}>; rel=\"next\"", page + 1)
+                                }
+                                Value::String(s) if name == "Link" => format!("<{s}>; rel=\"next\""),
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            headers.push((name.to_string(), text.into_bytes()));
+                        }
+                    }
+                }
+                Edit::Drop(key) => {
+                    if let Value::Object(map) = &mut value {
+                        map.remove(*key);
+                    }
+                }
+                Edit::Token(field, new) if kind == Kind::Token => {
+                    if let Value::Object(map) = &mut value {
+                        map.insert(field.to_string(), new.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let (Some((form, Place::Body | Place::Both)), Value::Object(map)) = (&echo, &mut value) {
+        map.insert("message".into(), Value::from(format!("Invalid credentials provided: {form}")));
+    }
+    let mut text = value.to_string();
+    if let Some(n) = deep {
+        text = text.replacen("\"__DEEP__\"", &format!("{}{}", "[".repeat(n), "]".repeat(n)), 1);
+    }
+    if let Some(number) = number {
+        text = text.replacen("\"__NUMBER__\"", number, 1);
+    }
+    if duplicate {
+        if let (Some(key), true) = (records_key(integration), text.starts_with('{')) {
+            text.insert_str(1, &format!("\"{key}\":[{{\"id\":\"dup\"}}],"));
+        }
+    }
+    let natural_bytes = text.into_bytes();
+    let mut body = match &reply.body {
+        Body::Natural | Body::Edited(_) => natural_bytes,
+        Body::Cut(at) => natural_bytes[..natural_bytes.len() * *at as usize / 1000].to_vec(),
+        Body::NotUtf8(at) => {
+            let mut bytes = natural_bytes;
+            let i = (bytes.len() * *at as usize / 1000).min(bytes.len().saturating_sub(1));
+            if let Some(b) = bytes.get_mut(i) {
+                *b = 0xff;
+            }
+            bytes
+        }
+        Body::Bom => [b"\xef\xbb\xbf".to_vec(), natural_bytes].concat(),
+        Body::Gzip { real: true } => {
+            headers.push(("Content-Encoding".into(), b"gzip".to_vec()));
+            gzip(&natural_bytes)
+        }
+        Body::Gzip { real: false } => {
+            headers.push(("Content-Encoding".into(), b"gzip".to_vec()));
+            natural_bytes
+        }
+        Body::Raw(bytes) => bytes.clone(),
+        Body::Nested(n) => format!("{}{}", "{\"a\":".repeat(*n), "}".repeat(*n)).into_bytes(),
+        Body::HugeString(n) => format!("{{\"message\": \"{}\"}}", "s".repeat(*n)).into_bytes(),
+        Body::FormEncoded => {
+            let pairs: Vec<(String, String)> = match &value {
+                Value::Object(map) => {
+                    map.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
+                }
+                _ => vec![],
+            };
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()
+        }
+    };
+    if let (Some((form, Place::Body | Place::Both)), false) = (&echo, matches!(reply.body, Body::Natural | Body::Edited(_))) {
+        body.extend_from_slice(format!(" token={form}").as_bytes());
+    }
+    if let Some((form, Place::Header | Place::Both)) = &echo {
+        headers.push(("X-Echo".into(), form.clone().into_bytes()));
+    }
+    for (name, value) in &reply.headers {
+        let value = match std::str::from_utf8(value) {
+            Ok(text) => text.replace("{origin}", origin).into_bytes(),
+            Err(_) => value.clone(),
+        };
+        headers.push((name.clone(), value));
+    }
+    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reply.reason).into_bytes();
+    let mut header = |name: &str, value: &[u8]| {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
+    };
+    if let Some(content_type) = reply.content_type {
+        header("Content-Type", content_type.as_bytes());
+    }
+    for (name, value) in &headers {
+        header(name, value);
+    }
+    header("X-Fuzz-Provider", b"1");
+    header("Connection", b"close");
+    let body = match reply.framing {
+        Framing::Exact => {
+            header("Content-Length", body.len().to_string().as_bytes());
+            body
+        }
+        Framing::UntilClose => body,
+        Framing::LengthTooLong(n) => {
+            header("Content-Length", (body.len() + n).to_string().as_bytes());
+            body
+        }
+        Framing::LengthTooShort(n) => {
+            header("Content-Length", body.len().saturating_sub(n).to_string().as_bytes());
+            body
+        }
+        Framing::Chunked | Framing::ChunkedCut => {
+            header("Transfer-Encoding", b"chunked");
+            let mut chunked = Vec::new();
+            for chunk in body.chunks(1000) {
+                chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                chunked.extend_from_slice(chunk);
+                chunked.extend_from_slice(b"\r\n");
+            }
+            if matches!(reply.framing, Framing::Chunked) {
+                chunked.extend_from_slice(b"0\r\n\r\n");
+            } else {
+                chunked.truncate(chunked.len() * 2 / 3);
+            }
+            chunked
+        }
+    };
+    head.extend_from_slice(b"\r\n");
+    Written { head, body, stall: reply.stall.then_some(STALL) }
+}
+
+/// How long a stalling provider waits mid-body: longer than the calls' timeout.
+const STALL: Duration = Duration::from_millis(1300);
+const TIMEOUT: Duration = Duration::from_millis(1000);
+/// The engine's largest response body here (the server keeps its default).
+const LIMIT: usize = 512 * 1024;
+
+// --- checks ---
+
+/// docs/runtime.md's Errors table, as `code → status`, for `fuzz::check_error_body`.
+fn kind_codes() -> BTreeMap<String, u16> {
+    fuzz::documented_kinds().into_iter().map(|k| (k.code, k.status)).collect()
+}
+
+/// The normalized rate-limit headers: the names docs/runtime.md lists, with values a client
+/// can read (whole seconds and counts; the structured fields as text on one line).
+fn check_limit_headers(headers: &[(&'static str, String)]) -> Result<(), String> {
+    for (name, value) in headers {
+        match *name {
+            "ratelimit-limit" | "ratelimit-remaining" | "ratelimit-reset" | "Retry-After" => {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("header {name}: `{value}` is not a whole number"));
+                }
+            }
+            "RateLimit-Policy" | "RateLimit" => {
+                if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                    return Err(format!("header {name}: `{value}` is not one line of text"));
+                }
+            }
+            other => return Err(format!("header {other} is not a normalized rate-limit header")),
+        }
+    }
+    Ok(())
+}
+
+/// A failure of the engine: a documented kind, rendered as the documented JSON.
+fn check_error(error: &RuntimeError, kinds: &[fuzz::Kind], codes: &BTreeMap<String, u16>, secrets: &Secrets) -> Result<(), String> {
+    let name = serde_json::to_value(error.kind).unwrap().as_str().unwrap_or_default().to_string();
+    let row = kinds.iter().find(|k| k.kind == name).ok_or_else(|| format!("kind `{name}` is not in docs/runtime.md's table"))?;
+    if error.kind.code() != row.code || error.status() != row.status {
+        return Err(format!("kind `{name}` is {} / {}, documented {} / {}", error.kind.code(), error.status(), row.code, row.status));
+    }
+    if error.message.is_empty() {
+        return Err("the error has no message".into());
+    }
+    let answer = Answer::error(error);
+    if answer.status != row.status {
+        return Err(format!("the answer's status {} is not {}", answer.status, row.status));
+    }
+    fuzz::check_error_body(answer.status, answer.body.as_bytes(), codes, &[])?;
+    let body = answer.body_json();
+    if let Some(status) = error.provider_status {
+        if body["error"]["upstream"]["status"] != status {
+            return Err(format!("`upstream.status` is not the provider's {status}"));
+        }
+    }
+    if let Some(excerpt) = body["error"]["upstream"]["body_excerpt"].as_str() {
+        if excerpt.chars().count() > 512 {
+            return Err(format!("`upstream.body_excerpt` holds {} characters", excerpt.chars().count()));
+        }
+    }
+    check_limit_headers(&answer.headers)?;
+    let all = format!("{} {:?} {}", answer.body, answer.headers, error.message);
+    if let Some((secret, form)) = secrets.find(all.as_bytes()) {
+        return Err(format!("the error holds secret `{secret}` as `{form}`: {all}"));
+    }
+    Ok(())
+}
+
+// --- the engine alone ---
+
+struct EngineFixture {
+    runtime: tokio::runtime::Runtime,
+    hostile: Hostile,
+    engine: Arc<Engine>,
+    kinds: Vec<fuzz::Kind>,
+    codes: BTreeMap<String, u16>,
+    secrets: Secrets,
+}
+
+fn engine_fixture() -> &'static EngineFixture {
+    static FIXTURE: OnceLock<EngineFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let hostile = Hostile::start();
+        let limits = TransportLimits { max_body_bytes: LIMIT, connect_timeout: Duration::from_secs(2) };
+        let engine = {
+            let _guard = runtime.enter();
+            support::engine_configured(support::registry(), &hostile.url, limits, |config| config.request_timeout = TIMEOUT)
+        };
+        EngineFixture {
+            runtime,
+            hostile,
+            engine: Arc::new(engine),
+            kinds: fuzz::documented_kinds(),
+            codes: kind_codes(),
+            secrets: Secrets::new(account_secrets()),
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    List,
+    /// The first page, then the next with its cursor.
+    ListTwice,
+    Get,
+    Create,
+    /// A token request (refresh, or client credentials).
+    Token,
+}
+
+/// What a call came to: an answer, or the engine's error.
+enum Called {
+    Answer(Answer),
+    Token(switchyard_runtime::auth::TokenSet),
+    Failed(RuntimeError),
+}
+
+async fn call(engine: Arc<Engine>, account: Account, op: Op) -> Called {
+    let integration = account.integration.clone();
+    let list = |request: ListRequest| {
+        let engine = engine.clone();
+        let account = account.clone();
+        let integration = integration.clone();
+        async move {
+            let page = engine.list(&account, "crm", "contacts", &request).await?;
+            let answer = engine.list_answer(&integration, "crm", "contacts", &request, &page)?;
+            Ok::<_, RuntimeError>((page.next_cursor, answer))
+        }
+    };
+    let result = match op {
+        Op::List => list(ListRequest::default()).await.map(|(_, a)| a),
+        Op::ListTwice => match list(ListRequest { page_size: Some(2), ..ListRequest::default() }).await {
+            Ok((Some(cursor), _)) => list(ListRequest { cursor: Some(cursor), ..ListRequest::default() }).await.map(|(_, a)| a),
+            other => other.map(|(_, a)| a),
+        },
+        Op::Get => engine.get(&account, "crm", "contacts", "51", &Map::new()).await.map(|r| Answer::record(Operation::Get, &r)),
+        Op::Create => {
+            let body = json!({ "first_name": "Ada", "last_name": "Lovelace", "emails": [{ "email": "ada@x.com", "type": "work" }] });
+            let request = WriteRequest { body, query: Map::new() };
+            engine.create(&account, "crm", "contacts", &request).await.map(|r| Answer::record(Operation::Create, &r))
+        }
+        Op::Token => match engine.fetch_token(&account).await {
+            Ok(tokens) => return Called::Token(tokens),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(answer) => Called::Answer(answer),
+        Err(error) => Called::Failed(error),
+    }
+}
+
+/// What a definition can be asked (create is mapped for one of them; a token request for the
+/// OAuth ones).
+fn target() -> impl Strategy<Value = (&'static str, Op)> {
+    prop::sample::select(INTEGRATIONS.to_vec()).prop_flat_map(|integration| {
+        let mut ops = vec![Op::Get];
+        if integration != "token_error_rules" {
+            ops.extend([Op::List, Op::List, Op::ListTwice, Op::ListTwice]);
+        }
+        if integration == "cursor_body" {
+            ops.push(Op::Create);
+        }
+        if is_oauth(integration) {
+            ops.extend([Op::Token, Op::Token]);
+        }
+        (Just(integration), prop::sample::select(ops))
+    })
+}
+
+/// The expiry a token response's `expires_in` allows (docs/runtime.md, "Token responses"): none
+/// when absent or null; now plus that many seconds (at most ten years) for a number or a string
+/// holding one; already expired (at most now) for zero, a negative number or anything else.
+fn latest_expiry(expires_in: Option<&Value>, now: SystemTime) -> Option<Option<SystemTime>> {
+    const TEN_YEARS: u64 = 10 * 366 * 24 * 3600;
+    let seconds = match expires_in {
+        None | Some(Value::Null) => return Some(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    Some(Some(match seconds {
+        Some(s) if s > 0.0 => now + Duration::from_secs((s as u64).min(TEN_YEARS) + 1),
+        _ => now,
+    }))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The engine, for each test definition and call, against hostile answers to its API
+    /// requests and its token requests.
+    #[test]
+    fn the_engine_turns_hostile_answers_into_documented_errors(
+        (integration, op) in target(),
+        expired in any::<bool>(),
+        api in prop::collection::vec(reply(false), 1..4),
+        token in prop::collection::vec(reply(true), 1..3),
+    ) {
+        let f = engine_fixture();
+        let origin = f.hostile.url.clone();
+        // Secrets are not repeated here: the engine redacts nothing (the server does).
+        let api_written: Vec<Written> = api.iter().enumerate().map(|(i, r)| {
+            let kind = match op { Op::List | Op::ListTwice => Kind::Page, _ => Kind::Record };
+            render(r, integration, kind, &origin, i, &[])
+        }).collect();
+        let api_sizes: Vec<usize> = api_written.iter().map(|w| w.body.len()).collect();
+        let token_written: Vec<Written> = token.iter().enumerate().map(|(i, r)| render(r, integration, Kind::Token, &origin, i, &[])).collect();
+        f.hostile.set(api_written, token_written);
+        let account = account(integration, expired);
+        let handle = f.runtime.spawn(call(f.engine.clone(), account, op));
+        let called = match f.runtime.block_on(handle) {
+            Ok(called) => called,
+            Err(e) => return Err(TestCaseError::fail(format!("the engine panicked: {e}"))),
+        };
+        let seen = f.hostile.seen();
+        if std::env::var("FUZZ_STATS").is_ok() {
+            let outcome = match &called {
+                Called::Answer(answer) => format!("answer {}", answer.status),
+                Called::Token(_) => "tokens".to_string(),
+                Called::Failed(error) => format!("error {}", error.kind.code()),
+            };
+            eprintln!("STAT\t{integration}\t{op:?}\t{outcome}\t{} requests", seen.len());
+        }
+        let api_seen = seen.iter().filter(|s| !s.token).count();
+        let last_api = (api_seen > 0).then(|| &api[(api_seen - 1).min(api.len() - 1)]);
+        let token_seen = seen.iter().filter(|s| s.token).count();
+        let last_token = (token_seen > 0).then(|| &token[(token_seen - 1).min(token.len() - 1)]);
+        match called {
+            Called::Failed(error) => {
+                check_error(&error, &f.kinds, &f.codes, &f.secrets).map_err(|e| TestCaseError::fail(format!("{e}\nerror: {error:?}")))?;
+                // What docs/runtime.md says a well-formed answer means, when it was the last.
+                if let (Some(last), true) = (last_api, seen.last().is_some_and(|s| !s.token)) {
+                    use switchyard_runtime::error::ErrorKind::*;
+                    let expected = match last.status {
+                        408 | 504 => Some(vec![Timeout]),
+                        // A loaded machine may time out anything.
+                        500..=503 | 505..=599 => Some(vec![Upstream, Timeout]),
+                        _ => None,
+                    };
+                    let small = api_sizes[(api_seen - 1).min(api.len() - 1)] < LIMIT;
+                    if let (Some(expected), true) = (expected, last.well_formed() && small) {
+                        prop_assert!(expected.contains(&error.kind), "HTTP {} answered as {:?}: {}", last.status, error.kind, error.message);
+                    }
+                }
+            }
+            Called::Answer(answer) => {
+                let last = last_api.ok_or_else(|| TestCaseError::fail("a success without an API request"))?;
+                prop_assert!((200..300).contains(&last.status), "a success from HTTP {}: {}", last.status, shown(answer.body.as_bytes(), 300));
+                // A 204 has no body, whatever follows its head.
+                let bodiless = last.status == 204;
+                prop_assert!(
+                    bodiless || matches!(last.framing, Framing::Exact | Framing::Chunked | Framing::UntilClose | Framing::LengthTooShort(_)),
+                    "a success from a cut answer ({:?})",
+                    last.framing
+                );
+                if matches!(op, Op::List | Op::ListTwice) && last.status != 204 {
+                    let empty = matches!(&last.body, Body::Raw(b) if b.iter().all(u8::is_ascii_whitespace));
+                    prop_assert!(!empty, "an empty {} list page became a page: {}", last.status, answer.body);
+                }
+                prop_assert!(serde_json::from_str::<Value>(&answer.body).is_ok(), "the answer is not JSON: {}", shown(answer.body.as_bytes(), 300));
+                check_limit_headers(&answer.headers).map_err(TestCaseError::fail)?;
+                let text = format!("{:?}", answer.headers);
+                if let Some((secret, form)) = f.secrets.find(text.as_bytes()) {
+                    return Err(TestCaseError::fail(format!("the answer's headers hold secret `{secret}` as `{form}`")));
+                }
+            }
+            Called::Token(tokens) => {
+                let last = last_token.ok_or_else(|| TestCaseError::fail("tokens without a token request"))?;
+                prop_assert!((200..300).contains(&last.status), "tokens from HTTP {}", last.status);
+                prop_assert!(!tokens.access_token.is_empty(), "an empty access token");
+                let now = support::now();
+                let edits: &[Edit] = match &last.body { Body::Edited(edits) => edits, _ => &[] };
+                let expires_in = edits.iter().rev().find_map(|e| match e { Edit::Token("expires_in", v) => Some(Some(v.clone())), Edit::Drop("expires_in") => Some(None), _ => None });
+                if matches!(last.body, Body::Natural | Body::Edited(_)) && last.well_framed() {
+                    let said = expires_in.unwrap_or(Some(json!(28800)));
+                    if let Some(latest) = latest_expiry(said.as_ref(), now) {
+                        match (latest, tokens.expires_at) {
+                            (None, _) => {}
+                            (Some(latest), Some(at)) => prop_assert!(at <= latest, "expires_in {:?} stored as {:?} (now {:?})", said, at, now),
+                            (Some(_), None) => prop_assert!(false, "expires_in {:?} stored as never expiring", said),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// --- behind the server ---
+
+struct ServerFixture {
+    _runtime: tokio::runtime::Runtime,
+    hostile: Hostile,
+    addr: String,
+    key: String,
+    ids: BTreeMap<&'static str, String>,
+    codes: BTreeMap<String, u16>,
+    secrets: Secrets,
+    log_seen: Mutex<i64>,
+    traced: Mutex<usize>,
+    cases: AtomicUsize,
+    _server: switchyard_server::Running,
+    _dir: tempfile::TempDir,
+}
+
+/// What the server writes to its tracing output, captured for the whole test binary.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn captured() -> &'static Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,switchyard_server=debug,switchyard_runtime=debug"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber in this test binary");
+        captured
+    })
+}
+
+/// The server's roles: `(role, integration, connection)`.
+const ROLES: [(&str, &str, &str); 4] = [
+    ("bearer", "cursor_body", "{}"),
+    ("apikey", "api_key_header", "{\"company_domain\": \"acme\"}"),
+    ("query", "cursor_header", "{}"),
+    ("oauth", "epoch_reset_limits", "{\"org\": \"acme\"}"),
+];
+
+fn credentials(integration: &str, expired: bool) -> Value {
+    match integration {
+        "cursor_body" => json!({ "token": TOKEN }),
+        "epoch_reset_limits" => json!({ "access_token": ACCESS, "refresh_token": REFRESH, "expires_in": if expired { 0 } else { 28800 } }),
+        _ => json!({ "api_key": API_KEY }),
+    }
+}
+
+fn server_call(f: &ServerFixture, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        f.addr,
+        f.key,
+        body.len()
+    );
+    match exchange(&f.addr, request.as_bytes(), false, Duration::from_secs(60)) {
+        Outcome::Answer(answer) => (answer.status, serde_json::from_slice(&answer.body).unwrap_or(Value::Null)),
+        other => panic!("{method} {path}: no answer: {other:?}"),
+    }
+}
+
+fn server_fixture() -> &'static ServerFixture {
+    static FIXTURE: OnceLock<ServerFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        captured();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let hostile = Hostile::start();
+        let registry = support::registry();
+        let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        fuzz::remove_stale(tmp, "fuzz_upstream-");
+        let dir = tempfile::Builder::new().prefix("fuzz_upstream-").tempdir_in(tmp).unwrap();
+        let db = dir.path().join("switchyard.db");
+        let running = runtime.block_on(async {
+            let mut config =
+                switchyard_server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), switchyard_server::DatabaseUrl::Sqlite(db.clone()));
+            for integration in &registry.integrations {
+                config.upstreams.insert(integration.name.clone(), url::Url::parse(&hostile.url).unwrap());
+            }
+            config.request_timeout = TIMEOUT;
+            config.refresh_lease = Duration::from_secs(5);
+            switchyard_server::start(config, registry.clone(), Some(support::server::test_keyring())).await.expect("the server starts")
+        });
+        let key = switchyard_server::create_environment(&switchyard_server::DatabaseUrl::Sqlite(db), "upstream").unwrap()["api_key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut secrets: Vec<String> = account_secrets().into_iter().map(String::from).collect();
+        secrets.extend((0..2 * POOL).map(pool_token));
+        secrets.push(key.clone());
+        let mut codes = fuzz::documented_codes();
+        codes.extend(kind_codes());
+        let mut fixture = ServerFixture {
+            _runtime: runtime,
+            hostile,
+            addr: running.addr.to_string(),
+            key,
+            ids: BTreeMap::new(),
+            codes,
+            secrets: Secrets::new(secrets.iter().map(String::as_str)),
+            log_seen: Mutex::new(0),
+            traced: Mutex::new(0),
+            cases: AtomicUsize::new(0),
+            _server: running,
+            _dir: dir,
+        };
+        let install = json!({ "oauth_client": { "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET } });
+        let (status, body) = server_call(&fixture, "PUT", "/v1/installs/epoch_reset_limits", Some(&install));
+        assert_eq!(status, 200, "{body}");
+        for (role, integration, connection) in ROLES {
+            let body = json!({ "integration": integration, "external_id": role, "connection": serde_json::from_str::<Value>(connection).unwrap(), "credentials": credentials(integration, false), "verify": false });
+            let (status, created) = server_call(&fixture, "POST", "/v1/accounts", Some(&body));
+            assert_eq!(status, 201, "{created}");
+            fixture.ids.insert(role, created["id"].as_str().unwrap().to_string());
+        }
+        fixture
+    })
+}
+
+/// Searches the newest exchange-log entries (those since the last search) for the secrets.
+fn check_server_log(f: &ServerFixture, tolerated: &[String]) -> Result<(), TestCaseError> {
+    let mut seen = f.log_seen.lock().unwrap();
+    let mut newest = *seen;
+    let mut before: Option<i64> = None;
+    'pages: loop {
+        let path = match before {
+            Some(before) => format!("/v1/logs?limit=100&before={before}"),
+            None => "/v1/logs?limit=100".to_string(),
+        };
+        let (status, page) = server_call(f, "GET", &path, None);
+        prop_assert_eq!(status, 200, "{}", page);
+        for entry in page["results"].as_array().cloned().unwrap_or_default() {
+            let id = entry["id"].as_i64().unwrap_or(0);
+            if id <= *seen {
+                break 'pages;
+            }
+            newest = newest.max(id);
+            let text = entry.to_string();
+            if let Some((secret, form)) = f.secrets.find(text.as_bytes()).filter(|(secret, _)| !tolerated.iter().any(|t| t == secret)) {
+                *seen = newest;
+                let at = text.find(form).unwrap_or(0);
+                return Err(TestCaseError::fail(format!(
+                    "GET /v1/logs holds secret `{secret}` as `{form}` in entry {id}, at …{}…: {}",
+                    shown(&text.as_bytes()[at.saturating_sub(300)..(at + 300).min(text.len())], 700),
+                    shown(text.as_bytes(), 1500)
+                )));
+            }
+        }
+        match page["next_before"].as_i64() {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    *seen = newest;
+    Ok(())
+}
+
+/// Leaks reported as bugs (the ignored `token_answers_…` tests below), let pass meanwhile so the
+/// fuzz looks further: the new tokens of a token answer that is neither JSON nor a form without
+/// whitespace are not all recognized: JSON cut short or followed by text, with whitespace in it
+/// (`{"access_token":"…","scope":"read write"`, `{"access_token":"…"}\n<!-- x -->`), or with a
+/// byte that is not UTF-8 (`{"access_token":"…","note":"\xff"}`), keeps them in the exchange log;
+/// a form with a raw space (`refresh_token=…&scope=read write`) keeps them in the log and in the
+/// API's error answer (`upstream.body_excerpt`). Returns the tokens such answers carried.
+fn reported_gaps(token_replies: &[(&Reply, &Written)]) -> Vec<String> {
+    let mut out = vec![];
+    for (reply, written) in token_replies {
+        // What the server read of it: a `Content-Length` that says less cuts it.
+        let body = match reply.framing {
+            Framing::LengthTooShort(n) => &written.body[..written.body.len().saturating_sub(n)],
+            _ => &written.body[..],
+        };
+        let json = serde_json::from_slice::<Value>(body).is_ok();
+        let clean_form =
+            std::str::from_utf8(body).is_ok_and(|t| !t.starts_with('{') && t.contains('=') && !t.contains(char::is_whitespace));
+        let whole = matches!(reply.framing, Framing::Exact | Framing::Chunked | Framing::UntilClose | Framing::LengthTooShort(_));
+        if (json || clean_form) && whole {
+            continue;
+        }
+        let text = String::from_utf8_lossy(body);
+        for token in (0..2 * POOL).map(pool_token) {
+            if fuzz::forms(&token).iter().any(|form| text.contains(form.as_str())) {
+                out.push(token);
+            }
+        }
+    }
+    out
+}
+
+/// Searches what the server traced since the last search for the secrets.
+fn check_tracing(f: &ServerFixture, tolerated: &[String]) -> Result<(), TestCaseError> {
+    let mut traced = f.traced.lock().unwrap();
+    let text = {
+        let all = captured().0.lock().unwrap();
+        let text = all[*traced..].to_vec();
+        *traced = all.len();
+        text
+    };
+    if let Some((secret, form)) = f.secrets.find(&text).filter(|(secret, _)| !tolerated.iter().any(|t| t == secret)) {
+        return Err(TestCaseError::fail(format!("the tracing output holds secret `{secret}` as `{form}`: {}", shown(&text, 3000))));
+    }
+    Ok(())
+}
+
+/// Whether the server can learn the new tokens of a token answer (docs/server.md, "Which
+/// secrets": the credential-named fields of a token response, or of its error's body excerpt):
+/// its natural body, whole, with a status that has a body, not said to be compressed. Only then
+/// may the hostile provider repeat those tokens elsewhere (a header): a token the server never
+/// saw is not one it can know to hide.
+fn learnable(reply: &Reply) -> bool {
+    let compressed = reply.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-encoding"));
+    matches!(reply.body, Body::Natural) && reply.well_framed() && !compressed && !matches!(reply.status, 100..=199 | 204 | 304)
+}
+
+fn server_target() -> impl Strategy<Value = (&'static str, &'static str, &'static str)> {
+    prop::sample::select(vec![
+        ("bearer", "GET", "/v1/unified/crm/contacts?account_id={id}"),
+        ("bearer", "GET", "/v1/unified/crm/contacts?account_id={id}&page_size=2"),
+        ("bearer", "GET", "/v1/unified/crm/contacts/51?account_id={id}"),
+        ("bearer", "POST", "/v1/unified/crm/contacts?account_id={id}"),
+        ("bearer", "GET", "/v1/proxy/{id}/crm/v3/objects/contacts"),
+        ("apikey", "GET", "/v1/unified/crm/contacts?account_id={id}"),
+        ("apikey", "GET", "/v1/unified/crm/contacts/3?account_id={id}"),
+        ("apikey", "GET", "/v1/proxy/{id}/persons"),
+        ("query", "GET", "/v1/unified/crm/contacts?account_id={id}"),
+        ("query", "GET", "/v1/unified/crm/contacts/1?account_id={id}"),
+        ("query", "GET", "/v1/proxy/{id}/contacts"),
+        ("oauth", "GET", "/v1/unified/crm/contacts?account_id={id}"),
+        ("oauth", "GET", "/v1/unified/crm/contacts/1?account_id={id}"),
+        ("oauth", "POST", "/v1/accounts/{id}/refresh"),
+        ("oauth", "POST", "/v1/accounts/{id}/refresh"),
+        ("oauth", "GET", "/v1/proxy/{id}/orgs/acme/members"),
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The server in front of a hostile provider that repeats the secrets it was sent: unified
+    /// calls, the raw proxy and token refreshes.
+    #[test]
+    fn the_server_answers_hostile_providers_with_documented_json_and_no_secret(
+        (role, method, path) in server_target(),
+        expired in any::<bool>(),
+        api in prop::collection::vec(reply(false), 1..4),
+        token in prop::collection::vec(reply(true), 1..3),
+    ) {
+        let _one = SERVER_CALLS.lock().unwrap_or_else(|p| p.into_inner());
+        let f = server_fixture();
+        let started = std::time::Instant::now();
+        let (_, integration, _) = ROLES.iter().find(|(r, _, _)| *r == role).unwrap();
+        let id = &f.ids[role];
+        // The account as it was: active, its own credentials (an OAuth token expired or not).
+        let patch = json!({ "status": "active", "credentials": credentials(integration, expired) });
+        let (status, body) = server_call(f, "PATCH", &format!("/v1/accounts/{id}"), Some(&patch));
+        prop_assert_eq!(status, 200, "{}", body);
+        // What the provider may repeat: what it was sent (the account's credentials, the
+        // install's client secret), and a token endpoint its own new tokens.
+        let sent: Vec<String> = match *integration {
+            "cursor_body" => vec![TOKEN.into()],
+            "epoch_reset_limits" => vec![ACCESS.into(), REFRESH.into(), CLIENT_SECRET.into()],
+            _ => vec![API_KEY.into()],
+        };
+        let origin = f.hostile.url.clone();
+        let kind = if path.contains("/refresh") { Kind::Token } else if path.contains("/contacts?") && method == "GET" { Kind::Page } else { Kind::Record };
+        let api_written: Vec<Written> = api.iter().enumerate().map(|(i, r)| render(r, integration, kind, &origin, i, &sent)).collect();
+        let token_written: Vec<Written> = token
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut echoes = sent.clone();
+                if learnable(r) {
+                    echoes.extend([pool_token(2 * i), pool_token(2 * i + 1)]);
+                }
+                render(r, integration, Kind::Token, &origin, i, &echoes)
+            })
+            .collect();
+        let tolerated = reported_gaps(&token.iter().zip(&token_written).collect::<Vec<_>>());
+        let leak = |bytes: &[u8]| f.secrets.find(bytes).filter(|(secret, _)| !tolerated.iter().any(|t| t == secret)).map(|(s, f)| (s.to_string(), f.to_string()));
+        f.hostile.set(api_written, token_written);
+        let target = path.replace("{id}", id);
+        let request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            f.addr, f.key
+        );
+        let answer = match exchange(&f.addr, request.as_bytes(), false, Duration::from_secs(60)) {
+            Outcome::Answer(answer) => answer,
+            // Reported as a bug (`the_proxy_answers_a_provider_s_1xx_with_a_final_answer`, ignored):
+            // the proxy passes a provider's final 1xx on, and the client gets no final answer.
+            Outcome::Closed { raw, .. } if path.starts_with("/v1/proxy/") && raw.starts_with(b"HTTP/1.1 1") => return Ok(()),
+            other => return Err(TestCaseError::fail(format!("no answer to {request}: {other:?}"))),
+        };
+        let context = || format!("request: {request}\nanswer: {}", shown(&answer.raw, 3000));
+        let passthrough = answer.header("x-fuzz-provider").is_some();
+        if answer.status >= 400 {
+            if let Some((secret, form)) = leak(&answer.raw) {
+                return Err(TestCaseError::fail(format!("the error answer holds secret `{secret}` as `{form}`\n{}", context())));
+            }
+            if !passthrough {
+                let json = answer.header("content-type").is_some_and(|t| t.starts_with("application/json"));
+                prop_assert!(json, "an error answer that is not JSON\n{}", context());
+                let code = fuzz::check_error_body(answer.status, &answer.body, &f.codes, &[]).map_err(|e| TestCaseError::fail(format!("{e}\n{}", context())))?;
+                prop_assert!(answer.status != 500 || code == "mapping_failed", "500 `{}`\n{}", code, context());
+            }
+        } else if !passthrough {
+            let head_end = fuzz::find(&answer.raw, b"\r\n\r\n").unwrap_or(answer.raw.len());
+            if let Some((secret, form)) = leak(&answer.raw[..head_end]) {
+                return Err(TestCaseError::fail(format!("the answer's headers hold secret `{secret}` as `{form}`\n{}", context())));
+            }
+        }
+        // The account as the API shows it (status reason, refresh errors).
+        let (status, account) = server_call(f, "GET", &format!("/v1/accounts/{id}"), None);
+        prop_assert_eq!(status, 200, "{}", account);
+        if let Some((secret, form)) = leak(account.to_string().as_bytes()) {
+            return Err(TestCaseError::fail(format!("GET /v1/accounts/{id} holds secret `{secret}` as `{form}`: {account}\n{}", context())));
+        }
+        f.cases.fetch_add(1, Ordering::SeqCst);
+        let called = started.elapsed();
+        check_server_log(f, &tolerated)?;
+        if std::env::var("FUZZ_STATS").is_ok() {
+            eprintln!("STAT\t{}\t{:?}\t{:?}\t{role} {method} {path}", answer.status, called, started.elapsed());
+        }
+        check_tracing(f, &tolerated)?;
+    }
+}
+
+// --- bugs the fuzz found, minimised (ignored until fixed; `cargo test --test fuzz_upstream -- --ignored`) ---
+
+/// One call at a time on the server's hostile provider (the fuzz and these tests share it).
+static SERVER_CALLS: Mutex<()> = Mutex::new(());
+
+/// Replays one refresh through the server: the OAuth account's token has expired, the token
+/// endpoint answers `body` (`content_type`, HTTP 200), the API a page; returns where the token
+/// the answer carried (`pool_token(0)`, in any form) was found afterwards.
+fn where_the_new_token_went(content_type: &str, body: &[u8]) -> Vec<String> {
+    let _one = SERVER_CALLS.lock().unwrap_or_else(|p| p.into_inner());
+    let f = server_fixture();
+    let id = &f.ids["oauth"];
+    let newest = server_call(f, "GET", "/v1/logs?limit=1", None).1["results"][0]["id"].as_i64().unwrap_or(0);
+    let patch = json!({ "status": "active", "credentials": credentials("epoch_reset_limits", true) });
+    assert_eq!(server_call(f, "PATCH", &format!("/v1/accounts/{id}"), Some(&patch)).0, 200);
+    let token = Written {
+        head: format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+            .into_bytes(),
+        body: body.to_vec(),
+        stall: None,
+    };
+    let page = Reply {
+        status: 200,
+        reason: "OK",
+        content_type: Some("application/json"),
+        headers: vec![],
+        body: Body::Natural,
+        framing: Framing::Exact,
+        stall: false,
+        echo: None,
+    };
+    f.hostile.set(vec![render(&page, "epoch_reset_limits", Kind::Page, &f.hostile.url, 0, &[])], vec![token]);
+    let (status, answer) = server_call(f, "GET", &format!("/v1/unified/crm/contacts?account_id={id}"), None);
+    let secret = Secrets::new([pool_token(0).as_str()]);
+    let mut found = vec![];
+    if let Some((_, form)) = secret.find(answer.to_string().as_bytes()) {
+        found.push(format!("the API's answer (HTTP {status}) as `{form}`: {answer}"));
+    }
+    let (_, account) = server_call(f, "GET", &format!("/v1/accounts/{id}"), None);
+    if let Some((_, form)) = secret.find(account.to_string().as_bytes()) {
+        found.push(format!("GET /v1/accounts/{id} as `{form}`"));
+    }
+    let (_, logs) = server_call(f, "GET", "/v1/logs?limit=20", None);
+    for entry in logs["results"].as_array().unwrap().iter().filter(|e| e["id"].as_i64().unwrap_or(0) > newest) {
+        if let Some((_, form)) = secret.find(entry.to_string().as_bytes()) {
+            found.push(format!("GET /v1/logs as `{form}`: {} {} {}", entry["url"], entry["status"], entry["response"]["body"]));
+        }
+    }
+    found
+}
+
+/// A token answer the server cannot parse whole still carries new tokens, and docs/server.md
+/// ("What a provider says") says they are redacted everywhere: they are not. JSON cut short or
+/// followed by text, with whitespace in it (a scope is space-separated), or with a byte that is
+/// not UTF-8, keeps the new access token in the exchange log; a form with a raw space keeps it in
+/// the log, and a new refresh token without an access token in the API's error answer
+/// (`upstream.body_excerpt`) too. (A token answer cut without whitespace is redacted.)
+#[test]
+#[ignore = "bug: tokens of a token answer that is not clean JSON or form stay in GET /v1/logs (and in the error answer)"]
+fn token_answers_the_server_cannot_parse_whole_leave_their_tokens_nowhere() {
+    let token = pool_token(0);
+    let form: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", format!("{{\"access_token\":\"{token}\",\"scope\":\"read write\"").into_bytes()),
+        ("application/json", format!("{{\"access_token\":\"{token}\"}}\n<!-- x -->").into_bytes()),
+        ("application/json", [format!("{{\"access_token\":\"{token}\",\"note\":\"").into_bytes(), b"\xff\"}".to_vec()].concat()),
+        ("application/x-www-form-urlencoded", format!("access_token={form}&scope=read write").into_bytes()),
+        ("application/x-www-form-urlencoded", format!("refresh_token={form}&scope=read write").into_bytes()),
+    ];
+    let mut leaks = vec![];
+    for (content_type, body) in &cases {
+        for place in where_the_new_token_went(content_type, body) {
+            leaks.push(format!("{content_type} {}: {place}", shown(body, 200)));
+        }
+    }
+    assert!(leaks.is_empty(), "the new token was kept:\n{}", leaks.join("\n"));
+}
+
+/// A provider that answers a proxied request with a final `101` (or any 1xx): the proxy passes it
+/// on as the provider's status, and the client gets `HTTP/1.1 101 Switching Protocols` and a
+/// closed connection, never a final answer. A 1xx cannot be the final answer; 502 would be.
+#[test]
+#[ignore = "bug: the raw proxy passes a provider's final 1xx on; the client gets no final answer"]
+fn the_proxy_answers_a_provider_s_1xx_with_a_final_answer() {
+    let _one = SERVER_CALLS.lock().unwrap_or_else(|p| p.into_inner());
+    let f = server_fixture();
+    let id = &f.ids["apikey"];
+    let patch = json!({ "status": "active", "credentials": credentials("api_key_header", false) });
+    assert_eq!(server_call(f, "PATCH", &format!("/v1/accounts/{id}"), Some(&patch)).0, 200);
+    let answer =
+        Written { head: b"HTTP/1.1 101 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n".to_vec(), body: b"{}".to_vec(), stall: None };
+    f.hostile.set(vec![answer], vec![]);
+    let request =
+        format!("GET /v1/proxy/{id}/persons HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", f.addr, f.key);
+    match exchange(&f.addr, request.as_bytes(), false, Duration::from_secs(30)) {
+        Outcome::Answer(answer) => assert!(answer.status >= 200, "{}", answer.text()),
+        Outcome::Closed { raw, .. } | Outcome::TimedOut { raw } => panic!("no final answer, only: {}", shown(&raw, 500)),
+    }
+}
