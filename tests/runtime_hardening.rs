@@ -57,7 +57,8 @@ fn empty(status: u16) -> Reply {
     Reply { status, headers: vec![("content-type".into(), "application/json".into())], body: Vec::new() }
 }
 
-fn salesforce_contact() -> Reply {
+/// A contact as the test definition whose base URL is an instance URL answers one.
+fn instance_contact() -> Reply {
     Reply::json(200, json!({ "Id": "003D000000QV9n2IAD", "FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@x.com" }))
 }
 
@@ -120,7 +121,7 @@ async fn empty_answers_stay_successes_where_no_record_is_expected() {
 
 #[tokio::test]
 async fn an_origin_valued_connection_field_cannot_point_at_a_private_address() {
-    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let mock = Mock::start(|_, _| instance_contact()).await;
     let port = mock.addr.port();
     let engine = engine_without_overrides(|_| {});
     let targets = [
@@ -153,7 +154,7 @@ async fn an_origin_valued_connection_field_cannot_point_at_a_private_address() {
 
 #[tokio::test]
 async fn a_name_that_resolves_to_loopback_is_refused_when_connecting() {
-    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let mock = Mock::start(|_, _| instance_contact()).await;
     let engine = engine_without_overrides(|_| {});
     let account = oauth_account("next_url_relative", &[("instance_url", &format!("http://localhost:{}", mock.addr.port()))]);
     let error = err(engine.get(&account, "crm", "contacts", "003D000000QV9n2IAD", &Map::new()).await);
@@ -196,7 +197,7 @@ async fn a_token_response_cannot_point_the_base_url_at_a_private_address() {
             if request.path == "/services/oauth2/token" {
                 Reply::json(200, json!({ "access_token": "access-2", "instance_url": instance_url, "token_type": "Bearer" }))
             } else {
-                salesforce_contact()
+                instance_contact()
             }
         })
         .await;
@@ -362,7 +363,7 @@ fn the_allow_list_parses_hosts_addresses_networks_origins_and_all() {
 
 #[tokio::test]
 async fn the_operator_can_allow_private_upstreams() {
-    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let mock = Mock::start(|_, _| instance_contact()).await;
     let port = mock.addr.port();
     for (allowed, instance_url) in [
         ("127.0.0.0/8", mock.url.clone()),
@@ -391,7 +392,7 @@ async fn the_operator_can_allow_private_upstreams() {
 
 #[tokio::test]
 async fn the_server_refuses_private_upstreams_unless_its_operator_allows_them() {
-    let mock = Mock::start(|_, _| salesforce_contact()).await;
+    let mock = Mock::start(|_, _| instance_contact()).await;
     let instance_url = format!("http://localhost:{}", mock.addr.port());
     for (allowed, status) in [(None, 400), (Some("localhost"), 200)] {
         let server = TestServer::start_with(registry(), &[], |config| {

@@ -125,6 +125,15 @@ impl Engine {
             })
             .await?;
         let response = sent.response;
+        if response.status < 200 {
+            // An informational status is never a final answer: passed on, the client would get
+            // `101 Switching Protocols` and a closed connection.
+            return Err(RuntimeError::new(
+                ErrorKind::Upstream,
+                format!("the provider answered HTTP {} as its final answer (an informational status)", response.status),
+            )
+            .with_response(response.status, &response.body));
+        }
         let rate_limit = self.rate_limit_status(
             integration.rate_limit.as_ref(),
             &response,
