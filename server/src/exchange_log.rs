@@ -78,7 +78,7 @@ impl CallContext {
     /// exchanges, and the credentials its own body excerpt carries (a token response the engine
     /// could not use still returned them).
     fn redact(&self, error: RuntimeError) -> RuntimeError {
-        self.learn(error.body_excerpt.as_deref().map(credentials_in_text).unwrap_or_default());
+        self.learn(error.body_excerpt.as_deref().map(|excerpt| credentials_in_body(excerpt.as_bytes())).unwrap_or_default());
         redact_with(&Redactor::from_secrets(self.secrets()), error)
     }
 }
@@ -124,7 +124,7 @@ pub fn redact_error(error: RuntimeError, secrets: impl IntoIterator<Item = Strin
         }
         Err(_) => {
             let mut secrets: Vec<String> = secrets.into_iter().collect();
-            secrets.extend(error.body_excerpt.as_deref().map(credentials_in_text).unwrap_or_default());
+            secrets.extend(error.body_excerpt.as_deref().map(|excerpt| credentials_in_body(excerpt.as_bytes())).unwrap_or_default());
             redact_with(&Redactor::from_secrets(secrets), error)
         }
     }
@@ -325,7 +325,7 @@ fn exchange(
     let mut response_body = None;
     match result {
         Ok(response) => {
-            context.learn(sensitive_values(&response.body));
+            context.learn(credentials_in_body(&response.body));
             exchange.status = Some(response.status);
             exchange.response_headers = response
                 .headers
@@ -359,31 +359,27 @@ fn sensitive_param(name: &str) -> bool {
     sensitive_name(name) || matches!(name.to_ascii_lowercase().as_str(), "code" | "code_verifier" | "key" | "sig")
 }
 
-/// The values of credential-named fields in a JSON or form body (a token response's new tokens).
-fn sensitive_values(body: &[u8]) -> Vec<String> {
+/// The values of credential-named fields in a token endpoint's body, or in an excerpt of one
+/// (an error's `body_excerpt`): the one place both the exchange log and the error path find a
+/// response's new credentials. Whole JSON is walked; anything else (JSON cut short, followed by
+/// text, with bytes that are not UTF-8) is scanned for `"name": "value` pairs (a value up to its
+/// closing quote or the end of the text), and for form `name=value` pairs split on `&`, whatever
+/// whitespace the rest of the text has (`refresh_token=…&scope=read write`). A body larger than a
+/// token response is not searched.
+fn credentials_in_body(body: &[u8]) -> Vec<String> {
+    static PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let mut out = Vec::new();
     if body.len() > TOKEN_RESPONSE_MAX_BYTES {
         return out;
     }
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         collect_sensitive(&value, &mut out, 0);
-    } else if let Ok(text) = std::str::from_utf8(body) {
-        if text.contains('=') && !text.contains(char::is_whitespace) {
-            out.extend(url::form_urlencoded::parse(text.as_bytes()).filter(|(k, _)| sensitive_param(k)).map(|(_, v)| v.into_owned()));
-        }
+        return out;
     }
-    out
-}
-
-/// The values of credential-named fields in text that may be cut short (an error's body excerpt):
-/// [`sensitive_values`], and `"name": "value` pairs of JSON whose end was cut off (a value up to
-/// its closing quote or the end of the text).
-fn credentials_in_text(text: &str) -> Vec<String> {
-    static PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let text = String::from_utf8_lossy(body);
     let pair =
         PAIR.get_or_init(|| regex::Regex::new(r#""((?:[^"\\]|\\.){1,128})"\s*:\s*"((?:[^"\\]|\\.)*)"?"#).expect("the pattern compiles"));
-    let mut out = sensitive_values(text.as_bytes());
-    for found in pair.captures_iter(text) {
+    for found in pair.captures_iter(&text) {
         if !sensitive_name(&found[1]) {
             continue;
         }
@@ -391,6 +387,17 @@ fn credentials_in_text(text: &str) -> Vec<String> {
         let value = serde_json::from_str::<String>(&format!("\"{raw}\"")).unwrap_or_else(|_| raw.to_string());
         if value.chars().count() >= MIN_SECRET_LEN && !out.contains(&value) {
             out.push(value);
+        }
+    }
+    if text.contains('=') {
+        for piece in text.split('&') {
+            let Some((name, value)) = piece.split_once('=') else { continue };
+            // Form-decoded as one pair (`+` and `%XX`), without the text's line ends around it.
+            let pair = format!("{}={}", name.trim(), value.trim());
+            let Some((name, value)) = url::form_urlencoded::parse(pair.as_bytes()).next() else { continue };
+            if sensitive_param(&name) && !value.is_empty() && !out.iter().any(|v| *v == value) {
+                out.push(value.into_owned());
+            }
         }
     }
     out
@@ -490,7 +497,7 @@ mod tests {
         let masked = scrub_body(body);
         assert!(!masked.contains("at-123456") && !masked.contains("rt-abcdef") && !masked.contains("idt-999999"), "{masked}");
         assert!(masked.contains("3600"));
-        let mut learned = sensitive_values(body);
+        let mut learned = credentials_in_body(body);
         learned.sort();
         assert_eq!(learned, ["at-123456", "idt-999999", "rt-abcdef"]);
     }
@@ -507,11 +514,26 @@ mod tests {
     #[test]
     fn credentials_are_found_in_a_cut_excerpt() {
         let cut = r#"{"token_type":"bearer","refresh_token":"rt-new\/abcdef","access_token":"at-cut-off-he"#;
-        let mut found = credentials_in_text(cut);
+        let mut found = credentials_in_body(cut.as_bytes());
         found.sort();
         assert_eq!(found, ["at-cut-off-he", "rt-new/abcdef"]);
-        assert_eq!(credentials_in_text("refresh_token=rt-form-123&x=1"), ["rt-form-123"]);
-        assert!(credentials_in_text(r#"{"error":"invalid_grant","token_type":"bearer"}"#).is_empty());
+        assert_eq!(credentials_in_body(b"refresh_token=rt-form-123&x=1"), ["rt-form-123"]);
+        assert!(credentials_in_body(br#"{"error":"invalid_grant","token_type":"bearer"}"#).is_empty());
+    }
+
+    #[test]
+    fn credentials_are_found_in_a_token_answer_that_does_not_parse() {
+        let cases: [&[u8]; 5] = [
+            br#"{"access_token":"at-new-123456","scope":"read write""#,
+            b"{\"access_token\":\"at-new-123456\"}\n<!-- x -->",
+            b"{\"access_token\":\"at-new-123456\",\"note\":\"\xff\"}",
+            b"access_token=at-new-123456&scope=read write",
+            b"scope=read write&token_type=bearer&access_token=at%2Dnew%2D123456\r\n",
+        ];
+        for body in cases {
+            assert_eq!(credentials_in_body(body), ["at-new-123456"], "{}", String::from_utf8_lossy(body));
+        }
+        assert!(credentials_in_body(b"scope=read write&token_type=bearer").is_empty());
     }
 
     #[test]
