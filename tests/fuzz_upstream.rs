@@ -1355,9 +1355,6 @@ proptest! {
         );
         let answer = match exchange(&f.addr, request.as_bytes(), false, Duration::from_secs(60)) {
             Outcome::Answer(answer) => answer,
-            // Reported as a bug (`the_proxy_answers_a_provider_s_1xx_with_a_final_answer`, ignored):
-            // the proxy passes a provider's final 1xx on, and the client gets no final answer.
-            Outcome::Closed { raw, .. } if path.starts_with("/v1/proxy/") && raw.starts_with(b"HTTP/1.1 1") => return Ok(()),
             other => return Err(TestCaseError::fail(format!("no answer to {request}: {other:?}"))),
         };
         let context = || format!("request: {request}\nanswer: {}", shown(&answer.raw, 3000));
@@ -1474,7 +1471,6 @@ fn token_answers_the_server_cannot_parse_whole_leave_their_tokens_nowhere() {
 /// on as the provider's status, and the client gets `HTTP/1.1 101 Switching Protocols` and a
 /// closed connection, never a final answer. A 1xx cannot be the final answer; 502 would be.
 #[test]
-#[ignore = "bug: the raw proxy passes a provider's final 1xx on; the client gets no final answer"]
 fn the_proxy_answers_a_provider_s_1xx_with_a_final_answer() {
     let _one = SERVER_CALLS.lock().unwrap_or_else(|p| p.into_inner());
     let f = server_fixture();
