@@ -13,10 +13,14 @@
 //! The mocks imitate definitions of tests/runtime/definitions: `api_key_header` (an API token
 //! in a header) and `epoch_reset_limits` (expiring OAuth tokens, rotated refresh tokens).
 
+#[path = "support/fuzz.rs"]
+#[allow(dead_code)]
+mod fuzz;
 mod support;
 
 use base64::Engine as _;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use fuzz::{forms, lower_hex, COMPONENT, URI_COMPONENT};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
 use support::server::{Answer, TestServer};
@@ -63,52 +67,9 @@ fn captured_text() -> String {
     String::from_utf8_lossy(&tracing_output().0.lock().unwrap()).into_owned()
 }
 
-// --- every form a secret travels in ---
+// --- every form a secret travels in (`fuzz::forms`, shared with the fuzz targets) ---
 
-/// RFC 3986 unreserved characters kept (`-._~`): what most URL libraries write for a component.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-/// What JavaScript's `encodeURIComponent` keeps (`-_.!~*'()`).
-const URI_COMPONENT: &AsciiSet = &COMPONENT.remove(b'!').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
-
-/// `secret` as it could appear in text: as is, JSON-escaped (`\/` and `\uXXXX`), percent-encoded
-/// (every character or the common sets; upper and lower hex), form-encoded, and base64 (standard
-/// and url-safe, padded or not).
-fn forms(secret: &str) -> Vec<String> {
-    let mut out = vec![secret.to_string(), secret.replace('/', "\\/")];
-    out.push(secret.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect());
-    for set in [NON_ALPHANUMERIC, COMPONENT, URI_COMPONENT] {
-        let upper = utf8_percent_encode(secret, set).to_string();
-        out.push(lower_hex(&upper));
-        out.push(upper);
-    }
-    out.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-    for engine in [
-        &base64::engine::general_purpose::STANDARD,
-        &base64::engine::general_purpose::STANDARD_NO_PAD,
-        &base64::engine::general_purpose::URL_SAFE,
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-    ] {
-        out.push(engine.encode(secret));
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// `%2F` → `%2f`.
-fn lower_hex(encoded: &str) -> String {
-    let mut out = String::new();
-    let mut rest = encoded;
-    while let Some(at) = rest.find('%') {
-        out.push_str(&rest[..at]);
-        let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
-        out.push_str(&escape.to_ascii_lowercase());
-        rest = &rest[at + escape.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
+/// Fails when any form of `secret` is in `text`.
 fn assert_absent(secret: &str, place: &str, text: &str) {
     for form in forms(secret) {
         assert!(!text.contains(&form), "{place} holds the secret as `{form}`:\n{text}");

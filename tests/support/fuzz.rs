@@ -291,9 +291,9 @@ pub fn check_error_body(status: u16, body: &[u8], codes: &BTreeMap<String, u16>,
 // --- secrets, in every form they could travel in ---
 
 /// RFC 3986 unreserved characters kept (`-._~`): what most URL libraries write for a component.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 /// What JavaScript's `encodeURIComponent` keeps (`-_.!~*'()`).
-const URI_COMPONENT: &AsciiSet = &COMPONENT.remove(b'!').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
+pub const URI_COMPONENT: &AsciiSet = &COMPONENT.remove(b'!').remove(b'*').remove(b'\'').remove(b'(').remove(b')');
 
 /// `secret` as it could appear in text: as is, JSON-escaped (`\/`, `\uXXXX`), percent-encoded
 /// (every character or the common sets; upper and lower hex), form-encoded, HTML-escaped, and
