@@ -207,7 +207,9 @@ impl ExchangeLog {
                     for message in std::iter::once(first).chain(receiver.try_iter()) {
                         match message {
                             Message::Exchange { environment_id, mut exchange, response_body, secrets } => {
-                                exchange.response_body = response_body.map(|body| scrub_body(&body));
+                                let token_exchange = is_token_request(exchange.request_body.as_deref());
+                                exchange.response_body =
+                                    response_body.map(|body| if token_exchange { scrub_token_body(&body) } else { scrub_body(&body) });
                                 let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
                                 if let Err(error) = store.append_exchange(&environment_id, exchange, &refs) {
                                     tracing::warn!(%error, "could not log an upstream exchange");
@@ -422,6 +424,27 @@ fn collect_sensitive(value: &Value, out: &mut Vec<String>, depth: usize) {
 }
 
 /// A body as logged: its start, with credential-named JSON or form fields masked.
+/// Whether a logged request body is an OAuth token request (`grant_type` is never masked).
+fn is_token_request(body: Option<&str>) -> bool {
+    body.is_some_and(|b| b.contains("grant_type"))
+}
+
+/// A token endpoint's answer as the log keeps it: masked like any body when it is JSON or a
+/// form, else withheld. Every value of such an answer may be a credential, and in a body that
+/// cannot be read (a key cut or garbled) nothing says which one is.
+fn scrub_token_body(bytes: &[u8]) -> String {
+    let whole = bytes.len() <= BODY_PREFIX_BYTES;
+    let json = whole && serde_json::from_slice::<Value>(bytes).is_ok();
+    let form = whole
+        && std::str::from_utf8(bytes)
+            .is_ok_and(|t| t.contains('=') && !t.trim().contains(char::is_whitespace) && !t.trim_start().starts_with('<'));
+    if json || form {
+        scrub_body(bytes)
+    } else {
+        format!("[a token response of {} bytes that is neither JSON nor a form: withheld, it may hold credentials]", bytes.len())
+    }
+}
+
 fn scrub_body(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(BODY_PREFIX_BYTES)];
     if cut.len() == bytes.len() {
@@ -504,6 +527,10 @@ mod tests {
 
     #[test]
     fn forms_and_urls_are_masked() {
+        let garbled = b"{\"access_token\":\"at-1\",\"refresh_\xfftoken\":\"rt-2\"}";
+        assert!(is_token_request(Some("grant_type=refresh_token&refresh_token=%5BREDACTED%5D")));
+        assert!(!scrub_token_body(garbled).contains("rt-2"), "{}", scrub_token_body(garbled));
+        assert_eq!(scrub_token_body(b"{\"access_token\":\"at-1\"}"), r#"{"access_token":"[REDACTED]"}"#);
         let form = scrub_body(b"grant_type=refresh_token&refresh_token=rt-1&client_secret=s3cr3t");
         assert_eq!(form, "grant_type=refresh_token&refresh_token=%5BREDACTED%5D&client_secret=%5BREDACTED%5D");
         let url = scrub_url("https://h.test/x?limit=10&api_key=k-1");
