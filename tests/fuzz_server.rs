@@ -30,7 +30,11 @@ mod fuzz;
 #[path = "fuzz_server/requests.rs"]
 mod requests;
 
+#[path = "fuzz_server/malformed.rs"]
+mod malformed;
+
 use fuzz::{exchange, shown, Outcome, RawAnswer, Secrets};
+use malformed::*;
 use proptest::prelude::*;
 use requests::*;
 use serde_json::{json, Value};
