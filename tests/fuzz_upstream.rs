@@ -33,7 +33,7 @@ mod hostile;
 mod answers;
 
 use answers::*;
-use fuzz::{exchange, shown, Outcome, Secrets};
+use fuzz::{capture_tracing, exchange, shown, Captured, Outcome, Secrets};
 use hostile::{Hostile, Written};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -484,34 +484,8 @@ struct ServerFixture {
     _dir: tempfile::TempDir,
 }
 
-/// What the server writes to its tracing output, captured for the whole test binary.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn captured() -> &'static Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
-    CAPTURED.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,switchyard_server=debug,switchyard_runtime=debug"))
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber in this test binary");
-        captured
-    })
+    capture_tracing("info,switchyard_server=debug,switchyard_runtime=debug")
 }
 
 /// The server's roles: `(role, integration, connection)`.

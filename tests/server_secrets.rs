@@ -19,48 +19,17 @@ mod fuzz;
 mod support;
 
 use base64::Engine as _;
-use fuzz::{forms, lower_hex, COMPONENT, URI_COMPONENT};
+use fuzz::{capture_tracing, forms, lower_hex, Captured, COMPONENT, URI_COMPONENT};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex, OnceLock};
 use support::server::{Answer, TestServer};
 use support::{registry, Mock, Recorded, Reply};
 
 // --- what the server writes to its tracing output, captured for the whole test binary ---
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs (once) a global subscriber that records every event of the server, at every level,
-/// as the binary's would print it.
-fn tracing_output() -> Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
-    CAPTURED
-        .get_or_init(|| {
-            let captured = Captured::default();
-            let writer = captured.clone();
-            let subscriber = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(
-                    "info,switchyard=trace,switchyard_server=trace,switchyard_runtime=trace,switchyard_store=trace",
-                ))
-                .with_ansi(false)
-                .with_writer(move || writer.clone())
-                .finish();
-            tracing::subscriber::set_global_default(subscriber).expect("no other subscriber in this test binary");
-            captured
-        })
-        .clone()
+/// Every event of the server, at every level, as the binary's would print it.
+fn tracing_output() -> &'static Captured {
+    capture_tracing("info,switchyard=trace,switchyard_server=trace,switchyard_runtime=trace,switchyard_store=trace")
 }
 
 fn captured_text() -> String {
