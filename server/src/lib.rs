@@ -6,7 +6,8 @@
 //! - [`accounts`]: stored accounts as the engine runs them, and as the API shows them (never a secret);
 //! - [`refresh`]: token refresh with single flight in the process and a fenced lease in the database;
 //! - [`exchange_log`]: every upstream exchange, redacted, written off the request path;
-//! - [`routes`]: one module per group of endpoints;
+//! - [`routes`]: one module per group of endpoints; `listen`: the connections under them (the HTTP
+//!   parser's refusals as JSON, lingering close);
 //! - [`metrics`], [`openapi`], [`error`].
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod connect_state;
 pub mod error;
 pub mod exchange_log;
 pub mod keys;
+mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod refresh;

@@ -177,11 +177,10 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
             let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
             let app = routes::metrics_router(state.clone());
             let task = tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = metrics_stopped.await;
-                    })
-                    .await
+                crate::listen::serve(listener, app, async {
+                    let _ = metrics_stopped.await;
+                })
+                .await
             });
             Some((metrics_addr, stop_metrics, task))
         }
@@ -191,11 +190,10 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
     let app = routes::router(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
+        let served = crate::listen::serve(listener, app, async {
+            let _ = stopped.await;
+        })
+        .await;
         if let Some((_, stop_metrics, task)) = metrics {
             let _ = stop_metrics.send(());
             let _ = task.await;
