@@ -36,8 +36,24 @@ pub enum StoreError {
     LeaseLost { token: i64 },
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A SQLite error.
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// A Postgres error that says nothing of the database's availability (a failed statement, a
+    /// refused login): the server answers it as an internal error.
+    #[error("database: {0}")]
+    Postgres(#[source] postgres::Error),
+    /// The database cannot serve the call now, and may later without anyone doing anything: it
+    /// cannot be reached, the connection broke, no pooled connection came free in time, a
+    /// statement ran past its timeout, or the server is shutting down or out of connections. The
+    /// server answers 503; the store recovers by itself (broken connections are discarded, new
+    /// ones are opened on demand).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database's schema cannot be used by this binary (e.g. it was migrated by a newer
+    /// Switchyard). The message says what to do.
+    #[error("{0}")]
+    Schema(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]

@@ -1,5 +1,6 @@
-//! The storage interface the server programs against. [`crate::SqliteStore`] implements it; a Postgres
-//! implementation slots in behind the same trait.
+//! The storage interface the server programs against. [`crate::SqliteStore`] (one file, one node or
+//! several processes on one machine) and [`crate::PostgresStore`] (several nodes sharing one
+//! database) implement it with the same semantics; the store tests run against both.
 //!
 //! Rules every implementation keeps:
 //! - every read and write of an environment's rows is scoped by `environment_id`: a row of another
@@ -22,6 +23,11 @@ use crate::model::{
 };
 
 pub trait Store: Send + Sync {
+    /// A cheap query that says whether the database answers now (`/healthz` calls it): `Ok`, or
+    /// the error a real call would get ([`StoreError::Unavailable`] when Postgres cannot be
+    /// reached).
+    fn health(&self) -> Result<()>;
+
     // --- environments and API keys ---
     /// Creates an environment; [`StoreError::Conflict`] if the name is taken.
     fn create_environment(&self, name: &str) -> Result<Environment>;

@@ -9,50 +9,21 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::rows::{cached_row, ensure_env, env_from_raw, from_ms, from_ms_opt, is_constraint, now_ms, to_ms};
-use crate::apikey::{ApiKeyHash, DISPLAY_PREFIX_LEN, PREFIX};
+use super::rows::{
+    cached_row, check_key_name, check_key_prefix, duplicate_key, ensure_env, env_from_raw, from_ms_opt, is_constraint, key_from_raw,
+    last_key, not_rotatable, now_ms, overlap_ms, to_ms, RawKey, KEY_COLS,
+};
+use crate::apikey::ApiKeyHash;
 use crate::error::{Result, StoreError};
 use crate::ids;
 use crate::model::{ApiKeyGrant, ApiKeyInfo, NewApiKey};
-
-/// The longest name a key may have.
-pub const MAX_NAME_LEN: usize = 128;
-
-const KEY_COLS: &str = "id, environment_id, name, prefix, created_at, last_used_at, revoked_at";
-
-type RawKey = (String, String, Option<String>, Option<String>, i64, Option<i64>, Option<i64>);
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<RawKey> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn key_from_raw((id, environment_id, name, prefix, created, used, revoked): RawKey) -> Result<ApiKeyInfo> {
-    Ok(ApiKeyInfo {
-        id,
-        environment_id,
-        name,
-        prefix,
-        created_at: from_ms(created)?,
-        last_used_at: from_ms_opt(used)?,
-        revoked_at: from_ms_opt(revoked)?,
-    })
-}
-
-fn check_name(name: Option<&str>) -> Result<()> {
-    match name {
-        Some(name) if name.trim().is_empty() => Err(StoreError::Invalid("a key's name must not be empty".into())),
-        Some(name) if name.chars().count() > MAX_NAME_LEN => {
-            Err(StoreError::Invalid(format!("a key's name is at most {MAX_NAME_LEN} characters")))
-        }
-        Some(name) if name.chars().any(char::is_control) => {
-            Err(StoreError::Invalid("a key's name must not hold control characters".into()))
-        }
-        _ => Ok(()),
-    }
-}
-
 pub(super) fn insert_key(tx: &Transaction<'_>, environment_id: &str, key: &NewApiKey, now: i64) -> Result<ApiKeyInfo> {
-    check_name(key.name.as_deref())?;
+    check_key_name(key.name.as_deref())?;
     ensure_env(tx, environment_id)?;
     let id = ids::api_key_id();
     match tx.execute(
@@ -60,7 +31,7 @@ pub(super) fn insert_key(tx: &Transaction<'_>, environment_id: &str, key: &NewAp
         params![id, &key.hash.0[..], environment_id, key.name, key.prefix, now],
     ) {
         Ok(_) => load_key(tx, environment_id, &id),
-        Err(e) if is_constraint(&e) => Err(StoreError::Conflict("this API key is already registered".into())),
+        Err(e) if is_constraint(&e) => Err(duplicate_key()),
         Err(e) => Err(e.into()),
     }
 }
@@ -103,10 +74,7 @@ pub(super) fn revoke_key(tx: &Transaction<'_>, environment_id: &str, id: &str, f
         return Ok(key);
     }
     if !force && !has_other_open_key(tx, environment_id, id)? {
-        return Err(StoreError::Conflict(format!(
-            "API key {id} is the environment's last working key: revoking it would lock the environment out; create or rotate \
-             a key first, or force the revocation"
-        )));
+        return Err(last_key(id));
     }
     tx.execute("UPDATE api_keys SET revoked_at = ?1 WHERE environment_id = ?2 AND id = ?3", params![now, environment_id, id])?;
     load_key(tx, environment_id, id)
@@ -121,13 +89,9 @@ pub(super) fn rotate_key(
 ) -> Result<(ApiKeyInfo, ApiKeyInfo)> {
     let old = load_key(tx, environment_id, id)?;
     if let Some(at) = old.revoked_at {
-        let when = if at <= Utc::now() { "was revoked" } else { "was already rotated; it stops working" };
-        return Err(StoreError::Conflict(format!(
-            "API key {id} {when} at {}: rotate a working key",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        )));
+        return Err(not_rotatable(id, at));
     }
-    let overlap_ms = i64::try_from(overlap.as_millis()).map_err(|_| StoreError::Invalid("the overlap is too long".into()))?;
+    let overlap_ms = overlap_ms(overlap)?;
     let now = now_ms();
     if new.name.is_none() {
         new.name = old.name.clone();
@@ -158,12 +122,7 @@ pub(super) fn generation(c: &Connection) -> Result<i64> {
 }
 
 pub(super) fn touch(tx: &Transaction<'_>, id: &str, at: DateTime<Utc>, prefix: Option<&str>) -> Result<()> {
-    if prefix.is_some_and(|p| p.chars().count() != DISPLAY_PREFIX_LEN || !p.starts_with(PREFIX)) {
-        return Err(StoreError::Invalid(format!(
-            "a key's display prefix is `{PREFIX}` and {} more characters",
-            DISPLAY_PREFIX_LEN - PREFIX.len()
-        )));
-    }
+    check_key_prefix(prefix)?;
     tx.prepare_cached(
         "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, ?2), ?2), prefix = COALESCE(prefix, ?3) WHERE id = ?1",
     )?

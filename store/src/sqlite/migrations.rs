@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, TransactionBehavior};
 
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 
 /// (version, name, SQL). Append only: never edit a migration that has shipped.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -133,9 +133,7 @@ pub fn migrate(conn: &mut Connection) -> Result<i64> {
     let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
     if current > latest {
-        return Err(StoreError::Invalid(format!(
-            "the database schema is version {current}, newer than this build knows ({latest}); upgrade switchyard"
-        )));
+        return Err(crate::rows::newer_schema(current, latest));
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         tx.execute_batch(sql)?;

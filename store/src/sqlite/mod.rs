@@ -37,12 +37,7 @@ use crate::store::{ExchangePage, Store};
 /// How long a writer waits for another process's write lock before giving up.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Rows deleted per write transaction when the log is pruned or capped: the writer is released
-/// between batches, so the exchange writer and the API's writes interleave with a large prune
-/// instead of waiting for all of it.
-pub const PRUNE_BATCH: usize = 500;
-/// The pause between two prune batches, for writers waiting on the lock to get it.
-const PRUNE_PAUSE: Duration = Duration::from_millis(2);
+pub use crate::rows::PRUNE_BATCH;
 
 /// The number of read connections: one per core, at least 2 (so a point read always has one while a
 /// log page is read), at most 8.
@@ -370,13 +365,12 @@ fn has_older(c: &Connection, environment_id: &str, account_id: Option<&str>, id:
     Ok(found.optional()?.is_some())
 }
 
-/// Roughly what a stored entry weighs: its text columns.
-fn entry_bytes(e: &RawExchange) -> usize {
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    e.5.len() + e.6.len() + e.9.len() + e.11.len() + opt(&e.10) + opt(&e.12) + opt(&e.13) + 64
-}
-
 impl Store for SqliteStore {
+    fn health(&self) -> Result<()> {
+        // A read connection answering a trivial query: the file is there and readable.
+        self.read(|c| Ok(cached_row(c, "SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?))
+    }
+
     fn create_environment(&self, name: &str) -> Result<Environment> {
         require_name("environment name", name)?;
         self.write(|tx| {
@@ -386,7 +380,7 @@ impl Store for SqliteStore {
                 params![env.id, env.name, to_ms(env.created_at)],
             ) {
                 Ok(_) => Ok(env),
-                Err(e) if is_constraint(&e) => Err(StoreError::Conflict(format!("an environment named `{name}` already exists"))),
+                Err(e) if is_constraint(&e) => Err(duplicate_environment(name)),
                 Err(e) => Err(e.into()),
             }
         })
@@ -467,10 +461,7 @@ impl Store for SqliteStore {
     }
 
     fn upsert_install(&self, environment_id: &str, input: InstallInput) -> Result<Install> {
-        require_name("integration", &input.integration)?;
-        if !input.settings.is_object() {
-            return Err(StoreError::Invalid("install settings must be a JSON object".into()));
-        }
+        check_install(&input)?;
         self.write(|tx| {
             ensure_env(tx, environment_id)?;
             let now = now_ms();
@@ -521,11 +512,9 @@ impl Store for SqliteStore {
     }
 
     fn import_account(&self, environment_id: &str, account: NewAccount) -> Result<(Account, UpsertOutcome)> {
-        let Some(external_id) = account.external_id.clone() else {
-            return Err(StoreError::Invalid("an imported account needs an external_id (it makes a re-run safe)".into()));
-        };
+        let external_id = import_external_id(&account)?;
         self.write(|tx| {
-            if let Some(existing) = find_account_by_external(tx, environment_id, &external_id)? {
+            if let Some(existing) = find_account_by_external(tx, environment_id, external_id)? {
                 return Ok((existing, UpsertOutcome::AlreadyExists));
             }
             insert_account(tx, environment_id, &account)?;
@@ -632,7 +621,7 @@ impl Store for SqliteStore {
 
     fn acquire_refresh_lease(&self, environment_id: &str, account_id: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
         require_name("lease owner", owner)?;
-        let ttl_ms = i64::try_from(ttl.as_millis()).map_err(|_| StoreError::Invalid("lease ttl too long".into()))?;
+        let ttl_ms = ttl_ms(ttl)?;
         self.write(|tx| {
             let now = now_ms();
             let expires = now.saturating_add(ttl_ms);
@@ -718,7 +707,7 @@ impl Store for SqliteStore {
         let row = PreparedExchange::new(exchange, &Redactor::new(secrets))?;
         self.write(|tx| {
             ensure_env(tx, environment_id)?;
-            row.insert(tx, environment_id)
+            insert_exchange(&row, tx, environment_id)
         })
     }
 
@@ -727,7 +716,7 @@ impl Store for SqliteStore {
         let rows = exchanges.into_iter().map(|e| PreparedExchange::new(e, &redactor)).collect::<Result<Vec<_>>>()?;
         self.write(|tx| {
             ensure_env(tx, environment_id)?;
-            rows.iter().map(|row| row.insert(tx, environment_id)).collect()
+            rows.iter().map(|row| insert_exchange(row, tx, environment_id)).collect()
         })
     }
 
@@ -789,62 +778,29 @@ impl Store for SqliteStore {
     }
 }
 
-/// An exchange redacted and truncated, ready to insert (the work done before the write lock is
-/// taken).
-struct PreparedExchange {
-    account_id: Option<String>,
-    integration: String,
-    method: String,
-    url: String,
-    status: Option<u16>,
-    latency: i64,
-    request_headers: String,
-    request_body: Option<String>,
-    response_headers: String,
-    response_body: Option<String>,
-    error: Option<String>,
-}
-
-impl PreparedExchange {
-    fn new(exchange: NewExchange, r: &Redactor) -> Result<PreparedExchange> {
-        Ok(PreparedExchange {
-            url: r.redact(&exchange.url),
-            method: r.redact(&exchange.method),
-            request_headers: headers_text(&r.headers(&exchange.request_headers))?,
-            response_headers: headers_text(&r.headers(&exchange.response_headers))?,
-            request_body: exchange.request_body.as_deref().map(|b| r.body(b)),
-            response_body: exchange.response_body.as_deref().map(|b| r.body(b)),
-            error: exchange.error.as_deref().map(|b| r.body(b)),
-            latency: i64::try_from(exchange.latency.as_millis()).unwrap_or(i64::MAX),
-            status: exchange.status,
-            account_id: exchange.account_id,
-            integration: exchange.integration,
-        })
+/// Writes a prepared (redacted) exchange of the environment; returns its id.
+fn insert_exchange(row: &PreparedExchange, tx: &Transaction<'_>, environment_id: &str) -> Result<i64> {
+    if let Some(account) = &row.account_id {
+        load_account(tx, environment_id, account)?;
     }
-
-    fn insert(&self, tx: &Transaction<'_>, environment_id: &str) -> Result<i64> {
-        if let Some(account) = &self.account_id {
-            load_account(tx, environment_id, account)?;
-        }
-        tx.prepare_cached(
-            "INSERT INTO exchanges (environment_id, account_id, integration, at, method, url, status, latency_ms, request_headers, \
+    tx.prepare_cached(
+        "INSERT INTO exchanges (environment_id, account_id, integration, at, method, url, status, latency_ms, request_headers, \
              request_body, response_headers, response_body, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?
-        .execute(params![
-            environment_id,
-            self.account_id,
-            self.integration,
-            now_ms(),
-            self.method,
-            self.url,
-            self.status,
-            self.latency,
-            self.request_headers,
-            self.request_body,
-            self.response_headers,
-            self.response_body,
-            self.error
-        ])?;
-        Ok(tx.last_insert_rowid())
-    }
+    )?
+    .execute(params![
+        environment_id,
+        row.account_id,
+        row.integration,
+        now_ms(),
+        row.method,
+        row.url,
+        row.status,
+        row.latency,
+        row.request_headers,
+        row.request_body,
+        row.response_headers,
+        row.response_body,
+        row.error
+    ])?;
+    Ok(tx.last_insert_rowid())
 }
