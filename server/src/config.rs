@@ -1,45 +1,12 @@
 //! What the server runs with. The command line fills it from flags, the environment and a file;
-//! this module only says what each setting means and parses the database URL.
+//! this module only says what each setting means (the database URL is `crate::database`'s).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 use url::Url;
 
-/// Where the server keeps its rows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// An SQLite file (`./switchyard.db`, `sqlite://path`, `sqlite:///abs/path`).
-    Sqlite(PathBuf),
-}
-
-impl DatabaseUrl {
-    /// Parses `--db`: a bare path, or a `sqlite:` URL. Postgres is named so the error can say when it
-    /// comes rather than "bad URL".
-    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("the database URL is empty; give a file path such as ./switchyard.db".into());
-        }
-        if let Some(rest) = text.strip_prefix("sqlite://").or_else(|| text.strip_prefix("sqlite:")) {
-            let path = rest.split('?').next().unwrap_or(rest);
-            if path.is_empty() {
-                return Err(format!("`{text}` names no file; write sqlite://./switchyard.db"));
-            }
-            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
-        }
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Err("Postgres is not supported yet: the storage interface is ready for it, the driver is not. \
-                        Use an SQLite file (the default ./switchyard.db)"
-                .into());
-        }
-        if let Some((scheme, _)) = text.split_once("://") {
-            return Err(format!("unknown database scheme `{scheme}`; use a file path or sqlite://PATH"));
-        }
-        Ok(DatabaseUrl::Sqlite(PathBuf::from(text)))
-    }
-}
+pub use crate::database::{DatabaseUrl, PoolSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -62,6 +29,8 @@ pub const DEFAULT_BODY_BUDGET: u64 = 256 * 1024 * 1024;
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub database: DatabaseUrl,
+    /// The Postgres connection pool (ignored with SQLite).
+    pub database_pool: PoolSettings,
     /// Replaces the origin of every URL an integration calls (API and OAuth alike).
     pub upstreams: HashMap<String, Url>,
     /// Upstream targets that are not public (loopback, private, link-local, cloud metadata)
@@ -101,6 +70,7 @@ impl ServerConfig {
         ServerConfig {
             listen,
             database,
+            database_pool: PoolSettings::default(),
             upstreams: HashMap::new(),
             allow_private_upstreams: Default::default(),
             public_url: None,
@@ -143,16 +113,6 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn database_urls() {
-        assert_eq!(DatabaseUrl::parse("./x.db").unwrap(), DatabaseUrl::Sqlite("./x.db".into()));
-        assert_eq!(DatabaseUrl::parse("sqlite://./x.db").unwrap(), DatabaseUrl::Sqlite("./x.db".into()));
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
-        assert!(DatabaseUrl::parse("postgres://u@h/db").unwrap_err().contains("not supported yet"));
-        assert!(DatabaseUrl::parse("mysql://h/db").unwrap_err().contains("unknown database scheme"));
-        assert!(DatabaseUrl::parse("").is_err());
-    }
 
     #[test]
     fn upstreams_are_origins() {

@@ -86,6 +86,18 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             StoreError::Invalid(message) => ApiError::bad_request(message),
             StoreError::LeaseLost { .. } => ApiError::new(StatusCode::CONFLICT, "refresh_conflict", error.to_string()),
+            // Postgres is down or unreachable: fail fast and say so; the pool reconnects by
+            // itself, so a retry shortly after may succeed.
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "the database is unavailable");
+                let mut api = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the database cannot be reached right now; retry shortly (the server reconnects by itself)",
+                );
+                api.headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                api
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::internal("the database failed; see the server log")

@@ -232,28 +232,29 @@ pub const MAX_OVERLAP: Duration = Duration::from_secs(7 * 24 * 3600);
 /// `switchyard env create`. The answers are the API's.
 pub mod admin {
     use super::{created_view, key_view, MAX_OVERLAP};
-    use crate::config::DatabaseUrl;
+    use crate::config::{DatabaseUrl, PoolSettings};
     use crate::server::ServeError;
     use serde_json::Value;
+    use std::sync::Arc;
     use std::time::Duration;
-    use switchyard_store::{ApiKey, Environment, NewApiKey, SqliteStore, Store, StoreError};
+    use switchyard_store::{ApiKey, Environment, NewApiKey, Store, StoreError};
 
-    fn open(database: &DatabaseUrl, environment: &str) -> Result<(SqliteStore, Environment), ServeError> {
-        let DatabaseUrl::Sqlite(path) = database;
-        if !path.exists() {
-            return Err(ServeError::Config(format!(
-                "no database at {}: start the server or run `switchyard env create` first",
-                path.display()
-            )));
+    fn open(database: &DatabaseUrl, environment: &str) -> Result<(Arc<dyn Store>, Environment), ServeError> {
+        if let DatabaseUrl::Sqlite(path) = database {
+            if !path.exists() {
+                return Err(ServeError::Config(format!(
+                    "no database at {}: start the server or run `switchyard env create` first",
+                    path.display()
+                )));
+            }
         }
-        let store = SqliteStore::open(path)?;
+        let store = crate::database::open(database, &PoolSettings::default())?;
         let environment = match store.environment_by_name(environment) {
             Ok(environment) => environment,
             Err(StoreError::NotFound(_)) => {
                 let known: Vec<String> = store.list_environments()?.into_iter().map(|e| e.name).collect();
                 return Err(ServeError::Config(format!(
-                    "no environment named `{environment}` in {}; it has: {}",
-                    path.display(),
+                    "no environment named `{environment}` in {database}; it has: {}",
                     if known.is_empty() { "none".to_string() } else { known.join(", ") }
                 )));
             }

@@ -1,6 +1,7 @@
 //! Switchyard's unified API server: one HTTP API over every integration of a registry.
 //!
-//! - [`config`]: what `switchyard serve` is told (flags, environment, file);
+//! - [`config`]: what `switchyard serve` is told (flags, environment, file); [`database`]: the
+//!   SQLite file or the Postgres database it keeps its rows in;
 //! - [`state`]: what every handler shares (engine, store, keyring, metrics);
 //! - [`tenancy`]: API keys, each seeing only its environment; [`keys`]: the keys verified recently;
 //! - [`accounts`]: stored accounts as the engine runs them, and as the API shows them (never a secret);
@@ -14,6 +15,7 @@
 pub mod accounts;
 pub mod config;
 pub mod connect_state;
+pub mod database;
 pub mod error;
 pub mod exchange_log;
 pub mod keys;

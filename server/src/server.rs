@@ -1,7 +1,7 @@
 //! Starting and stopping the server, and the one administrative action done outside the API:
 //! creating an environment with its first API key.
 
-use crate::config::{DatabaseUrl, ServerConfig};
+use crate::config::{DatabaseUrl, PoolSettings, ServerConfig};
 use crate::exchange_log::{ExchangeLog, LoggingTransport};
 use crate::keys::KeyCache;
 use crate::metrics::Metrics;
@@ -16,7 +16,7 @@ use switchyard_registry::Registry;
 use switchyard_runtime::engine::{Engine, EngineConfig};
 use switchyard_runtime::http::{HttpTransport, TransportLimits};
 use switchyard_runtime::pagination::CursorKey;
-use switchyard_store::{ApiKey, Keyring, NewApiKey, SqliteStore, Store};
+use switchyard_store::{ApiKey, Keyring, NewApiKey, Store};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -35,16 +35,6 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-fn open_store(database: &DatabaseUrl) -> Result<(Arc<SqliteStore>, std::path::PathBuf), ServeError> {
-    let DatabaseUrl::Sqlite(path) = database;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            return Err(ServeError::Config(format!("the database directory {} does not exist", parent.display())));
-        }
-    }
-    Ok((Arc::new(SqliteStore::open(path)?), path.clone()))
-}
-
 /// Creates an environment and its first API key; the key is in the answer and nowhere else
 /// (only its hash is stored).
 pub fn create_environment(database: &DatabaseUrl, name: &str) -> Result<Value, ServeError> {
@@ -52,7 +42,7 @@ pub fn create_environment(database: &DatabaseUrl, name: &str) -> Result<Value, S
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(ServeError::Config(format!("`{name}`: an environment name is 1–64 letters, digits, `-` or `_`")));
     }
-    let (store, _) = open_store(database)?;
+    let store = crate::database::open(database, &PoolSettings::default())?;
     let environment = store.create_environment(name)?;
     let key = ApiKey::generate();
     store.create_api_key(&environment.id, NewApiKey::of(&key, None))?;
@@ -105,11 +95,14 @@ async fn wait(running: &Running) -> Result<(), ServeError> {
 /// Opens the database, loads the secret key (from `keyring`, else `SWITCHYARD_SECRET_KEY` or the
 /// key file beside the database), binds the address and serves in the background.
 pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Option<Keyring>) -> Result<Running, ServeError> {
-    let (store, path) = open_store(&config.database)?;
+    let store = crate::database::open(&config.database, &config.database_pool)?;
     let keyring = match keyring {
         Some(keyring) => keyring,
         None => {
-            let loaded = Keyring::load(&path)?;
+            let loaded = match &config.database {
+                DatabaseUrl::Sqlite(path) => Keyring::load(path)?,
+                DatabaseUrl::Postgres(_) => Keyring::load_shared()?,
+            };
             for warning in &loaded.warnings {
                 tracing::warn!("{warning}");
             }
@@ -117,7 +110,6 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
         }
     };
     let keyring = Arc::new(keyring);
-    let store: Arc<dyn Store> = store;
     let metrics = Arc::new(Metrics::new());
     let (log, writer) = ExchangeLog::start(store.clone(), metrics.clone());
 
@@ -164,7 +156,7 @@ pub async fn start(config: ServerConfig, registry: Arc<Registry>, keyring: Optio
     };
     let pruner =
         tokio::spawn(prune_log(store.clone(), state.config.log_retention, state.config.log_max_entries, state.config.log_prune_interval));
-    tracing::info!(listen = %addr, integrations = registry.integrations.len(), database = %path.display(), "switchyard is serving");
+    tracing::info!(listen = %addr, integrations = registry.integrations.len(), database = %state.config.database, "switchyard is serving");
     // `/metrics` on a listener of its own, without an API key, when asked for (never on the API
     // listener).
     let metrics = match state.config.metrics_listen {

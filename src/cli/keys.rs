@@ -15,7 +15,7 @@ pub struct Target {
     /// The environment's name.
     #[arg(long = "env", value_name = "NAME")]
     pub env: String,
-    /// Database: an SQLite file path or sqlite:// URL [default: ./switchyard.db].
+    /// Database: an SQLite file path or sqlite:// URL, or a postgres:// URL [default: ./switchyard.db].
     #[arg(long, env = "SWITCHYARD_DB")]
     pub db: Option<String>,
 }

@@ -16,9 +16,22 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "SWITCHYARD_LISTEN")]
     pub listen: Option<String>,
-    /// Database: an SQLite file path or sqlite:// URL [default: ./switchyard.db].
+    /// Database: an SQLite file path or sqlite:// URL, or postgres://USER:PASSWORD@HOST:PORT/DB
+    /// (?sslmode=disable|prefer|require, &sslrootcert=CA.pem) for several nodes sharing one
+    /// database [default: ./switchyard.db].
     #[arg(long, env = "SWITCHYARD_DB")]
     pub db: Option<String>,
+    /// Postgres: connections in this node's pool [default: 8].
+    #[arg(long, env = "SWITCHYARD_DB_POOL_SIZE", value_name = "N")]
+    pub db_pool_size: Option<u32>,
+    /// Postgres: a statement running longer is cancelled and the request answers 503
+    /// storage_unavailable [default: 10000].
+    #[arg(long, env = "SWITCHYARD_DB_STATEMENT_TIMEOUT_MS", value_name = "MS")]
+    pub db_statement_timeout_ms: Option<u64>,
+    /// Postgres: how long connecting (or waiting for a free pooled connection) may take before a
+    /// request answers 503 storage_unavailable [default: 2000].
+    #[arg(long, env = "SWITCHYARD_DB_CONNECT_TIMEOUT_MS", value_name = "MS")]
+    pub db_connect_timeout_ms: Option<u64>,
     /// Replace the origin of every URL an integration calls: NAME=ORIGIN (repeatable).
     #[arg(long = "upstream", value_name = "NAME=ORIGIN")]
     pub upstreams: Vec<String>,
@@ -52,7 +65,8 @@ pub struct ServeArgs {
     /// Retry-After [default: 256].
     #[arg(long, env = "SWITCHYARD_BODY_BUDGET_MB", value_name = "MIB")]
     pub body_budget_mb: Option<u64>,
-    /// A TOML file with any of: listen, db, public_url, log_format, upstream = { NAME = "ORIGIN" },
+    /// A TOML file with any of: listen, db, db_pool_size, db_statement_timeout_ms,
+    /// db_connect_timeout_ms, public_url, log_format, upstream = { NAME = "ORIGIN" },
     /// request_timeout_seconds, refresh_lease_seconds, log_retention_days, log_max_entries,
     /// allow_private_upstreams = ["TARGET", …], metrics_listen, body_budget_mb.
     #[arg(long, env = "SWITCHYARD_CONFIG")]
@@ -64,7 +78,8 @@ pub enum EnvCommand {
     /// Create an environment and print `{"environment": …, "api_key": …}` (the key is shown once).
     Create {
         name: String,
-        /// Database: an SQLite file path or sqlite:// URL [default: ./switchyard.db].
+        /// Database: an SQLite file path or sqlite:// URL, or a postgres:// URL [default:
+        /// ./switchyard.db].
         #[arg(long, env = "SWITCHYARD_DB")]
         db: Option<String>,
     },
@@ -75,6 +90,9 @@ pub enum EnvCommand {
 struct FileConfig {
     listen: Option<String>,
     db: Option<String>,
+    db_pool_size: Option<u32>,
+    db_statement_timeout_ms: Option<u64>,
+    db_connect_timeout_ms: Option<u64>,
     public_url: Option<String>,
     log_format: Option<String>,
     #[serde(default)]
@@ -124,6 +142,12 @@ fn build_config(args: ServeArgs) -> Result<(ServerConfig, String), String> {
         listen_text.parse().map_err(|_| format!("--listen `{listen_text}` is not an address such as 127.0.0.1:8080"))?;
     let database = DatabaseUrl::parse(&args.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.to_string()))?;
     let mut config = ServerConfig::new(listen, database);
+    config.database_pool.size = args.db_pool_size.or(file.db_pool_size);
+    if config.database_pool.size == Some(0) {
+        return Err("--db-pool-size must be at least 1".into());
+    }
+    config.database_pool.statement_timeout = args.db_statement_timeout_ms.or(file.db_statement_timeout_ms).map(Duration::from_millis);
+    config.database_pool.connect_timeout = args.db_connect_timeout_ms.or(file.db_connect_timeout_ms).map(Duration::from_millis);
     for (name, origin) in &file.upstream {
         let (name, url) = ServerConfig::parse_upstream(&format!("{name}={origin}"))?;
         config.upstreams.insert(name, url);

@@ -182,7 +182,23 @@ impl Keyring {
 
     /// [`Keyring::load`] with an explicit environment lookup (tests do not mutate the process environment).
     pub fn load_with(database: &Path, env: impl Fn(&str) -> Option<String>) -> Result<LoadedKeyring, CryptoError> {
-        let key_file = key_file_path(database);
+        Self::load_from(Some(&key_file_path(database)), env)
+    }
+
+    /// Loads the keyring of a database several server nodes share (Postgres) from the process
+    /// environment: only from [`KEY_ENV`] (and [`PREVIOUS_KEYS_ENV`]), never a key file, since a
+    /// key generated on one node would not open what another node sealed.
+    pub fn load_shared() -> Result<LoadedKeyring, CryptoError> {
+        Self::load_shared_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`Keyring::load_shared`] with an explicit environment lookup.
+    pub fn load_shared_with(env: impl Fn(&str) -> Option<String>) -> Result<LoadedKeyring, CryptoError> {
+        Self::load_from(None, env)
+    }
+
+    /// From [`KEY_ENV`]; else, when there is a `key_file`, from it or a key generated into it.
+    fn load_from(key_file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<LoadedKeyring, CryptoError> {
         let mut warnings = Vec::new();
         let version = match env(KEY_VERSION_ENV).filter(|v| !v.trim().is_empty()) {
             Some(v) => v.trim().parse::<u32>().map_err(|_| CryptoError::BadKey(format!("{KEY_VERSION_ENV} must be a whole number")))?,
@@ -190,32 +206,37 @@ impl Keyring {
         };
         let (keyring, source) = if let Some(encoded) = env(KEY_ENV).filter(|v| !v.trim().is_empty()) {
             let key = decode_key(&encoded)?;
-            if key_file.exists() {
+            if let Some(key_file) = key_file.filter(|file| file.exists()) {
                 warnings.push(format!(
                     "{KEY_ENV} is set, so the key file {} is ignored; values sealed with that file's key will not open",
                     key_file.display()
                 ));
             }
             (Keyring::new(version, &key), KeySource::Environment)
-        } else if key_file.exists() {
-            let key = read_key_file(&key_file)?;
-            if let Some(w) = loose_permissions_warning(&key_file) {
+        } else if let Some(key_file) = key_file.filter(|file| file.exists()) {
+            let key = read_key_file(key_file)?;
+            if let Some(w) = loose_permissions_warning(key_file) {
                 warnings.push(w);
             }
-            (Keyring::new(version, &key), KeySource::KeyFile(key_file.clone()))
-        } else {
+            (Keyring::new(version, &key), KeySource::KeyFile(key_file.to_path_buf()))
+        } else if let Some(key_file) = key_file {
             let key = random_key();
-            if write_key_file(&key_file, &key)? {
+            if write_key_file(key_file, &key)? {
                 warnings.push(format!(
                     "{KEY_ENV} is not set: generated a new secret key into {} (permissions 0600). Back it up: \
                      without it the stored credentials cannot be decrypted. In production set {KEY_ENV} instead.",
                     key_file.display()
                 ));
-                (Keyring::new(version, &key), KeySource::Generated(key_file.clone()))
+                (Keyring::new(version, &key), KeySource::Generated(key_file.to_path_buf()))
             } else {
                 // Another process generated it a moment ago: use that one.
-                (Keyring::new(version, &read_key_file(&key_file)?), KeySource::KeyFile(key_file.clone()))
+                (Keyring::new(version, &read_key_file(key_file)?), KeySource::KeyFile(key_file.to_path_buf()))
             }
+        } else {
+            return Err(CryptoError::BadKey(format!(
+                "{KEY_ENV} is not set: every node sharing a Postgres database must seal and open credentials with \
+                 the same key. Set {KEY_ENV} on every node (32 random bytes in base64: `openssl rand -base64 32`)"
+            )));
         };
         let keyring = match env(PREVIOUS_KEYS_ENV).filter(|v| !v.trim().is_empty()) {
             Some(list) => add_previous_keys(keyring, &list)?,
