@@ -1,20 +1,21 @@
-//! Round trips of every entity, idempotent import, tenant isolation and the exchange log, on real
-//! SQLite files.
+//! Round trips of every entity, idempotent import, tenant isolation, the exchange log and the
+//! schema versions, on both backends (a real SQLite file, a real Postgres database).
 
+#[macro_use]
 mod common;
 
+use std::sync::Barrier;
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
+use switchyard_store::postgres::migrations as postgres_migrations;
 use switchyard_store::sqlite::MIGRATIONS;
 use switchyard_store::{
-    AccountPatch, AccountStatus, ApiKey, ApiKeyHash, Install, InstallInput, NewExchange, SqliteStore, Store, StoreError, UpsertOutcome,
+    Account, AccountPatch, AccountStatus, ApiKey, ApiKeyHash, Install, InstallInput, NewExchange, Store, StoreError, UpsertOutcome,
 };
 
-#[test]
-fn environments_and_api_keys_round_trip() {
-    let f = fixture();
+fn environments_and_api_keys_round_trip(f: &Fixture) {
     let store = f.open();
     let prod = store.create_environment("production").unwrap();
     assert!(prod.id.starts_with("env_"));
@@ -33,8 +34,7 @@ fn environments_and_api_keys_round_trip() {
 
     // Only the hash is on disk.
     drop(store);
-    let bytes = std::fs::read(&f.path).unwrap();
-    assert!(!contains(&bytes, key.expose().as_bytes()));
+    assert_eq!(files_contain(&f.stored_files(), key.expose()), None);
 
     let store = f.open();
     assert_eq!(store.environment_by_api_key(&key.hash()).unwrap(), prod);
@@ -42,9 +42,7 @@ fn environments_and_api_keys_round_trip() {
     assert!(matches!(store.environment_by_api_key(&key.hash()), Err(StoreError::NotFound(_))));
 }
 
-#[test]
-fn installs_round_trip() {
-    let f = fixture();
+fn installs_round_trip(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let row = Install::seal_row(&env.id, "acme_crm");
@@ -76,9 +74,7 @@ fn installs_round_trip() {
     assert!(matches!(store.delete_install(&env.id, "acme_crm"), Err(StoreError::NotFound(_))));
 }
 
-#[test]
-fn accounts_round_trip_and_survive_reopen() {
-    let f = fixture();
+fn accounts_round_trip_and_survive_reopen(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let new = new_account(&f.keyring, "acme_crm", Some("legacy-1"), "at-1", "rt-1");
@@ -144,9 +140,7 @@ fn accounts_round_trip_and_survive_reopen() {
     assert!(matches!(store.delete_account(&env.id, &other.id), Err(StoreError::NotFound(_))));
 }
 
-#[test]
-fn import_is_idempotent_on_external_id() {
-    let f = fixture();
+fn import_is_idempotent_on_external_id(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let first = new_account(&f.keyring, "acme_crm", Some("merge-acc-42"), "at-1", "rt-1");
@@ -173,26 +167,35 @@ fn import_is_idempotent_on_external_id() {
     assert!(matches!(store.import_account(&env.id, no_ext), Err(StoreError::Invalid(_))));
 }
 
-#[test]
-fn concurrent_imports_of_one_external_id_create_one_account() {
-    let f = fixture();
+/// Eight processes (a store each) import the same account at once, from a barrier, in rounds.
+fn concurrent_imports_of_one_external_id_create_one_account(f: &Fixture) {
     let env = f.open().create_environment("production").unwrap();
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let path = f.path.clone();
-            let env = env.id.clone();
-            let acct = new_account(&f.keyring, "acme_crm", Some("ext-1"), "at", "rt");
-            std::thread::spawn(move || SqliteStore::open(&path).unwrap().import_account(&env, acct).unwrap().1)
-        })
-        .collect();
-    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(outcomes.iter().filter(|o| **o == UpsertOutcome::Created).count(), 1);
-    assert_eq!(f.open().list_accounts(&env.id, None).unwrap().len(), 1);
+    let stores: Vec<Box<dyn Store>> = (0..8).map(|_| f.open()).collect();
+    for round in 0..5 {
+        let external = format!("ext-{round}");
+        let barrier = Barrier::new(stores.len());
+        let outcomes: Vec<(Account, UpsertOutcome)> = std::thread::scope(|s| {
+            let handles: Vec<_> = stores
+                .iter()
+                .map(|store| {
+                    let acct = new_account(&f.keyring, "acme_crm", Some(&external), "at", "rt");
+                    let (barrier, env) = (&barrier, &env.id);
+                    s.spawn(move || {
+                        barrier.wait();
+                        store.import_account(env, acct).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(outcomes.iter().filter(|(_, o)| *o == UpsertOutcome::Created).count(), 1, "round {round}");
+        let created = &outcomes.iter().find(|(_, o)| *o == UpsertOutcome::Created).unwrap().0;
+        assert!(outcomes.iter().all(|(a, _)| a == created), "every import answers the one account");
+    }
+    assert_eq!(f.open().list_accounts(&env.id, None).unwrap().len(), 5);
 }
 
-#[test]
-fn every_read_and_write_is_scoped_by_environment() {
-    let f = fixture();
+fn every_read_and_write_is_scoped_by_environment(f: &Fixture) {
     let store = f.open();
     let a = store.create_environment("tenant-a").unwrap();
     let b = store.create_environment("tenant-b").unwrap();
@@ -245,9 +248,7 @@ fn exchange(account: Option<&str>, body: &str) -> NewExchange {
     }
 }
 
-#[test]
-fn exchange_log_redacts_and_truncates() {
-    let f = fixture();
+fn exchange_log_redacts_and_truncates(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-SECRET-1", "rt/SECRET+2")).unwrap();
@@ -287,9 +288,9 @@ fn exchange_log_redacts_and_truncates() {
         assert!(!all.contains(s), "{s} leaked into the log");
     }
     drop(store);
-    let bytes = std::fs::read(&f.path).unwrap();
+    let files = f.stored_files();
     for s in secrets {
-        assert!(!contains(&bytes, s.as_bytes()));
+        assert_eq!(files_contain(&files, s), None, "{s} is stored in plaintext");
     }
 
     let store = f.open();
@@ -302,30 +303,45 @@ fn exchange_log_redacts_and_truncates() {
     assert!(store.list_exchanges(&env.id, None, 10).unwrap().is_empty());
 }
 
-#[test]
-fn migrations_are_versioned_and_rerunnable() {
-    let f = fixture();
+fn migrations_are_versioned_and_rerunnable(f: &Fixture) {
+    let latest = if f.is_postgres() { postgres_migrations::latest() } else { MIGRATIONS.last().unwrap().0 };
     let store = f.open();
-    let latest = MIGRATIONS.last().unwrap().0;
-    assert_eq!(store.schema_version().unwrap(), latest);
-    let second = f.open(); // a second process on the same file migrates nothing
-    assert_eq!(second.schema_version().unwrap(), latest);
+    assert_eq!(f.schema_version(), latest);
+    let second = f.open(); // a second process on the same database migrates nothing
     drop((store, second));
-    let conn = rusqlite::Connection::open(&f.path).unwrap();
-    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
-    assert_eq!(rows, MIGRATIONS.len() as i64);
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-    assert_eq!(mode, "wal");
+    assert_eq!(f.schema_version(), latest);
+    let expected = if f.is_postgres() { postgres_migrations::MIGRATIONS.len() } else { MIGRATIONS.len() };
+    assert_eq!(f.raw_i64("SELECT COUNT(*) FROM schema_migrations"), expected as i64);
+    if !f.is_postgres() {
+        let conn = rusqlite::Connection::open(f.path()).unwrap();
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
 
     // A database migrated by a newer build is refused with a clear error, not misread.
-    conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)", []).unwrap();
-    drop(conn);
-    match SqliteStore::open(&f.path) {
-        Err(StoreError::Invalid(m)) => assert!(m.contains("newer"), "{m}"),
+    f.raw_execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)");
+    match f.open_error() {
+        StoreError::Schema(m) => {
+            assert!(m.contains("newer Switchyard") && m.contains("schema version 999"), "{m}");
+            assert!(m.contains(&format!("knows up to {latest}")) && m.contains("restore a backup"), "{m}");
+        }
         other => panic!("expected a schema version error, got {other:?}"),
     }
 }
 
-pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// One schema version means the same schema on both backends.
+#[test]
+fn both_backends_know_the_same_schema_version() {
+    assert_eq!(MIGRATIONS.last().unwrap().0, postgres_migrations::latest());
 }
+
+on_both_backends!(
+    environments_and_api_keys_round_trip,
+    installs_round_trip,
+    accounts_round_trip_and_survive_reopen,
+    import_is_idempotent_on_external_id,
+    concurrent_imports_of_one_external_id_create_one_account,
+    every_read_and_write_is_scoped_by_environment,
+    exchange_log_redacts_and_truncates,
+    migrations_are_versioned_and_rerunnable,
+);
