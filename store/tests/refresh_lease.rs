@@ -1,15 +1,17 @@
-//! The refresh lease with fencing, with two `Store` instances on one file (as two server processes
-//! sharing a database would have), and a 50-thread race on one account.
+//! The refresh lease with fencing, with two `Store` instances on one database (as two server
+//! processes, or nodes, sharing it would have), 50-way races on one account, and rounds of races
+//! between 8 stores, on both backends.
 
+#[macro_use]
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use switchyard_store::{AccountStatus, LeaseOutcome, RefreshLease, SealedCredentials, SqliteStore, Store, StoreError};
+use switchyard_store::{AccountStatus, LeaseOutcome, RefreshLease, SealedCredentials, Store, StoreError};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -25,9 +27,7 @@ fn rotated(f: &Fixture, account_id: &str, n: &str) -> SealedCredentials {
         .unwrap()
 }
 
-#[test]
-fn only_one_process_holds_the_lease() {
-    let f = fixture();
+fn only_one_process_holds_the_lease(f: &Fixture) {
     let (p1, p2) = (f.open(), f.open());
     let env = p1.create_environment("production").unwrap();
     let acct = p1.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
@@ -61,9 +61,7 @@ fn only_one_process_holds_the_lease() {
     assert!(matches!(p2.release_refresh_lease(&env.id, &acct.id, next.token), Err(StoreError::LeaseLost { .. })));
 }
 
-#[test]
-fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
-    let f = fixture();
+fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off(f: &Fixture) {
     let (p1, p2) = (f.open(), f.open());
     let env = p1.create_environment("production").unwrap();
     let acct = p1.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
@@ -93,11 +91,9 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off() {
     p2.release_refresh_lease(&env.id, &acct.id, third.token).unwrap();
 }
 
-#[test]
-fn an_expired_lease_nobody_took_over_may_still_complete() {
+fn an_expired_lease_nobody_took_over_may_still_complete(f: &Fixture) {
     // Nobody else can have refreshed in between, and the provider may already have rotated the refresh
     // token: dropping this result would lose the only valid one.
-    let f = fixture();
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
@@ -107,9 +103,7 @@ fn an_expired_lease_nobody_took_over_may_still_complete() {
     assert_eq!(open_creds(&f.keyring, &done)["refresh_token"], "rt-1");
 }
 
-#[test]
-fn replacing_credentials_fences_off_a_refresh_in_flight() {
-    let f = fixture();
+fn replacing_credentials_fences_off_a_refresh_in_flight(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
@@ -124,9 +118,7 @@ fn replacing_credentials_fences_off_a_refresh_in_flight() {
     assert_eq!(acct.refresh.lease_owner, None);
 }
 
-#[test]
-fn a_failed_refresh_records_the_error_and_invalid_grant_needs_reauth() {
-    let f = fixture();
+fn a_failed_refresh_records_the_error_and_invalid_grant_needs_reauth(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
@@ -181,7 +173,7 @@ fn refresher(
     }
 }
 
-fn expired_account(f: &Fixture, store: &SqliteStore) -> (String, String) {
+fn expired_account(f: &Fixture, store: &dyn Store) -> (String, String) {
     let env = store.create_environment("production").unwrap();
     let mut new = new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0");
     new.expires_at = Some(Utc::now() - chrono::Duration::minutes(5));
@@ -189,24 +181,27 @@ fn expired_account(f: &Fixture, store: &SqliteStore) -> (String, String) {
     (env.id, acct.id)
 }
 
-#[test]
-fn fifty_processes_race_and_exactly_one_refreshes() {
-    let f = Arc::new(fixture());
-    let (env, account) = expired_account(&f, &f.open());
-    let barrier = Arc::new(Barrier::new(50));
-    let token_calls = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..50)
-        .map(|i| {
-            let (f, barrier, token_calls, env, account) = (f.clone(), barrier.clone(), token_calls.clone(), env.clone(), account.clone());
-            std::thread::spawn(move || {
-                // Each thread has its own store instance (its own connection), like a separate process.
-                let store = f.open();
-                barrier.wait();
-                refresher(&store, &f.keyring, &env, &account, i, &token_calls)
+/// Fifty processes (a store each: its own connections) race for one expired account.
+fn fifty_processes_race_and_exactly_one_refreshes(f: &Fixture) {
+    let (env, account) = expired_account(f, &*f.open());
+    // Opened first: the race is between the refreshers, not with the stores' start.
+    let stores: Vec<Box<dyn Store>> = (0..50).map(|_| f.open()).collect();
+    let barrier = Barrier::new(stores.len());
+    let token_calls = AtomicUsize::new(0);
+    let winners: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let (barrier, token_calls, env, account) = (&barrier, &token_calls, &env, &account);
+                s.spawn(move || {
+                    barrier.wait();
+                    refresher(&**store, &f.keyring, env, account, i, token_calls)
+                })
             })
-        })
-        .collect();
-    let winners: Vec<usize> = handles.into_iter().enumerate().filter_map(|(i, h)| h.join().unwrap().then_some(i)).collect();
+            .collect();
+        handles.into_iter().enumerate().filter_map(|(i, h)| h.join().unwrap().then_some(i)).collect()
+    });
     assert_eq!(token_calls.load(Ordering::SeqCst), 1);
     assert_eq!(winners.len(), 1);
     let acct = f.open().get_account(&env, &account).unwrap();
@@ -215,23 +210,78 @@ fn fifty_processes_race_and_exactly_one_refreshes() {
     assert_eq!(acct.refresh.lease_owner, None);
 }
 
-#[test]
-fn fifty_threads_on_one_store_race_and_exactly_one_refreshes() {
-    let f = Arc::new(fixture());
-    let store = Arc::new(f.open());
-    let (env, account) = expired_account(&f, &store);
-    let barrier = Arc::new(Barrier::new(50));
-    let token_calls = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..50)
-        .map(|i| {
-            let (f, store, barrier, token_calls, env, account) =
-                (f.clone(), store.clone(), barrier.clone(), token_calls.clone(), env.clone(), account.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                refresher(store.as_ref(), &f.keyring, &env, &account, i, &token_calls)
+fn fifty_threads_on_one_store_race_and_exactly_one_refreshes(f: &Fixture) {
+    let store = f.open();
+    let (env, account) = expired_account(f, &*store);
+    let barrier = Barrier::new(50);
+    let token_calls = AtomicUsize::new(0);
+    let winners = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (store, barrier, token_calls, env, account) = (&store, &barrier, &token_calls, &env, &account);
+                s.spawn(move || {
+                    barrier.wait();
+                    refresher(&**store, &f.keyring, env, account, i, token_calls)
+                })
             })
-        })
-        .collect();
-    let winners = handles.into_iter().map(|h| h.join().unwrap()).filter(|w| *w).count();
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).filter(|w| *w).count()
+    });
     assert_eq!((winners, token_calls.load(Ordering::SeqCst)), (1, 1));
 }
+
+/// Rounds of a race between 8 stores for the lease of an account whose lease keeps expiring:
+/// each round exactly one wins, its token is above every earlier one, and the holders of earlier
+/// tokens are fenced off (their completions are refused and change nothing).
+fn every_round_of_a_lease_race_has_one_winner_and_fencing_holds(f: &Fixture) {
+    let stores: Vec<Box<dyn Store>> = (0..8).map(|_| f.open()).collect();
+    let env = stores[0].create_environment("production").unwrap();
+    let acct = stores[0].create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
+    let mut earlier: Vec<i64> = Vec::new();
+    for round in 0..10 {
+        let barrier = Barrier::new(stores.len());
+        let leases: Vec<RefreshLease> = std::thread::scope(|s| {
+            let handles: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(i, store)| {
+                    let (barrier, env, acct) = (&barrier, &env.id, &acct.id);
+                    s.spawn(move || {
+                        barrier.wait();
+                        // Short: the lease has expired by the next round.
+                        match store.acquire_refresh_lease(env, acct, &format!("node-{i}"), Duration::from_millis(30)).unwrap() {
+                            LeaseOutcome::Acquired(lease) => Some(lease),
+                            LeaseOutcome::HeldByAnother { .. } => None,
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(leases.len(), 1, "round {round}: {} winners", leases.len());
+        let lease = &leases[0];
+        assert!(earlier.iter().all(|t| *t < lease.token), "round {round}: token {} not above {earlier:?}", lease.token);
+        let before = stores[1].get_account(&env.id, &acct.id).unwrap();
+        for stale in &earlier {
+            let err = stores[2].complete_refresh(&env.id, &acct.id, *stale, rotated(f, &acct.id, "stale"), None).unwrap_err();
+            assert!(matches!(err, StoreError::LeaseLost { .. }), "{err:?}");
+        }
+        assert_eq!(stores[3].get_account(&env.id, &acct.id).unwrap(), before, "a fenced-off write changed the account");
+        earlier.push(lease.token);
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let last = *earlier.last().unwrap();
+    let done = stores[0].complete_refresh(&env.id, &acct.id, last, rotated(f, &acct.id, "last"), None).unwrap();
+    assert_eq!(open_creds(&f.keyring, &done)["refresh_token"], "rt-last");
+}
+
+on_both_backends!(
+    only_one_process_holds_the_lease,
+    an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off,
+    replacing_credentials_fences_off_a_refresh_in_flight,
+    a_failed_refresh_records_the_error_and_invalid_grant_needs_reauth,
+    an_expired_lease_nobody_took_over_may_still_complete,
+    fifty_processes_race_and_exactly_one_refreshes,
+    fifty_threads_on_one_store_race_and_exactly_one_refreshes,
+    every_round_of_a_lease_race_has_one_winner_and_fencing_holds,
+);
