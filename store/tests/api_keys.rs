@@ -1,19 +1,21 @@
 //! API key management in the store: ids, names and display prefixes, revocation by id (the last
 //! working key is kept unless forced), rotation with and without an overlap, the revocation
 //! generation (bumped by triggers, also for a key deleted by hand), the upgrade of keys stored
-//! before migration 3; and the indexed account pages.
+//! before migration 3 (SQLite only: Postgres databases start at schema 3); concurrent
+//! revocations never leave an environment without a key; and the indexed account pages. On both
+//! backends.
 
+#[macro_use]
 mod common;
 
+use std::sync::Barrier;
 use std::time::Duration;
 
 use common::*;
 use switchyard_store::sqlite::MIGRATIONS;
-use switchyard_store::{AccountCursor, ApiKey, ApiKeyHash, NewApiKey, SqliteStore, Store, StoreError};
+use switchyard_store::{AccountCursor, ApiKey, ApiKeyHash, NewApiKey, PostgresOptions, PostgresStore, SqliteStore, StoreError};
 
-#[test]
-fn keys_are_created_listed_revoked_and_rotated() {
-    let f = fixture();
+fn keys_are_created_listed_revoked_and_rotated(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let other = store.create_environment("staging").unwrap();
@@ -106,17 +108,15 @@ fn keys_are_created_listed_revoked_and_rotated() {
     ));
     assert!(matches!(store.create_api_key("env_missing", NewApiKey::of(&ApiKey::generate(), None)), Err(StoreError::NotFound(_))));
 
-    // Neither a key nor its hash is on disk as text: only the hash, as bytes.
+    // No key is on disk: only its hash.
     drop(store);
-    let bytes = std::fs::read(&f.path).unwrap();
+    let files = f.stored_files();
     for key in [&first, &second, &third, &fourth, &fifth] {
-        assert!(!contains(&bytes, key.expose().as_bytes()));
+        assert_eq!(files_contain(&files, key.expose()), None);
     }
 }
 
-#[test]
-fn the_generation_moves_on_every_revocation_and_only_then() {
-    let f = fixture();
+fn the_generation_moves_on_every_revocation_and_only_then(f: &Fixture) {
     let store = f.open();
     let env = store.create_environment("production").unwrap();
     let a = ApiKey::generate();
@@ -139,23 +139,19 @@ fn the_generation_moves_on_every_revocation_and_only_then() {
     assert!(g1 > g0);
     assert!(matches!(store.revoke_api_key(&a.hash()), Err(StoreError::NotFound(_))));
     // A key deleted by hand, outside the store, moves it too (a trigger).
-    let conn = rusqlite::Connection::open(&f.path).unwrap();
-    conn.execute("DELETE FROM api_keys WHERE hash = ?1", [&b.hash().0[..]]).unwrap();
-    drop(conn);
+    f.delete_key_by_hand(&b.hash().0);
     let g2 = store.api_key_generation().unwrap();
     assert!(g2 > g1);
     assert!(store.api_key_grant(&b.hash()).is_err());
-    // A second process on the file reads the same generation.
-    assert_eq!(SqliteStore::open(&f.path).unwrap().api_key_generation().unwrap(), g2);
+    // A second process on the database reads the same generation.
+    assert_eq!(f.open().api_key_generation().unwrap(), g2);
 }
 
-#[test]
-fn keys_stored_before_migration_3_get_ids_and_keep_working() {
-    let f = fixture();
+fn keys_stored_before_migration_3(f: &Fixture) {
     let key = ApiKey::generate();
     {
         // A database at schema version 2, with a key stored the old way (hash only).
-        let mut conn = rusqlite::Connection::open(&f.path).unwrap();
+        let mut conn = rusqlite::Connection::open(f.path()).unwrap();
         let tx = conn.transaction().unwrap();
         tx.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
             .unwrap();
@@ -168,7 +164,7 @@ fn keys_stored_before_migration_3_get_ids_and_keep_working() {
         tx.commit().unwrap();
     }
     let store = f.open();
-    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
+    assert_eq!(f.schema_version(), MIGRATIONS.last().unwrap().0);
     let keys = store.list_api_keys("env_old").unwrap();
     assert_eq!(keys.len(), 1);
     let old = &keys[0];
@@ -188,16 +184,27 @@ fn keys_stored_before_migration_3_get_ids_and_keep_working() {
     assert!(store.api_key_grant(&key.hash()).is_err());
 }
 
-#[test]
-fn account_pages_walk_an_index_in_creation_order() {
-    let f = fixture();
-    let store = f.open();
+fn account_pages_walk_an_index_in_creation_order(f: &Fixture) {
     for (with_integration, with_cursor) in [(false, false), (false, true), (true, false), (true, true)] {
-        let plan = store.account_page_plan(with_integration, with_cursor).unwrap().join("\n");
         let index = if with_integration { "accounts_environment_integration" } else { "accounts_environment_created" };
-        assert!(plan.contains(index), "integration {with_integration}, cursor {with_cursor}: {plan}");
-        assert!(!plan.contains("TEMP B-TREE"), "a page must not sort: {plan}");
+        match &f.backend {
+            Backend::Sqlite { path, .. } => {
+                let plan = SqliteStore::open(path).unwrap().account_page_plan(with_integration, with_cursor).unwrap().join("\n");
+                assert!(plan.contains(index), "integration {with_integration}, cursor {with_cursor}: {plan}");
+                assert!(!plan.contains("TEMP B-TREE"), "a page must not sort: {plan}");
+            }
+            Backend::Postgres { db } => {
+                let store = PostgresStore::open(&db.url, PostgresOptions::default()).unwrap();
+                let plan = store.account_page_plan(with_integration, with_cursor).unwrap().join("\n");
+                assert!(
+                    plan.contains(&format!("Index Scan using {index} ")),
+                    "integration {with_integration}, cursor {with_cursor}: {plan}"
+                );
+                assert!(!plan.contains("Sort"), "a page must not sort: {plan}");
+            }
+        }
     }
+    let store = f.open();
 
     let env = store.create_environment("production").unwrap();
     let other = store.create_environment("staging").unwrap();
@@ -245,6 +252,42 @@ fn account_pages_walk_an_index_in_creation_order() {
     assert_eq!(next.accounts[0].id, everything[5]);
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+on_both_backends!(
+    keys_are_created_listed_revoked_and_rotated,
+    the_generation_moves_on_every_revocation_and_only_then,
+    account_pages_walk_an_index_in_creation_order,
+    concurrent_revocations_never_revoke_the_last_working_key,
+);
+
+/// The upgrade of an SQLite database made before migration 3; Postgres databases start at 3.
+#[test]
+fn keys_stored_before_migration_3_get_ids_and_keep_working() {
+    keys_stored_before_migration_3(&Fixture::sqlite())
+}
+
+/// Two nodes revoke an environment's last two working keys at the same moment (without force):
+/// one revocation passes, the other is refused, in every round.
+fn concurrent_revocations_never_revoke_the_last_working_key(f: &Fixture) {
+    let (a, b) = (f.open(), f.open());
+    for round in 0..10 {
+        let env = a.create_environment(&format!("env-{round}")).unwrap();
+        let k1 = a.create_api_key(&env.id, NewApiKey::of(&ApiKey::generate(), None)).unwrap();
+        let k2 = a.create_api_key(&env.id, NewApiKey::of(&ApiKey::generate(), None)).unwrap();
+        let barrier = Barrier::new(2);
+        let results = std::thread::scope(|s| {
+            let one = s.spawn(|| {
+                barrier.wait();
+                a.revoke_api_key_by_id(&env.id, &k1.id, false)
+            });
+            let two = s.spawn(|| {
+                barrier.wait();
+                b.revoke_api_key_by_id(&env.id, &k2.id, false)
+            });
+            [one.join().unwrap(), two.join().unwrap()]
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
+        assert!(results.iter().any(|r| matches!(r, Err(StoreError::Conflict(_)))), "round {round}: {results:?}");
+        let working = a.list_api_keys(&env.id).unwrap().into_iter().filter(|k| k.revoked_at.is_none()).count();
+        assert_eq!(working, 1, "round {round}");
+    }
 }
