@@ -41,7 +41,7 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
     /// A Postgres error that says nothing of the database's availability (a failed statement, a
     /// refused login): the server answers it as an internal error.
-    #[error("database: {0}")]
+    #[error("database: {}", describe_postgres(.0))]
     Postgres(#[source] postgres::Error),
     /// The database cannot serve the call now, and may later without anyone doing anything: it
     /// cannot be reached, the connection broke, no pooled connection came free in time, a
@@ -61,3 +61,19 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A Postgres error and its causes on one line: the client library's own message alone says
+/// little ("db error", "error connecting to server"); the server's message is in the cause.
+pub(crate) fn describe_postgres(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

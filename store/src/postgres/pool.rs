@@ -16,7 +16,7 @@ use postgres::types::ToSql;
 use postgres::{Client, Row, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::error::{Result, StoreError};
+use crate::error::{describe_postgres, Result, StoreError};
 
 /// A connection idle longer than this is checked (one round trip) before it is lent: after a
 /// database restart, idle connections are dead, and the check keeps a call from failing on one.
@@ -300,7 +300,7 @@ pub(super) fn connect_error(e: postgres::Error) -> StoreError {
         None => connection_level(&e),
     };
     if unavailable {
-        StoreError::Unavailable(describe(&e))
+        StoreError::Unavailable(describe_postgres(&e))
     } else {
         StoreError::Postgres(e)
     }
@@ -319,13 +319,13 @@ pub(super) fn classify(e: postgres::Error, broken: &mut bool) -> StoreError {
         }
         // Text Postgres cannot store (a NUL character): bad input, as SQLite would store it.
         if matches!(code, "22021" | "22P05") {
-            return StoreError::Invalid(format!("text Postgres cannot store (e.g. a NUL character): {}", describe(&e)));
+            return StoreError::Invalid(format!("text Postgres cannot store (e.g. a NUL character): {}", describe_postgres(&e)));
         }
-        return if unavailable_code(code) { StoreError::Unavailable(describe(&e)) } else { StoreError::Postgres(e) };
+        return if unavailable_code(code) { StoreError::Unavailable(describe_postgres(&e)) } else { StoreError::Postgres(e) };
     }
     if connection_level(&e) {
         *broken = true;
-        return StoreError::Unavailable(describe(&e));
+        return StoreError::Unavailable(describe_postgres(&e));
     }
     StoreError::Postgres(e)
 }
@@ -354,22 +354,6 @@ fn connection_level(e: &postgres::Error) -> bool {
     // timeout ("timeout waiting for server"), a TLS handshake refused.
     let text = e.to_string();
     text.starts_with("timeout waiting for server") || text.starts_with("error performing TLS handshake")
-}
-
-/// The error and its causes on one line (the client library's top-level message alone says
-/// little: "error connecting to server").
-fn describe(e: &postgres::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 impl From<postgres::Error> for StoreError {
