@@ -44,7 +44,7 @@ fn only_one_process_holds_the_lease(f: &Fixture) {
     }
     // The holder completes; the lease is released and the other process re-reads the new credentials.
     let done = p1
-        .complete_refresh(&env.id, &acct.id, lease.token, rotated(&f, &acct.id, "1"), Some(Utc::now() + chrono::Duration::hours(1)))
+        .complete_refresh(&env.id, &acct.id, lease.token, rotated(f, &acct.id, "1"), Some(Utc::now() + chrono::Duration::hours(1)))
         .unwrap();
     assert_eq!(done.refresh.refresh_count, 1);
     assert!(done.refresh.last_refresh_at.is_some());
@@ -54,7 +54,7 @@ fn only_one_process_holds_the_lease(f: &Fixture) {
     assert_eq!(open_creds(&f.keyring, &next.account)["refresh_token"], "rt-1", "credentials must be re-read after acquiring");
     // Completing twice with one token is refused.
     assert!(matches!(
-        p1.complete_refresh(&env.id, &acct.id, lease.token, rotated(&f, &acct.id, "x"), None),
+        p1.complete_refresh(&env.id, &acct.id, lease.token, rotated(f, &acct.id, "x"), None),
         Err(StoreError::LeaseLost { .. })
     ));
     p2.release_refresh_lease(&env.id, &acct.id, next.token).unwrap();
@@ -70,11 +70,11 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off(f: &Fixture) 
     std::thread::sleep(Duration::from_millis(120));
     let fast = acquired(p2.acquire_refresh_lease(&env.id, &acct.id, "fast", LONG).unwrap());
     assert!(fast.token > slow.token);
-    p2.complete_refresh(&env.id, &acct.id, fast.token, rotated(&f, &acct.id, "fast"), None).unwrap();
+    p2.complete_refresh(&env.id, &acct.id, fast.token, rotated(f, &acct.id, "fast"), None).unwrap();
 
     // The slow holder finally answers: its write is rejected and nothing changes.
     let before = p1.get_account(&env.id, &acct.id).unwrap();
-    let err = p1.complete_refresh(&env.id, &acct.id, slow.token, rotated(&f, &acct.id, "slow"), None).unwrap_err();
+    let err = p1.complete_refresh(&env.id, &acct.id, slow.token, rotated(f, &acct.id, "slow"), None).unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost { token } if token == slow.token), "{err:?}");
     assert!(matches!(p1.fail_refresh(&env.id, &acct.id, slow.token, "boom", true), Err(StoreError::LeaseLost { .. })));
     let after = p1.get_account(&env.id, &acct.id).unwrap();
@@ -85,7 +85,7 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced_off(f: &Fixture) 
     // The slow holder is also rejected while the new holder still holds the lease.
     let third = acquired(p2.acquire_refresh_lease(&env.id, &acct.id, "fast", LONG).unwrap());
     assert!(matches!(
-        p1.complete_refresh(&env.id, &acct.id, slow.token, rotated(&f, &acct.id, "slow"), None),
+        p1.complete_refresh(&env.id, &acct.id, slow.token, rotated(f, &acct.id, "slow"), None),
         Err(StoreError::LeaseLost { .. })
     ));
     p2.release_refresh_lease(&env.id, &acct.id, third.token).unwrap();
@@ -99,7 +99,7 @@ fn an_expired_lease_nobody_took_over_may_still_complete(f: &Fixture) {
     let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
     let lease = acquired(store.acquire_refresh_lease(&env.id, &acct.id, "p", Duration::from_millis(20)).unwrap());
     std::thread::sleep(Duration::from_millis(60));
-    let done = store.complete_refresh(&env.id, &acct.id, lease.token, rotated(&f, &acct.id, "1"), None).unwrap();
+    let done = store.complete_refresh(&env.id, &acct.id, lease.token, rotated(f, &acct.id, "1"), None).unwrap();
     assert_eq!(open_creds(&f.keyring, &done)["refresh_token"], "rt-1");
 }
 
@@ -108,9 +108,9 @@ fn replacing_credentials_fences_off_a_refresh_in_flight(f: &Fixture) {
     let env = store.create_environment("production").unwrap();
     let acct = store.create_account(&env.id, new_account(&f.keyring, "acme_crm", None, "at-0", "rt-0")).unwrap();
     let lease = acquired(store.acquire_refresh_lease(&env.id, &acct.id, "p", LONG).unwrap());
-    store.replace_credentials(&env.id, &acct.id, rotated(&f, &acct.id, "reconnect"), None).unwrap();
+    store.replace_credentials(&env.id, &acct.id, rotated(f, &acct.id, "reconnect"), None).unwrap();
     assert!(matches!(
-        store.complete_refresh(&env.id, &acct.id, lease.token, rotated(&f, &acct.id, "stale"), None),
+        store.complete_refresh(&env.id, &acct.id, lease.token, rotated(f, &acct.id, "stale"), None),
         Err(StoreError::LeaseLost { .. })
     ));
     let acct = store.get_account(&env.id, &acct.id).unwrap();
