@@ -87,7 +87,9 @@ pub(super) fn client_config(url: &str, options: &PostgresOptions) -> Result<post
     let mut config: postgres::Config = normalize_sslmode(url)
         .parse()
         // The parser's message names the bad part, never the password.
-        .map_err(|e: postgres::Error| StoreError::Invalid(format!("the Postgres URL does not parse: {}", crate::error::describe_postgres(&e))))?;
+        .map_err(|e: postgres::Error| {
+            StoreError::Invalid(format!("the Postgres URL does not parse: {}", crate::error::describe_postgres(&e)))
+        })?;
     config.connect_timeout(options.connect_timeout);
     // A query sent to a server that vanished (no reset, packets dropped) fails when its data
     // stays unacknowledged this long, instead of waiting for the kernel's 15-minute default.
