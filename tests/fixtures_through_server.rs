@@ -16,7 +16,10 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "support/database.rs"]
+mod database;
 
+use database::TestDatabase;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -28,7 +31,7 @@ use switchyard_fixtures::snapshot;
 use switchyard_fixtures::suite::{Case, Project};
 use switchyard_registry::FieldType;
 use switchyard_runtime::pagination::{CursorKey, CursorState};
-use switchyard_server::{DatabaseUrl, ServerConfig};
+use switchyard_server::ServerConfig;
 use switchyard_store::Keyring;
 
 /// Headers every HTTP answer has that are the transport's, not the renderer's.
@@ -117,8 +120,8 @@ async fn run_case(project: &Project, case: &Case) -> Outcome {
     let transport = Arc::new(ReplayTransport::new(fixture.exchanges.clone()));
     let provider = StrictProvider::start(transport.clone()).await.expect("the provider listens");
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("switchyard.db");
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), DatabaseUrl::Sqlite(db.clone()));
+    let db = TestDatabase::create(dir.path());
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url());
     config.upstreams.insert(case.integration.clone(), url::Url::parse(provider.origin()).unwrap());
     config.frozen_now = Some(fixture.now().expect("the fixture's `now` parses"));
     config.cursor_key = Some(CURSOR_KEY);
@@ -362,8 +365,8 @@ struct Client {
 }
 
 impl Client {
-    fn new(url: String, db: &std::path::Path) -> Client {
-        let created = switchyard_server::create_environment(&DatabaseUrl::Sqlite(db.to_path_buf()), "fixtures").unwrap();
+    fn new(url: String, db: &TestDatabase) -> Client {
+        let created = switchyard_server::create_environment(&db.url(), "fixtures").unwrap();
         let key = created["api_key"].as_str().unwrap().to_string();
         let _ = rustls::crypto::ring::default_provider().install_default();
         Client { url, key, http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap() }

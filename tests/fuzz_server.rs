@@ -206,11 +206,10 @@ fn start() -> Fixture {
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     fuzz::remove_stale(tmp, "fuzz_server-");
     let dir = tempfile::Builder::new().prefix("fuzz_server-").tempdir_in(tmp).unwrap();
-    let db = dir.path().join("switchyard.db");
+    let db = support::database::TestDatabase::create(dir.path());
     let (mock, running) = runtime.block_on(async {
         let mock = Mock::start(provider(issued.clone())).await;
-        let mut config =
-            switchyard_server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), switchyard_server::DatabaseUrl::Sqlite(db.clone()));
+        let mut config = switchyard_server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url());
         for integration in &registry.integrations {
             config.upstreams.insert(integration.name.clone(), url::Url::parse(&mock.url).unwrap());
         }
@@ -218,7 +217,7 @@ fn start() -> Fixture {
             switchyard_server::start(config, registry.clone(), Some(support::server::test_keyring())).await.expect("the server starts");
         (mock, running)
     });
-    let database = switchyard_server::DatabaseUrl::Sqlite(db);
+    let database = db.url();
     let environment = |name| switchyard_server::create_environment(&database, name).unwrap()["api_key"].as_str().unwrap().to_string();
     let (key, other_key) = (environment("fuzz"), environment("other"));
     let mut secrets: Vec<String> = [CLIENT_SECRET, OAUTH_ACCESS, OAUTH_REFRESH, API_KEY, BEARER, SCRATCH].map(String::from).to_vec();

@@ -528,10 +528,9 @@ fn server_fixture() -> &'static ServerFixture {
         let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
         fuzz::remove_stale(tmp, "fuzz_upstream-");
         let dir = tempfile::Builder::new().prefix("fuzz_upstream-").tempdir_in(tmp).unwrap();
-        let db = dir.path().join("switchyard.db");
+        let db = support::database::TestDatabase::create(dir.path());
         let running = runtime.block_on(async {
-            let mut config =
-                switchyard_server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), switchyard_server::DatabaseUrl::Sqlite(db.clone()));
+            let mut config = switchyard_server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url());
             for integration in &registry.integrations {
                 config.upstreams.insert(integration.name.clone(), url::Url::parse(&hostile.url).unwrap());
             }
@@ -539,7 +538,7 @@ fn server_fixture() -> &'static ServerFixture {
             config.refresh_lease = Duration::from_secs(5);
             switchyard_server::start(config, registry.clone(), Some(support::server::test_keyring())).await.expect("the server starts")
         });
-        let key = switchyard_server::create_environment(&switchyard_server::DatabaseUrl::Sqlite(db), "upstream").unwrap()["api_key"]
+        let key = switchyard_server::create_environment(&db.url(), "upstream").unwrap()["api_key"]
             .as_str()
             .unwrap()
             .to_string();

@@ -394,27 +394,10 @@ fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Searches the database and its WAL for each secret, raw and base64-encoded.
-pub fn assert_no_plaintext(db: &std::path::Path, secrets: &[&str]) {
-    let mut files = vec![db.to_path_buf()];
-    for suffix in ["-wal", "-shm", "-journal"] {
-        files.push(std::path::PathBuf::from(format!("{}{suffix}", db.display())));
-    }
-    let mut searched = 0;
-    for file in files.iter().filter(|f| f.exists()) {
-        let bytes = std::fs::read(file).unwrap();
-        searched += bytes.len();
-        for secret in secrets {
-            for needle in [secret.to_string(), support::base64_encode(secret.as_bytes())] {
-                assert!(!contains(&bytes, needle.as_bytes()), "{} holds `{secret}` in plain text", file.display());
-            }
-        }
-    }
-    assert!(searched > 0, "no database file found at {}", db.display());
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Searches everything the database holds for each secret, raw and base64-encoded.
+pub fn assert_no_plaintext(db: &support::database::TestDatabase, secrets: &[&str]) {
+    let needles: Vec<String> = secrets.iter().flat_map(|secret| [secret.to_string(), support::base64_encode(secret.as_bytes())]).collect();
+    db.assert_holds_none(&needles);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

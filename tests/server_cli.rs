@@ -18,7 +18,11 @@ fn bad_settings_are_refused_with_the_reason() {
     std::fs::write(dir.path().join("bad_upstream.toml"), "[upstream]\nno_such_integration = \"http://127.0.0.1:9\"\n").unwrap();
     let cases: &[(&[&str], i32, &str)] = &[
         (&["serve", "--listen", "localhost-ish"], 2, "is not an address"),
-        (&["serve", "--db", "postgres://u@h/db", "--listen", "127.0.0.1:0"], 2, "Postgres is not supported yet"),
+        (&["serve", "--db", "postgres://u@h", "--listen", "127.0.0.1:0"], 2, "the Postgres URL names no database"),
+        (&["serve", "--db", "postgres://u@h/db?sslmode=allow", "--listen", "127.0.0.1:0"], 2, "use sslmode=disable, prefer or require"),
+        // Nothing listens on port 9: refused at once, and said so.
+        (&["serve", "--db", "postgres://u@127.0.0.1:9/db?sslmode=disable", "--listen", "127.0.0.1:0"], 1, "the database is unavailable"),
+        (&["serve", "--db", "sqlite://", "--listen", "127.0.0.1:0"], 2, "names no file"),
         (&["serve", "--db", "mysql://h/db", "--listen", "127.0.0.1:0"], 2, "unknown database scheme"),
         (&["serve", "--upstream", "crm", "--listen", "127.0.0.1:0"], 2, "expected NAME=ORIGIN"),
         (&["serve", "--upstream", "crm=http://h/with/path", "--listen", "127.0.0.1:0"], 2, "give only scheme://host:port"),

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::server::TestServer;
 use support::{registry, Mock, Reply};
-use switchyard_store::Store;
+use switchyard_server::database::off_async;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -378,12 +378,15 @@ async fn a_dead_refresh_lease_answers_fast_and_retryable() {
     let id = server.post(&key, "/v1/accounts", &body).await.expect(201).body["id"].as_str().unwrap().to_string();
 
     // A process that took the lease and was killed (kill -9) before it released it.
-    let store = switchyard_store::SqliteStore::open(&server.db).unwrap();
-    let environment = store.list_environments().unwrap().into_iter().find(|e| e.name == "production").unwrap();
-    let lease = match store.acquire_refresh_lease(&environment.id, &id, "4242-proc_killed", Duration::from_secs(60)).unwrap() {
-        switchyard_store::LeaseOutcome::Acquired(lease) => lease,
-        other => panic!("the lease was not taken: {other:?}"),
-    };
+    let (store, environment, lease) = off_async(|| {
+        let store = server.db.open();
+        let environment = store.list_environments().unwrap().into_iter().find(|e| e.name == "production").unwrap();
+        let lease = match store.acquire_refresh_lease(&environment.id, &id, "4242-proc_killed", Duration::from_secs(60)).unwrap() {
+            switchyard_store::LeaseOutcome::Acquired(lease) => lease,
+            other => panic!("the lease was not taken: {other:?}"),
+        };
+        (store, environment, lease)
+    });
 
     // Five requests at once all answer within a few seconds: 503 refresh_in_progress, retryable.
     let started = Instant::now();
@@ -403,7 +406,7 @@ async fn a_dead_refresh_lease_answers_fast_and_retryable() {
     assert!(mock.requests().iter().all(|r| r.path != "/login/oauth/access_token"), "nobody refreshed under another's lease");
 
     // Once the lease is gone (lapsed or released), the next request refreshes and succeeds.
-    store.release_refresh_lease(&environment.id, &id, lease.token).unwrap();
+    off_async(|| store.release_refresh_lease(&environment.id, &id, lease.token)).unwrap();
     let answer = server.get(&key, &path).await.expect(200);
     assert_eq!(answer.body["results"].as_array().map(Vec::len), Some(1), "{}", answer.text);
     assert_eq!(mock.requests().iter().filter(|r| r.path == "/login/oauth/access_token").count(), 1);

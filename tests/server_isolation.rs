@@ -15,7 +15,7 @@
 mod exchanges;
 mod support;
 
-use exchanges::{fill_log, realistic_exchange};
+use exchanges::{fill_store, realistic_exchange};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -68,8 +68,8 @@ async fn a_tenants_log_reads_do_not_stall_another_tenant_or_healthz() {
     let account_b = created.body["id"].as_str().unwrap().to_string();
 
     let filling = Instant::now();
-    let db = server.db.clone();
-    tokio::task::spawn_blocking(move || fill_log(&db, "tenant-a", ENTRIES)).await.unwrap();
+    let store = server.db.open();
+    tokio::task::spawn_blocking(move || fill_store(&*store, "tenant-a", ENTRIES)).await.unwrap();
     println!("wrote {ENTRIES} log entries in {:.1} s", filling.elapsed().as_secs_f64());
 
     // One log read alone.
@@ -147,10 +147,10 @@ async fn the_pruner_caps_each_environments_log_oldest_first() {
     .await;
     let key_a = server.environment("tenant-a");
     let key_b = server.environment("tenant-b");
-    let db = server.db.clone();
+    let store = server.db.open();
     tokio::task::spawn_blocking(move || {
-        fill_log(&db, "tenant-a", 1000);
-        fill_log(&db, "tenant-b", 200);
+        fill_store(&*store, "tenant-a", 1000);
+        fill_store(&*store, "tenant-b", 200);
     })
     .await
     .unwrap();

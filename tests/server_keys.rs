@@ -7,15 +7,12 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::server::{answer, client, test_key_env, test_keyring, Answer, TestServer};
+use support::database::TestDatabase;
+use support::process::ServeProcess;
+use support::server::{answer, client, test_keyring, Answer, TestServer};
 use support::{registry, Mock, Reply};
-use switchyard_server::{DatabaseUrl, ServerConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+use switchyard_server::ServerConfig;
 
 /// How long another process may keep serving a revoked key: the contract is 1 s (the key
 /// cache's check interval); the margin is for a loaded test machine.
@@ -46,46 +43,10 @@ async fn refused_within(url: &str, key: &str, since: Instant) -> Duration {
     }
 }
 
-/// A `switchyard serve` process on the database at `db`, with the bundled integrations.
-struct Process {
-    child: Child,
-    url: String,
-}
-
-impl Process {
-    fn start(db: &Path) -> Process {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .env("SWITCHYARD_SECRET_KEY", test_key_env())
-            .env("SWITCHYARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the binary starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_string();
-        Process { child, url }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `switchyard keys ARGS --db DB`: the JSON it printed, or its stderr.
-fn cli(db: &Path, args: &[&str]) -> Result<Value, String> {
-    let out = Command::new(BIN).arg("keys").args(args).arg("--db").arg(db).output().unwrap();
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("keys prints JSON"))
-    } else {
-        assert_eq!(out.status.code(), Some(2), "a refused command exits 2");
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+fn cli(db: &TestDatabase, args: &[&str]) -> Result<Value, String> {
+    let args: Vec<&str> = std::iter::once("keys").chain(args.iter().copied()).collect();
+    support::process::cli(db, &args)
 }
 
 fn key_of(answer: &Value) -> String {
@@ -218,9 +179,9 @@ async fn a_revoked_key_is_refused_by_every_server_sharing_the_database() {
     let a = TestServer::start(registry(), &mock).await;
     let admin = a.environment("production");
     // B: a second `switchyard serve` process on the same file, with its own key cache.
-    let b = Process::start(&a.db);
+    let b = ServeProcess::start(&a.db, &[]);
     // C: a second server in this process on the same file, with its own key cache too.
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), DatabaseUrl::Sqlite(a.db.clone()));
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), a.db.url());
     config.metrics_listen = None;
     let c = switchyard_server::start(config, registry(), Some(test_keyring())).await.expect("the second server starts");
     let c_url = format!("http://{}", c.addr);
@@ -352,7 +313,7 @@ async fn the_cli_lists_creates_rotates_and_revokes_keys() {
     assert!(cli(&db, &["rotate", &third_id, "--env", "production", "--overlap-seconds", "999999"]).unwrap_err().contains("7 days"));
     let dir = tempfile::tempdir().unwrap();
     let nowhere = dir.path().join("none.db");
-    assert!(cli(&nowhere, &["list", "--env", "production"]).unwrap_err().contains("no database"));
+    assert!(cli(&TestDatabase::Sqlite(nowhere.clone()), &["list", "--env", "production"]).unwrap_err().contains("no database"));
     assert!(!nowhere.exists(), "a missing database is not created");
 }
 

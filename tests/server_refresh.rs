@@ -161,7 +161,7 @@ async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
     let _dir = server.stop().await;
     let secrets: Vec<String> = (0..=2).flat_map(|g| [access(g), refresh(g)]).chain(["app-secret-0123456789".to_string()]).collect();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    support_db::assert_no_plaintext(&db, &secrets);
+    db.assert_holds_none(&secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -174,10 +174,8 @@ async fn two_servers_on_one_database_refresh_once() {
     let first = TestServer::start(registry(), &mock).await;
     let key = first.environment("production");
     let id = expired_account(&first, &key).await;
-    let db = first.db.clone();
     let origins: Vec<(String, String)> = registry().integrations.iter().map(|i| (i.name.clone(), mock.url.clone())).collect();
-    let second =
-        TestServer::start_with(registry(), &origins, |config| config.database = switchyard_server::DatabaseUrl::Sqlite(db.clone())).await;
+    let second = TestServer::start_on(first.db.clone(), tempfile::tempdir().unwrap(), registry(), &origins, |_| {}).await;
 
     let answers = concurrent_lists(&[&first, &second], &key, &id, 50).await;
     assert!(answers.iter().all(|a| a.status == 200), "{:?}", answers.iter().find(|a| a.status != 200));
@@ -249,21 +247,4 @@ async fn an_expired_import_is_refreshed_during_verification_and_the_new_tokens_s
     assert_eq!(tokens.lock().unwrap().sent, vec![refresh(0), refresh(1)]);
     let _: Value = server.get(&key, &format!("/v1/unified/crm/contacts?account_id={id}")).await.expect(200).body;
     server.stop().await;
-}
-
-mod support_db {
-    /// Searches the database and its WAL for each secret.
-    pub fn assert_no_plaintext(db: &std::path::Path, secrets: &[&str]) {
-        let mut searched = 0;
-        for suffix in ["", "-wal", "-shm"] {
-            let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
-            if let Ok(bytes) = std::fs::read(&file) {
-                searched += bytes.len();
-                for secret in secrets {
-                    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{} holds `{secret}`", file.display());
-                }
-            }
-        }
-        assert!(searched > 0);
-    }
 }

@@ -45,10 +45,14 @@ pub fn realistic_exchange(i: usize, account_id: Option<&str>) -> NewExchange {
     }
 }
 
-/// Writes entries `0..n` into the named environment's log through the store (its own connection
-/// to the database file, as a second process would have), a thousand per transaction.
+/// Writes entries `0..n` into the named environment's log in the SQLite database at `db` (its own
+/// connection to the file, as a second process would have), a thousand per transaction.
 pub fn fill_log(db: &std::path::Path, environment: &str, n: usize) {
-    let store = SqliteStore::open(db).unwrap();
+    fill_store(&SqliteStore::open(db).unwrap(), environment, n);
+}
+
+/// [`fill_log`] through any store (a test server's database on either backend).
+pub fn fill_store(store: &dyn Store, environment: &str, n: usize) {
     let env = store.environment_by_name(environment).unwrap();
     for start in (0..n).step_by(1000) {
         let batch = (start..n.min(start + 1000)).map(|i| realistic_exchange(i, None)).collect();

@@ -346,4 +346,7 @@ pub fn engine_configured(registry: Arc<Registry>, origin: &str, limits: Transpor
     Engine::with_parts(registry, config, Arc::new(transport), Arc::new(DirectRefresher)).expect("the engine starts")
 }
 
+pub mod database;
+pub mod nodes;
+pub mod process;
 pub mod server;

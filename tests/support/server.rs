@@ -1,16 +1,18 @@
-//! A Switchyard server in the test process, on loopback, with its own SQLite file, talking to
-//! mock providers; and a small JSON client for its API.
+//! A Switchyard server in the test process, on loopback, with its own database (SQLite, or
+//! Postgres with `SWITCHYARD_TEST_DB=postgres`: `super::database`), talking to mock providers;
+//! and a small JSON client for its API.
 
+use super::database::TestDatabase;
 use super::Mock;
 use serde_json::Value;
 use std::sync::Arc;
 use switchyard_registry::Registry;
-use switchyard_server::{DatabaseUrl, Running, ServerConfig};
+use switchyard_server::{Running, ServerConfig};
 use switchyard_store::Keyring;
 
 pub struct TestServer {
     pub url: String,
-    pub db: std::path::PathBuf,
+    pub db: TestDatabase,
     pub running: Option<Running>,
     pub _dir: tempfile::TempDir,
     client: reqwest::Client,
@@ -51,8 +53,19 @@ impl TestServer {
 
     pub async fn start_with(registry: Arc<Registry>, origins: &[(String, String)], adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("switchyard.db");
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), DatabaseUrl::Sqlite(db.clone()));
+        let db = TestDatabase::create(dir.path());
+        Self::start_on(db, dir, registry, origins, adjust).await
+    }
+
+    /// A server on `db` (e.g. a second server on another's database: `first.db.clone()`).
+    pub async fn start_on(
+        db: TestDatabase,
+        dir: tempfile::TempDir,
+        registry: Arc<Registry>,
+        origins: &[(String, String)],
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url());
         for (name, origin) in origins {
             config.upstreams.insert(name.clone(), url::Url::parse(origin).unwrap());
         }
@@ -65,7 +78,7 @@ impl TestServer {
 
     /// Creates an environment; returns its API key.
     pub fn environment(&self, name: &str) -> String {
-        let created = switchyard_server::create_environment(&DatabaseUrl::Sqlite(self.db.clone()), name).unwrap();
+        let created = switchyard_server::create_environment(&self.db.url(), name).unwrap();
         created["api_key"].as_str().unwrap().to_string()
     }
 
