@@ -136,8 +136,27 @@ pub struct PoolSettings {
     pub connect_timeout: Option<Duration>,
 }
 
+/// Runs `work` (store calls) where a blocking call may run: on this thread, or on a thread of its
+/// own when this one may be driving async tasks. `PostgresStore` drives each connection with a
+/// small runtime of its own, which cannot start on a thread that runs a Tokio runtime's tasks;
+/// the server calls the store from `spawn_blocking`, and its synchronous entry points (environment
+/// creation, key management, opening the store) go through this, so they work from async code too.
+pub fn off_async<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(out) => out,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
 /// Opens (creating or migrating) the database.
 pub fn open(database: &DatabaseUrl, pool: &PoolSettings) -> Result<Arc<dyn Store>, ServeError> {
+    off_async(|| open_here(database, pool))
+}
+
+fn open_here(database: &DatabaseUrl, pool: &PoolSettings) -> Result<Arc<dyn Store>, ServeError> {
     match database {
         DatabaseUrl::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -42,11 +42,13 @@ pub fn create_environment(database: &DatabaseUrl, name: &str) -> Result<Value, S
     if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(ServeError::Config(format!("`{name}`: an environment name is 1–64 letters, digits, `-` or `_`")));
     }
-    let store = crate::database::open(database, &PoolSettings::default())?;
-    let environment = store.create_environment(name)?;
-    let key = ApiKey::generate();
-    store.create_api_key(&environment.id, NewApiKey::of(&key, None))?;
-    Ok(json!({ "environment": { "id": environment.id, "name": environment.name }, "api_key": key.expose() }))
+    crate::database::off_async(|| {
+        let store = crate::database::open(database, &PoolSettings::default())?;
+        let environment = store.create_environment(name)?;
+        let key = ApiKey::generate();
+        store.create_api_key(&environment.id, NewApiKey::of(&key, None))?;
+        Ok(json!({ "environment": { "id": environment.id, "name": environment.name }, "api_key": key.expose() }))
+    })
 }
 
 /// A server started by [`start`]: its address, and how to stop it.
