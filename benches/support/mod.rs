@@ -1,10 +1,14 @@
 //! Shared by the benches: the 100-record list page of the example integration's contacts
-//! (`benches/mapping.rs` maps it, `benches/server_load.rs` serves it from a loopback mock).
+//! (`benches/mapping.rs` maps it, `benches/server_load.rs` serves it from a loopback mock), and
+//! in [`load`] the mock, the server and the load generator.
 //! Each bench declares `mod common` (tests/common/mod.rs) at its root, which this reads.
 #![allow(dead_code)]
 
 use crate::common;
 use serde_json::{json, Value};
+
+/// The mock provider, the server subprocess and the load generator of the load benches.
+pub mod load;
 
 /// Records on a page.
 pub const RECORDS: usize = 100;
