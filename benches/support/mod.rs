@@ -1,6 +1,6 @@
 //! Shared by the benches: the 100-record list page of the example integration's contacts
-//! (`benches/mapping.rs` maps it, `benches/server_load.rs` serves it from a loopback mock), and
-//! in [`load`] the mock, the server and the load generator.
+//! (`benches/mapping.rs` maps it, `benches/server_load.rs` and `benches/storage_backends.rs`
+//! serve it from a loopback mock), and in [`load`] the mock, the server and the load generator.
 //! Each bench declares `mod common` (tests/common/mod.rs) at its root, which this reads.
 #![allow(dead_code)]
 
