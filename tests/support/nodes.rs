@@ -18,18 +18,30 @@ pub fn refresh(generation: usize) -> String {
     format!("ghr_proc{generation:04}bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
 }
 
-/// What the rotating provider has seen and issued.
+/// What the rotating provider has seen and issued, and the faults a test asks of it.
 #[derive(Default)]
 pub struct Rotation {
     /// Tokens issued so far: `access(generation)` and `refresh(generation)` are current.
     pub generation: usize,
     /// Every refresh token sent to the token endpoint, in order.
     pub sent: Vec<String>,
+    /// Refresh tokens refused because they were not the current one (retired or unknown).
+    pub refused: Vec<String>,
+    /// Hold the next token request until `released`, then answer 503 without rotating: for the
+    /// provider, a request that never arrived (its sender is killed meanwhile).
+    pub hold_next_token_request: bool,
+    pub token_request_held: bool,
+    pub released: bool,
+    /// Hold the first API request made with this access token for 3 s (its sender is killed
+    /// meanwhile); `api_request_held` says it arrived.
+    pub hold_api_with: Option<String>,
+    pub api_request_held: bool,
 }
 
 /// A provider that answers a token request after `delay` with the next generation of tokens, if
 /// the refresh token sent is the current one (each is single use), and otherwise with GitHub's
-/// `bad_refresh_token`; its API answers only the current access token.
+/// `bad_refresh_token`; its API answers only the current access token, with the organisation's
+/// members in two pages (`Link` pagination, as GitHub).
 pub struct RotatingProvider {
     pub mock: Mock,
     pub rotation: Arc<Mutex<Rotation>>,
@@ -42,10 +54,30 @@ impl RotatingProvider {
         let mock = Mock::start(move |request, _| {
             if request.path == "/login/oauth/access_token" {
                 std::thread::sleep(delay);
-                let sent = request.form().into_iter().find(|(k, _)| k == "refresh_token").map(|(_, v)| v).unwrap_or_default();
+                let form = request.form();
                 let mut rotation = provider.lock().unwrap();
+                // A consent's code: a new grant (the tokens of the next generation).
+                if form.iter().any(|(k, v)| k == "grant_type" && v == "authorization_code") {
+                    rotation.generation += 1;
+                    let generation = rotation.generation;
+                    return Reply::json(
+                        200,
+                        json!({ "access_token": access(generation), "expires_in": 28800, "refresh_token": refresh(generation), "token_type": "bearer" }),
+                    );
+                }
+                let sent = form.into_iter().find(|(k, _)| k == "refresh_token").map(|(_, v)| v).unwrap_or_default();
                 rotation.sent.push(sent.clone());
+                if std::mem::take(&mut rotation.hold_next_token_request) {
+                    rotation.token_request_held = true;
+                    while !rotation.released {
+                        drop(rotation);
+                        std::thread::sleep(Duration::from_millis(10));
+                        rotation = provider.lock().unwrap();
+                    }
+                    return Reply::json(503, json!({ "message": "Service Unavailable" }));
+                }
                 if sent != refresh(rotation.generation) {
+                    rotation.refused.push(sent);
                     return Reply::json(
                         200,
                         json!({ "error": "bad_refresh_token", "error_description": "The refresh token passed is incorrect or expired." }),
@@ -58,11 +90,22 @@ impl RotatingProvider {
                     json!({ "access_token": access(generation), "expires_in": 28800, "refresh_token": refresh(generation), "token_type": "bearer" }),
                 );
             }
-            let generation = provider.lock().unwrap().generation;
-            if request.header("authorization") != Some(format!("Bearer {}", access(generation)).as_str()) {
+            let presented = request.header("authorization").unwrap_or_default().trim_start_matches("Bearer ").to_string();
+            let mut rotation = provider.lock().unwrap();
+            if presented != access(rotation.generation) {
                 return Reply::json(401, json!({ "message": "Bad credentials", "status": "401" }));
             }
-            Reply::json(200, json!([{ "login": "octocat", "id": 1, "type": "User" }]))
+            if rotation.hold_api_with.as_deref() == Some(presented.as_str()) {
+                rotation.hold_api_with = None;
+                rotation.api_request_held = true;
+                drop(rotation);
+                std::thread::sleep(Duration::from_secs(3));
+            }
+            if request.query("page") == Some("2") {
+                return Reply::json(200, json!([{ "login": "hubot", "id": 2, "type": "Bot" }]));
+            }
+            let next = format!("<https://api.github.com{}?role=all&per_page=1&page=2>; rel=\"next\"", request.path);
+            Reply::json(200, json!([{ "login": "octocat", "id": 1, "type": "User" }])).header("link", &next)
         })
         .await;
         RotatingProvider { mock, rotation }
@@ -70,6 +113,21 @@ impl RotatingProvider {
 
     pub fn sent(&self) -> Vec<String> {
         self.rotation.lock().unwrap().sent.clone()
+    }
+
+    pub fn refused(&self) -> Vec<String> {
+        self.rotation.lock().unwrap().refused.clone()
+    }
+
+    /// Waits (up to 30 s) until `seen` says so. It blocks the calling thread (the test's own, not a
+    /// runtime worker's): while the provider holds a request it blocks a worker, and Tokio's
+    /// timers may then not fire until it lets go.
+    pub fn wait_for(&self, what: &str, seen: impl Fn(&Rotation) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !seen(&self.rotation.lock().unwrap()) {
+            assert!(std::time::Instant::now() < deadline, "the provider never saw {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -90,15 +148,19 @@ pub fn prepare(dir: &std::path::Path, db: &TestDatabase) -> String {
 
 /// A node serving the compiled test definitions, calling `provider`.
 pub fn node(dir: &std::path::Path, db: &TestDatabase, provider: &Mock) -> ServeProcess {
-    ServeProcess::start(
-        db,
-        &[
-            "--registry".to_string(),
-            dir.join("registry.json").display().to_string(),
-            "--upstream".to_string(),
-            format!("epoch_reset_limits={}", provider.url),
-        ],
-    )
+    node_with(dir, db, provider, &[])
+}
+
+/// [`node`] with more arguments for `switchyard serve`.
+pub fn node_with(dir: &std::path::Path, db: &TestDatabase, provider: &Mock, more: &[&str]) -> ServeProcess {
+    let mut args = vec![
+        "--registry".to_string(),
+        dir.join("registry.json").display().to_string(),
+        "--upstream".to_string(),
+        format!("epoch_reset_limits={}", provider.url),
+    ];
+    args.extend(more.iter().map(|a| a.to_string()));
+    ServeProcess::start(db, &args)
 }
 
 /// The install and an account whose access token expired 30 s ago: its id.
