@@ -169,6 +169,68 @@ fn wait_for_a_quiet_moment() {
     }
 }
 
+/// Exchanges written together: one transaction per run of one environment's exchanges (at most
+/// [`Batch::MAX`]), rather than one per exchange, which on Postgres is a commit (a WAL flush) each.
+struct Batch {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    pending: Vec<(String, NewExchange, Vec<String>)>,
+    /// Failed writes not yet reported, and when the last report was made.
+    unreported: usize,
+    reported_at: Option<Instant>,
+}
+
+impl Batch {
+    const MAX: usize = 500;
+    /// A database that is down fails every write: one warning this often, with the count.
+    const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+    fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Batch {
+        Batch { store, metrics, pending: Vec::new(), unreported: 0, reported_at: None }
+    }
+
+    fn push(&mut self, environment_id: String, exchange: NewExchange, secrets: Vec<String>) {
+        self.pending.push((environment_id, exchange, secrets));
+        if self.pending.len() >= Self::MAX {
+            self.write();
+        }
+    }
+
+    /// Writes what is pending. Each exchange is redacted of the secrets of every exchange of its
+    /// run (all of one environment): more than its own, never less. What cannot be written is
+    /// counted as dropped (`switchyard_exchange_log_dropped_total`).
+    fn write(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending).into_iter().peekable();
+        while let Some((environment_id, exchange, secrets)) = pending.next() {
+            let mut run = vec![exchange];
+            let mut all_secrets = secrets;
+            while let Some((_, exchange, secrets)) = pending.next_if(|(next, _, _)| *next == environment_id) {
+                run.push(exchange);
+                all_secrets.extend(secrets);
+            }
+            all_secrets.sort_unstable();
+            all_secrets.dedup();
+            let refs: Vec<&str> = all_secrets.iter().map(String::as_str).collect();
+            let count = run.len();
+            if let Err(error) = self.store.append_exchanges(&environment_id, run, &refs) {
+                self.failed(count, &error);
+            }
+        }
+    }
+
+    fn failed(&mut self, count: usize, error: &switchyard_store::StoreError) {
+        for _ in 0..count {
+            self.metrics.log_dropped();
+        }
+        self.unreported += count;
+        if self.reported_at.is_none_or(|at| at.elapsed() >= Self::REPORT_EVERY) {
+            tracing::warn!(%error, dropped = self.unreported, "could not write upstream exchanges to the log");
+            self.unreported = 0;
+            self.reported_at = Some(Instant::now());
+        }
+    }
+}
+
 enum Message {
     Exchange {
         environment_id: String,
@@ -198,27 +260,30 @@ impl ExchangeLog {
         let (sender, receiver) = mpsc::sync_channel::<Message>(QUEUE_CAPACITY);
         let thread = std::thread::Builder::new()
             .name("exchange-log".into())
-            .spawn(move || {
-                while let Ok(first) = receiver.recv() {
-                    if matches!(first, Message::Exchange { .. }) {
-                        wait_for_a_quiet_moment();
-                    }
-                    // Then everything queued meanwhile, in order.
-                    for message in std::iter::once(first).chain(receiver.try_iter()) {
-                        match message {
-                            Message::Exchange { environment_id, mut exchange, response_body, secrets } => {
-                                let token_exchange = is_token_request(exchange.request_body.as_deref());
-                                exchange.response_body =
-                                    response_body.map(|body| if token_exchange { scrub_token_body(&body) } else { scrub_body(&body) });
-                                let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-                                if let Err(error) = store.append_exchange(&environment_id, exchange, &refs) {
-                                    tracing::warn!(%error, "could not log an upstream exchange");
+            .spawn({
+                let metrics = metrics.clone();
+                move || {
+                    let mut batch = Batch::new(store, metrics);
+                    while let Ok(first) = receiver.recv() {
+                        if matches!(first, Message::Exchange { .. }) {
+                            wait_for_a_quiet_moment();
+                        }
+                        // Then everything queued meanwhile, in order, written a batch at a time.
+                        for message in std::iter::once(first).chain(receiver.try_iter()) {
+                            match message {
+                                Message::Exchange { environment_id, mut exchange, response_body, secrets } => {
+                                    let token_exchange = is_token_request(exchange.request_body.as_deref());
+                                    exchange.response_body =
+                                        response_body.map(|body| if token_exchange { scrub_token_body(&body) } else { scrub_body(&body) });
+                                    batch.push(environment_id, exchange, secrets);
+                                }
+                                Message::Flush(done) => {
+                                    batch.write();
+                                    let _ = done.send(());
                                 }
                             }
-                            Message::Flush(done) => {
-                                let _ = done.send(());
-                            }
                         }
+                        batch.write();
                     }
                 }
             })
