@@ -4,6 +4,8 @@
 //!   first use. Each test takes its own, so tests stay isolated and run in parallel.
 //! - [`Cluster::dedicated`]: a server of the test's own, which it can [`Cluster::stop`] and
 //!   [`Cluster::start`] again (same data, same port) to see what clients do while it is down.
+//! - [`Cluster::dedicated_tls`]: a dedicated server with TLS on, its certificate issued by a test
+//!   CA of its own ([`TlsFiles`]), optionally refusing TCP connections without TLS.
 //!
 //! The server is Debian's Postgres (`apt-get install postgresql`), found in
 //! `/usr/lib/postgresql/*/bin`, through `pg_config --bindir`, or on `PATH`
@@ -29,6 +31,7 @@
 
 mod binaries;
 mod server;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +39,7 @@ use std::sync::OnceLock;
 
 use binaries::Binaries;
 use server::Server;
+pub use tls::{PlainTcp, TlsFiles, TLS_SERVER_NAMES};
 
 /// A database of its own for one test.
 #[derive(Clone, Debug)]
@@ -88,14 +92,16 @@ impl Cluster {
         Database { url: self.url(&name), name }
     }
 
-    /// The URL of a database of this cluster (as the superuser `postgres`, without TLS).
+    /// The URL of a database of this cluster (as the superuser `postgres`, over TCP without TLS).
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}?sslmode=disable", self.port())
     }
 
-    /// A superuser connection to a database of this cluster, for what a test does by hand.
+    /// A superuser connection to a database of this cluster, for what a test does by hand. It
+    /// goes through the cluster's Unix socket (so it works on a cluster that takes TCP
+    /// connections with TLS only, and does not show in `pg_stat_ssl` as a TCP client).
     pub fn client(&self, database: &str) -> postgres::Client {
-        postgres::Client::connect(&self.url(database), postgres::NoTls)
+        postgres::Client::connect(&self.server.socket_conninfo(database), postgres::NoTls)
             .unwrap_or_else(|e| panic!("connecting to the test cluster's database {database}: {e}"))
     }
 

@@ -2,7 +2,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,7 +38,9 @@ log_min_error_statement = panic
 pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) data: PathBuf,
-    dir: PathBuf,
+    /// The cluster's directory: the data directory, the Unix socket, the log, and whatever else
+    /// the cluster's maker keeps there (TLS files).
+    pub(crate) dir: PathBuf,
     orders: Option<mpsc::Sender<Order>>,
     supervisor: Option<JoinHandle<()>>,
 }
@@ -51,14 +53,22 @@ enum Order {
 impl Server {
     /// Makes a cluster in a new directory and starts it. Panics (with the log) if that fails.
     pub(crate) fn create(binaries: Binaries, kind: &str) -> Server {
+        Server::create_with(binaries, kind, |_| String::new())
+    }
+
+    /// [`Server::create`], calling `setup` after `initdb` and before the first start: it may
+    /// write files in the cluster's directory and data directory, and returns settings to add
+    /// to `postgresql.conf` (lines, possibly none).
+    pub(crate) fn create_with(binaries: Binaries, kind: &str, setup: impl FnOnce(&Setup<'_>) -> String) -> Server {
         remove_stale_dirs();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = crate::base_dir().join(format!("{}-{kind}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
         let data = dir.join("data");
         prepare_dir(&dir, binaries.run_as).unwrap_or_else(|e| panic!("test cluster directory {}: {e}", dir.display()));
         initdb(&binaries, &dir, &data);
+        let extra = setup(&Setup { dir: &dir, data: &data, run_as: binaries.run_as });
         let port = free_port();
-        let conf = format!("{SETTINGS}port = {port}\nunix_socket_directories = '{}'\n", dir.display());
+        let conf = format!("{SETTINGS}port = {port}\nunix_socket_directories = '{}'\n{extra}", dir.display());
         OpenOptions::new()
             .append(true)
             .open(data.join("postgresql.conf"))
@@ -76,6 +86,12 @@ impl Server {
         let server = Server { port, data, dir, orders: Some(commands), supervisor: Some(supervisor) };
         server.start();
         server
+    }
+
+    /// libpq `key=value` connection settings for a superuser connection to `database` through
+    /// the cluster's Unix socket, which `pg_hba.conf` always trusts (TCP may be TLS-only).
+    pub(crate) fn socket_conninfo(&self, database: &str) -> String {
+        socket_conninfo(&self.dir, self.port, database)
     }
 
     pub(crate) fn start(&self) {
@@ -173,7 +189,7 @@ fn spawn(binaries: &Binaries, dir: &Path, data: &Path) -> Result<Child, String> 
 /// Waits until the server accepts connections, or it exits, or [`START_TIMEOUT`].
 fn wait_ready(child: &mut Child, port: u16, dir: &Path) -> Result<(), String> {
     let started = Instant::now();
-    let url = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=2");
+    let url = format!("{} connect_timeout=2", socket_conninfo(dir, port, "postgres"));
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("postgres exited ({status}); its log:\n{}", log_tail(dir)));
@@ -232,6 +248,38 @@ fn initdb(binaries: &Binaries, dir: &Path, data: &Path) {
         }
         Err(e) => panic!("running {}: {e}", binaries.initdb.display()),
     }
+}
+
+/// What a cluster's maker may change before its first start.
+pub(crate) struct Setup<'a> {
+    /// The cluster's directory (private to the user Postgres runs as, and this process).
+    pub(crate) dir: &'a Path,
+    /// The data directory, made by `initdb`.
+    pub(crate) data: &'a Path,
+    /// The user Postgres runs as, if not this process's: files it must read are given to it.
+    pub(crate) run_as: Option<(u32, u32)>,
+}
+
+impl Setup<'_> {
+    /// Writes `contents` to `path` with permissions `mode`, owned by the user Postgres runs as.
+    pub(crate) fn write(&self, path: &Path, contents: &[u8], mode: u32) {
+        let written = (|| {
+            let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path)?;
+            io::Write::write_all(&mut file, contents)?;
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+            }
+            Ok::<_, io::Error>(())
+        })();
+        written.unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+}
+
+/// Connection settings through the Unix socket in `dir` (quoted: the path may hold spaces).
+fn socket_conninfo(dir: &Path, port: u16, database: &str) -> String {
+    let quoted = dir.display().to_string().replace('\\', "\\\\").replace('\'', "\\'");
+    format!("host='{quoted}' port={port} user=postgres dbname={database}")
 }
 
 /// Creates the cluster's directory, private, owned by the user Postgres runs as.

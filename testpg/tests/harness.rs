@@ -41,3 +41,29 @@ fn a_dedicated_cluster_stops_and_starts_on_the_same_data_and_port() {
     drop(cluster);
     assert!(!dir.exists(), "a dedicated cluster's directory outlived it");
 }
+
+#[test]
+fn a_tls_cluster_serves_tls_with_its_key_private_and_can_refuse_plain_tcp() {
+    use std::os::unix::fs::PermissionsExt;
+    use switchyard_testpg::PlainTcp;
+
+    let Some((open, files)) = Cluster::dedicated_tls(PlainTcp::Allowed) else { return };
+    let Some((strict, _)) = Cluster::dedicated_tls(PlainTcp::Refused) else { return };
+    for cluster in [&open, &strict] {
+        let ssl: String = cluster.client("postgres").query_one("SHOW ssl", &[]).unwrap().get(0);
+        assert_eq!(ssl, "on");
+        let key = std::fs::metadata(cluster.data_dir().join("server.key")).unwrap();
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+        cluster.create_database();
+    }
+    for pem in [&files.ca_pem, &files.other_ca_pem] {
+        let text = std::fs::read_to_string(pem).unwrap();
+        assert!(text.starts_with("-----BEGIN CERTIFICATE-----"), "{}", pem.display());
+    }
+    assert_ne!(std::fs::read(&files.ca_pem).unwrap(), std::fs::read(&files.other_ca_pem).unwrap());
+    // Plain TCP: taken by one, refused by the other.
+    postgres::Client::connect(&open.url("postgres"), postgres::NoTls).unwrap();
+    let e = postgres::Client::connect(&strict.url("postgres"), postgres::NoTls).err().expect("plain TCP was accepted");
+    let reason = format!("{e:?}");
+    assert!(reason.contains("no encryption"), "{reason}");
+}
