@@ -58,7 +58,9 @@ impl PostgresStore {
     /// brings its schema up to date. Fails with [`StoreError::Unavailable`] if the database
     /// cannot be reached within the connect timeout, [`StoreError::Schema`] if it was migrated by
     /// a newer Switchyard, [`StoreError::Invalid`] for a malformed URL or CA file, and
-    /// [`StoreError::Postgres`] when the server refuses (a wrong password, a missing database).
+    /// [`StoreError::Postgres`] when the server refuses (a wrong password, a missing database)
+    /// or TLS is refused (a certificate that does not verify, `sslmode=require` and a server
+    /// without TLS, or TLS required by the server under `sslmode=disable`).
     pub fn open(url: &str, options: PostgresOptions) -> Result<Self> {
         let config = options::client_config(url, &options)?;
         let tls = options::tls(&options)?;

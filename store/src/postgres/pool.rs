@@ -291,18 +291,36 @@ impl Db<'_> {
 }
 
 /// The error of a failed connection attempt: the database cannot be reached (refused, timed
-/// out, TLS failed) is [`StoreError::Unavailable`]; a refusal by the server that will not pass by
-/// itself (a wrong password, an unknown database) stays a database error with the server's
-/// message.
+/// out, the connection broke during the TLS handshake) is [`StoreError::Unavailable`]; a refusal
+/// that will not pass by itself (a wrong password, an unknown database, TLS refused: see
+/// [`tls_refused`]) stays a database error with its reason.
 pub(super) fn connect_error(e: postgres::Error) -> StoreError {
     let unavailable = match e.code() {
         Some(code) => unavailable_code(code.code()),
-        None => connection_level(&e),
+        None => connection_level(&e) && !tls_refused(&e),
     };
     if unavailable {
         StoreError::Unavailable(describe_postgres(&e))
     } else {
         StoreError::Postgres(e)
+    }
+}
+
+/// Whether the TLS handshake failed by rule rather than by the network: the server's certificate
+/// did not verify (an unknown CA, another host's name, expired) or the two sides have no TLS
+/// version or cipher in common (rustls's own errors), or the server has no TLS under
+/// `sslmode=require`. Someone must change a certificate or a setting. (A connection that breaks
+/// or times out during the handshake is a plain I/O error, and stays unavailable.)
+fn tls_refused(e: &postgres::Error) -> bool {
+    // The client library's words for its TLS errors; the cause says which.
+    if e.to_string() != "error performing TLS handshake" {
+        return false;
+    }
+    let Some(cause) = std::error::Error::source(e) else { return false };
+    match cause.downcast_ref::<std::io::Error>() {
+        // tokio-rustls wraps rustls's error in an I/O error, whose `source` skips it.
+        Some(io) => io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()),
+        None => cause.to_string() == "server does not support TLS",
     }
 }
 
