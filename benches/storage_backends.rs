@@ -14,7 +14,9 @@
 //!   Postgres with STORAGE_WORKERS workers (default 8); then one node on Postgres with that many
 //!   workers, and two nodes on one Postgres database with the workers split evenly between their
 //!   addresses (the second node started with the first one's secret key, API key and account:
-//!   no `env create` of its own).
+//!   no `env create` of its own). The runs are STORAGE_PAUSE seconds apart (default 15): on the
+//!   2-core development VM, the run right after an SQLite run at 8 workers measured 8 to 20%
+//!   slower than the same run elsewhere in the order when they were back to back.
 //!
 //! Prints requests, errors (non-2xx or transport), req/s, p50 and p99 of each run, the exchange
 //! log's dropped counter of each server (the log is written to the database off the request path;
@@ -44,6 +46,7 @@ fn main() {
     let seconds = Duration::from_secs_f64(env_number("STORAGE_SECONDS", 10.0).max(0.1));
     let warmup = Duration::from_secs_f64(env_number("STORAGE_WARMUP", 2.0).max(0.0));
     let workers = env_number("STORAGE_WORKERS", 8.0).max(2.0) as usize;
+    let pause = Duration::from_secs_f64(env_number("STORAGE_PAUSE", 15.0).max(0.0));
 
     // The cluster and its databases are made here, outside the runtime: the postgres client
     // blocks (it runs a runtime of its own). switchyard_testpg panics when Postgres is there but
@@ -62,7 +65,7 @@ fn main() {
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-    let code = runtime.block_on(run(&databases, &version, &settings, workers, seconds, warmup));
+    let code = runtime.block_on(run(&databases, &version, &settings, workers, Timing { seconds, warmup, pause }));
     std::process::exit(code);
 }
 
@@ -121,7 +124,15 @@ struct Run {
     outcome: Option<Outcome>,
 }
 
-async fn run(databases: &Databases, version: &str, settings: &str, workers: usize, seconds: Duration, warmup: Duration) -> i32 {
+/// How long each run measures, after how long a warm-up, and the pause before the next run.
+struct Timing {
+    seconds: Duration,
+    warmup: Duration,
+    pause: Duration,
+}
+
+async fn run(databases: &Databases, version: &str, settings: &str, workers: usize, timing: Timing) -> i32 {
+    let Timing { seconds, warmup, pause } = timing;
     let example = common::example();
     let page = serde_json::to_vec(&support::contacts_page()).expect("the page serializes");
     let mock = Mock::start(example.str("list_path"), page.clone()).await;
@@ -139,30 +150,31 @@ async fn run(databases: &Databases, version: &str, settings: &str, workers: usiz
     if !settings.is_empty() {
         println!("  Postgres databases set with (STORAGE_PG_SET): {settings}");
     }
-    println!("  each run on a fresh database and fresh server processes; load average at the start: {}", load_average());
-    println!("  (STORAGE_SECONDS, STORAGE_WARMUP, STORAGE_WORKERS change them; STORAGE_PG_SET=\"name=value;…\" sets Postgres settings)");
+    println!(
+        "  each run on a fresh database and fresh server processes, {:.0} s apart; load average at the start: {}",
+        pause.as_secs_f64(),
+        load_average()
+    );
+    println!(
+        "  (STORAGE_SECONDS, STORAGE_WARMUP, STORAGE_WORKERS, STORAGE_PAUSE change them; STORAGE_PG_SET=\"name=value;…\" sets Postgres settings)"
+    );
     println!("\n                          requests   errors       req/s    p50 ms    p99 ms");
 
-    let ctx = Context { mock: &mock, example, seconds, warmup };
-    let mut failed = false;
-    let mut measure = |run: Run| {
-        failed |= run.outcome.as_ref().is_none_or(|o| o.exit_code() != 0);
-        run
-    };
-    let sqlite_1 = measure(ctx.single("sqlite,   1 worker", Backend::Sqlite, 1).await);
-    let postgres_1 = measure(ctx.single("postgres, 1 worker", Backend::Postgres(&databases.one_worker), 1).await);
-    let sqlite_n = measure(ctx.single(&format!("sqlite,   {workers} workers"), Backend::Sqlite, workers).await);
-    let postgres_n =
-        measure(ctx.single(&format!("postgres, {workers} workers"), Backend::Postgres(&databases.many_workers), workers).await);
-    let one_node = measure(ctx.single(&format!("pg 1 node,  {workers} workers"), Backend::Postgres(&databases.one_node), workers).await);
-    let two_nodes = measure(ctx.two_nodes(&format!("pg 2 nodes, {workers} workers"), &databases.two_nodes, workers).await);
+    let ctx = Context { mock: &mock, example, seconds, warmup, pause };
+    let sqlite_1 = ctx.single("sqlite,   1 worker", Backend::Sqlite, 1).await;
+    let postgres_1 = ctx.single("postgres, 1 worker", Backend::Postgres(&databases.one_worker), 1).await;
+    let sqlite_n = ctx.single(&format!("sqlite,   {workers} workers"), Backend::Sqlite, workers).await;
+    let postgres_n = ctx.single(&format!("postgres, {workers} workers"), Backend::Postgres(&databases.many_workers), workers).await;
+    let one_node = ctx.single(&format!("pg 1 node,  {workers} workers"), Backend::Postgres(&databases.one_node), workers).await;
+    let two_nodes = ctx.two_nodes(&format!("pg 2 nodes, {workers} workers"), &databases.two_nodes, workers).await;
 
     println!("\n  load average at the end: {}", load_average());
     println!();
     ratio("postgres/sqlite rate, 1 worker", &postgres_1, &sqlite_1, Some(BAR));
     ratio(&format!("postgres/sqlite rate, {workers} workers"), &postgres_n, &sqlite_n, Some(BAR));
     ratio(&format!("two nodes / one node rate, {workers} workers"), &two_nodes, &one_node, None);
-    i32::from(failed)
+    let runs = [&sqlite_1, &postgres_1, &sqlite_n, &postgres_n, &one_node, &two_nodes];
+    i32::from(runs.iter().any(|run| run.outcome.as_ref().is_none_or(|o| o.exit_code() != 0)))
 }
 
 /// Prints `a`'s rate over `b`'s, judged against `bar` when there is one.
@@ -191,9 +203,17 @@ struct Context<'a> {
     example: &'a common::Example,
     seconds: Duration,
     warmup: Duration,
+    pause: Duration,
 }
 
 impl Context<'_> {
+    /// The pause after a run. Back to back on the development VM, the run after an SQLite run at
+    /// 8 workers (whose server writes ~35 MB/s to disk) measured 8 to 20% slower than the same
+    /// run elsewhere in the order; with 15 s between runs it did not.
+    async fn settle(&self) {
+        tokio::time::sleep(self.pause).await;
+    }
+
     /// Runs `load`, and reads the CPU time spent from the end of its warm-up to its end.
     async fn measure(&self, load: Load, workers: usize) -> (Outcome, CpuSpent) {
         // `Load::run` starts its workers 50 ms from now and measures after the warm-up.
@@ -238,6 +258,8 @@ impl Context<'_> {
         if let Backend::Postgres(url) = backend {
             print_statements(url, self.mock.requests.load(Ordering::Relaxed) - calls_before).await;
         }
+        // Every single-node run has another after it (the two-node run is last).
+        self.settle().await;
         Run { name: name.to_string(), outcome: Some(outcome) }
     }
 
