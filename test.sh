@@ -37,14 +37,14 @@ sum_for() { # sum_for LOG TARGET… : passed tests of those targets
   passed_by_target "$log" | awk -v targets="$targets" 'index(targets, " " $1 " ") { s += $2 } END { print s + 0 }'
 }
 
-cargo test --workspace --locked "$@" 2>&1 | tee target/test-workspace.log
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee target/test-workspace.log
 status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] || exit "$status"
 
 if have_postgres || [ "${CI:-}" = "true" ]; then
   targets=()
   for t in "${SERVER_TESTS[@]}"; do targets+=(--test "$t"); done
-  SWITCHYARD_TEST_DB=postgres cargo test --locked "${targets[@]}" "$@" 2>&1 | tee target/test-postgres.log
+  SWITCHYARD_TEST_DB=postgres cargo test --locked --no-fail-fast "${targets[@]}" "$@" 2>&1 | tee target/test-postgres.log
   status=${PIPESTATUS[0]}
   [ "$status" -eq 0 ] || exit "$status"
 else

@@ -104,7 +104,7 @@ impl RotatingProvider {
             if request.query("page") == Some("2") {
                 return Reply::json(200, json!([{ "login": "hubot", "id": 2, "type": "Bot" }]));
             }
-            let next = format!("<https://api.github.com{}?role=all&per_page=1&page=2>; rel=\"next\"", request.path);
+            let next = format!("<{}{}?role=all&per_page=1&page=2>; rel=\"next\"", request.origin(), request.path);
             Reply::json(200, json!([{ "login": "octocat", "id": 1, "type": "User" }])).header("link", &next)
         })
         .await;
