@@ -52,13 +52,16 @@ else
   : > target/test-postgres.log
 fi
 
-store_sqlite=$(grep -cE '^test .*::sqlite::.* \.\.\. ok$' target/test-workspace.log || true)
-store_postgres=$(grep -cE '^test .*::postgres::.* \.\.\. ok$' target/test-workspace.log || true)
+# The store's tests that run on both backends are named sqlite::NAME and postgres::NAME; its
+# Postgres-only targets (outages, pool, TLS) are counted apart.
+store_sqlite=$(grep -cE '^test sqlite::[^:]+ \.\.\. ok$' target/test-workspace.log || true)
+store_postgres=$(grep -cE '^test postgres::[^:]+ \.\.\. ok$' target/test-workspace.log || true)
+store_postgres_only=$(sum_for target/test-workspace.log postgres_only postgres_tls)
 server_sqlite=$(sum_for target/test-workspace.log "${SERVER_TESTS[@]}")
 server_postgres=$(sum_for target/test-postgres.log "${SERVER_TESTS[@]}")
 nodes=$(sum_for target/test-workspace.log server_nodes)
 echo
 echo "passed per backend:"
-echo "  store tests (switchyard-store):   SQLite $store_sqlite, Postgres $store_postgres"
+echo "  store tests (switchyard-store):   SQLite $store_sqlite, Postgres $store_postgres (and $store_postgres_only on Postgres only: outages, pool, TLS)"
 echo "  server end-to-end tests:          SQLite $server_sqlite, Postgres $server_postgres"
 echo "  several nodes on one Postgres:    $nodes (server_nodes)"
