@@ -7,8 +7,9 @@
 //!   contacts page on loopback, the built `switchyard serve` set up through its public interface,
 //!   keep-alive workers on `GET /v1/unified/{model}/{resource}?account_id=…&page_size=100`.
 //! - Postgres is a throwaway cluster of `switchyard_testpg` (Debian's postgresql package;
-//!   `fsync`, `synchronous_commit` and `full_page_writes` off), started once; SQLite is a file in
-//!   a temporary directory (WAL, `synchronous = NORMAL`, the store's own settings).
+//!   `fsync`, `synchronous_commit` and `full_page_writes` off), the bench's own, started once and
+//!   removed at the end; SQLite is a file in a temporary directory (WAL, `synchronous = NORMAL`,
+//!   the store's own settings).
 //! - Six runs, each on a fresh database and fresh server processes, each STORAGE_SECONDS (default
 //!   10) after STORAGE_WARMUP seconds (default 2): SQLite and Postgres with 1 worker, SQLite and
 //!   Postgres with STORAGE_WORKERS workers (default 8); then one node on Postgres with that many
@@ -49,10 +50,16 @@ fn main() {
     let pause = Duration::from_secs_f64(env_number("STORAGE_PAUSE", 15.0).max(0.0));
 
     // The cluster and its databases are made here, outside the runtime: the postgres client
-    // blocks (it runs a runtime of its own). switchyard_testpg panics when Postgres is there but
-    // does not start: that is a setup failure (exit 1), not a skip.
-    let prepared = std::panic::catch_unwind(|| Cluster::shared().map(postgres_databases));
-    let (databases, version, settings) = match prepared {
+    // blocks (it runs a runtime of its own). The cluster is the bench's own, so it is stopped and
+    // its directory removed before the process exits. switchyard_testpg panics when Postgres is
+    // there but does not start: that is a setup failure (exit 1), not a skip.
+    let prepared = std::panic::catch_unwind(|| {
+        Cluster::dedicated().map(|cluster| {
+            let prepared = postgres_databases(&cluster);
+            (cluster, prepared)
+        })
+    });
+    let (cluster, (databases, version, settings)) = match prepared {
         Ok(Some(prepared)) => prepared,
         Ok(None) => {
             println!("storage backends benchmark: SKIPPED (no Postgres on this machine: install Debian's postgresql package)");
@@ -66,6 +73,8 @@ fn main() {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let code = runtime.block_on(run(&databases, &version, &settings, workers, Timing { seconds, warmup, pause }));
+    drop(runtime);
+    drop(cluster);
     std::process::exit(code);
 }
 
